@@ -1,0 +1,43 @@
+# Two commands for a fresh machine:  `make demo`  and  `make test`.
+# Each creates its own virtual environment in $(VENV) on first use.
+#
+# TORCH selects the PyTorch build installed before the package. The default is the CPU wheel
+# (light; on the project's machines it is already on disk). GPU users: `make TORCH=torch demo`
+# with their CUDA index configured, or install their torch build in the venv first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+OUT ?= demo_out
+
+.PHONY: install demo test test-fast bench lint figures clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+demo: install
+	$(VENV)/bin/scalelaws demo -o $(OUT)
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+bench: install
+	$(PY) -m benchmarks
+
+lint: install
+	$(VENV)/bin/ruff check scalelaws sr analysis paper_figures tests benchmarks
+
+figures: install
+	$(VENV)/bin/scalelaws figures -o figures
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

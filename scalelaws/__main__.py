@@ -1,0 +1,3 @@
+from scalelaws.cli import main
+
+main()
