@@ -1,0 +1,154 @@
+"""``scalelaws laws fit|show``: fit a correction law on high-resolution scenes and inspect it.
+
+Examples
+--------
+Fit one law on the 40 ASTER 250 m fields (folders are searched recursively with ``--pattern``)::
+
+    scalelaws laws fit ../shared/data/modis_aster/pairs --pattern 'aster_lst_250m.tif' -o law.nc
+
+Per NDVI landscape (NDVI on another grid is re-projected bilinearly onto each LST grid)::
+
+    scalelaws laws fit a.tif b.tif --ndvi a_ndvi.tif --ndvi b_ndvi.tif --by-landscape -o law.nc
+
+Show it::
+
+    scalelaws laws show law.nc --figure law.png
+
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+log = logging.getLogger(__name__)
+
+__all__ = ["register"]
+
+
+def _expand(paths: list[Path], pattern: str) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.rglob(pattern) if f.is_file())
+            if not found:
+                raise typer.BadParameter(f"no file matching {pattern!r} under {p}")
+            out.extend(found)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise typer.BadParameter(f"{p}: no such file or folder")
+    return out
+
+
+def _open(path: Path, kind: str):
+    from scalelaws import io
+
+    opener = getattr(io, "open_lst" if kind == "lst" else "open_ndvi", None)
+    if opener is not None:
+        return opener(path)
+    return io.open_raster(path, kind=kind)
+
+
+def _on_grid(ndvi, lst):
+    """NDVI on the LST grid: unchanged when the shapes match, else re-projected (bilinear)."""
+    if ndvi.shape == lst.shape:
+        return ndvi
+    from scalelaws.grids import align
+
+    log.info("re-projecting NDVI %s onto the LST grid %s", ndvi.shape, lst.shape)
+    return align(ndvi, lst, resampling="bilinear")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``laws`` sub-app (``fit``, ``show``) to ``app``."""
+    laws = typer.Typer(
+        help="Correction laws: how the statistics change from one scale band to the next.",
+        no_args_is_help=True,
+    )
+
+    @laws.command("fit")
+    def fit(
+        scenes: Annotated[list[Path], typer.Argument(help="High-resolution LST rasters or folders.")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="Output law (NetCDF).")],
+        ndvi: Annotated[list[Path] | None, typer.Option("--ndvi", help="NDVI raster per scene (repeat; same order as the scenes).")] = None,
+        by_landscape: Annotated[bool, typer.Option("--by-landscape", help="One law per landscape (NDVI classes or --landcover).")] = False,
+        landcover: Annotated[Path | None, typer.Option("--landcover", help="Land-cover raster (re-projected nearest onto each scene).")] = None,
+        pattern: Annotated[str, typer.Option(help="File pattern searched in folders.")] = "*.tif",
+        q: Annotated[str, typer.Option("--q", help="Orders, comma-separated.")] = "1,2,3,4",
+        scale_range: Annotated[tuple[float, float] | None, typer.Option("--range", help="Scale range MIN_M MAX_M of the law (default: 1 px to 1/5 scene).")] = None,
+        n_boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 100,
+        degree: Annotated[int, typer.Option(help="Degree of the smoothing polynomial in log-scale.")] = 3,
+        seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    ) -> None:
+        """Fit a correction law on high-resolution LST scenes and write it as NetCDF."""
+        from scalelaws.errors import InputError
+        from scalelaws.landscapes import classes_from_landcover
+        from scalelaws.laws import CorrectionLaw
+
+        try:
+            qs = tuple(float(v) for v in q.split(",") if v.strip())
+        except ValueError as exc:
+            raise typer.BadParameter(f"--q expects comma-separated numbers, got {q!r}") from exc
+        files = _expand(list(scenes), pattern)
+        nd_files = _expand(list(ndvi), pattern) if ndvi else []
+        if nd_files and len(nd_files) != len(files):
+            raise typer.BadParameter(f"{len(nd_files)} NDVI file(s) for {len(files)} scene(s)")
+        if by_landscape and landcover is None and not nd_files:
+            raise typer.BadParameter("--by-landscape needs --ndvi (NDVI classes) or --landcover")
+        try:
+            lst = [_open(f, "lst") for f in files]
+            nd = [_on_grid(_open(f, "ndvi"), s) for f, s in zip(nd_files, lst, strict=True)] or None
+            classes = None
+            if by_landscape:
+                if landcover is not None:
+                    classes = [classes_from_landcover(landcover, like=s) for s in lst]
+                else:
+                    classes = "ndvi"
+            law = CorrectionLaw.fit(
+                lst,
+                ndvi=nd,
+                classes=classes,
+                q=qs,
+                scales_m=scale_range,
+                n_boot=n_boot,
+                degree=degree,
+                rng=seed,
+                sources=[str(f) for f in files],
+            )
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        output.parent.mkdir(parents=True, exist_ok=True)
+        law.to_netcdf(output)
+        typer.echo(law.summary())
+        typer.echo(f"wrote {output}")
+
+    @laws.command("show")
+    def show(
+        law_path: Annotated[Path, typer.Argument(help="A law written by 'scalelaws laws fit'.")],
+        figure: Annotated[Path | None, typer.Option("--figure", help="Write the law curves here.")] = None,
+    ) -> None:
+        """Print a law's summary table (and draw its curves)."""
+        from scalelaws.errors import InputError
+        from scalelaws.laws import load_law
+
+        try:
+            law = load_law(law_path)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(law.summary())
+        if figure is not None:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            fig = law.plot()
+            figure.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(figure, dpi=150)
+            typer.echo(f"wrote {figure}")
+
+    app.add_typer(laws, name="laws")
