@@ -1,0 +1,260 @@
+"""Tests of scalelaws.fit: log-log fits, scale ranges, breaks, block-bootstrap exponents.
+
+Statistical tolerances are derived, not tuned: Monte-Carlo standard errors over the
+realisations (``3 * sd / sqrt(R)``) and binomial quantiles for interval coverage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats as sps
+
+from scalelaws.errors import AllNaNError, InputError, ScaleRangeError
+from scalelaws.fit import (
+    choose_scale_range,
+    fit_break,
+    fit_loglog,
+    fit_scaling,
+    local_slopes,
+)
+from scalelaws.synthetic import fbm
+
+
+def _binom_floor(n: int, p: float, tail: float = 1e-3) -> int:
+    """Smallest count k with P(X < k) <= tail for X ~ Binomial(n, p)."""
+    return int(sps.binom.ppf(tail, n, p))
+
+
+def _field(arr: np.ndarray, ps: float = 100.0) -> xr.DataArray:
+    ny, nx = arr.shape
+    return xr.DataArray(
+        arr, dims=("y", "x"),
+        coords={"y": (ny - np.arange(ny) - 0.5) * ps, "x": (np.arange(nx) + 0.5) * ps},
+        attrs={"units": "K"},
+    )
+
+
+# ---------------------------------------------------------------------------- fit_loglog
+
+
+def test_fit_loglog_exact_power_law():
+    s = np.array([1.0, 2, 4, 8, 16])
+    r = fit_loglog(s, 3.0 * s**0.7)
+    assert r.slope == pytest.approx(0.7, abs=1e-12)
+    assert r.intercept == pytest.approx(np.log(3.0), abs=1e-12)
+    assert r.n == 5
+    np.testing.assert_allclose(r.predict(s), 3.0 * s**0.7, rtol=1e-12)
+
+
+def test_fit_loglog_weights_and_cleaning():
+    s = np.array([1.0, 2, 4, 8, 16, 32])
+    v = s**0.5
+    v[-1] *= 10.0  # outlier
+    assert abs(fit_loglog(s, v).slope - 0.5) > 0.1
+    w = np.ones_like(s)
+    w[-1] = 0.0
+    assert fit_loglog(s, v, weights=w).slope == pytest.approx(0.5, abs=1e-12)
+    # NaN and non-positive values are dropped
+    v2 = s**0.5
+    v2[0] = np.nan
+    v2[1] = -1.0
+    r = fit_loglog(s, v2)
+    assert r.n == 4 and r.slope == pytest.approx(0.5, abs=1e-12)
+    with pytest.raises(ScaleRangeError):
+        fit_loglog([1.0], [2.0])
+    with pytest.raises(InputError):
+        fit_loglog([1.0, 2.0], [1.0, 2.0], weights=[1.0, -1.0])
+
+
+def test_fit_loglog_se_matches_closed_form(rng):
+    x = np.log(np.arange(1, 21, dtype=float))
+    y = 0.3 + 0.8 * x + rng.normal(0, 0.05, x.size)
+    r = fit_loglog(np.exp(x), np.exp(y))
+    res = y - (r.intercept + r.slope * x)
+    se = np.sqrt(res @ res / (x.size - 2) / np.sum((x - x.mean()) ** 2))
+    assert r.slope_se == pytest.approx(se, rel=1e-10)
+    t = sps.t.ppf(0.975, x.size - 2)
+    assert r.slope_ci == pytest.approx((r.slope - t * se, r.slope + t * se), rel=1e-10)
+
+
+# ---------------------------------------------------------------------- choose_scale_range
+
+
+def test_choose_scale_range():
+    assert choose_scale_range(250.0, (335, 374)) == (500.0, 55 * 250.0)
+    assert choose_scale_range(1.0, 64, sensor_first_octave=False) == (1.0, 10.0)
+    with pytest.raises(ScaleRangeError):
+        choose_scale_range(1000.0, 20)
+    with pytest.raises(InputError):
+        choose_scale_range(-1.0, 100)
+
+
+# ------------------------------------------------------------------------------- fit_break
+
+
+def test_fit_break_recovers_known_break(rng):
+    """Piecewise power law, iid log-normal noise: slopes unbiased, profile interval covers."""
+    lags = np.geomspace(1, 256, 33)
+    xb, b1, b2, sd = np.log(16.0), 1.6, 0.3, 0.03
+    x = np.log(lags)
+    truth = 1.0 + b1 * (x - xb) + (b2 - b1) * np.maximum(x - xb, 0)
+    R = 30
+    hits, s1, s2, brk = 0, [], [], []
+    for _ in range(R):
+        r = fit_break(lags, np.exp(truth + rng.normal(0, sd, x.size)))
+        hits += r.break_ci[0] <= 16.0 <= r.break_ci[1]
+        s1.append(r.slope_below)
+        s2.append(r.slope_above)
+        brk.append(np.log(r.break_scale))
+        assert r.significant and r.delta_bic > 0 and r.p_value < 1e-6
+    for est, true in ((s1, b1), (s2, b2), (brk, xb)):
+        assert abs(np.mean(est) - true) < 3 * np.std(est, ddof=1) / np.sqrt(R) + 1e-3
+    assert hits >= _binom_floor(R, 0.95)
+
+
+def test_fit_break_single_power_law_not_significant(rng):
+    lags = np.geomspace(1, 256, 25)
+    n_sig = 0
+    R = 30
+    for _ in range(R):
+        v = np.exp(0.5 * np.log(lags) + rng.normal(0, 0.05, lags.size))
+        n_sig += fit_break(lags, v).significant
+    # the F test is optimistic (Davies): allow up to the 0.1 % binomial tail at 2 x alpha
+    assert n_sig <= sps.binom.ppf(0.999, R, 0.10)
+
+
+def test_fit_break_too_few_points():
+    with pytest.raises(ScaleRangeError):
+        fit_break([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
+    with pytest.raises(InputError):
+        fit_break(np.arange(1, 10), np.arange(1, 10), min_points=1)
+
+
+# ------------------------------------------------------------------------------ fit_scaling
+
+
+@pytest.fixture(scope="module")
+def fbm_runs():
+    """fit_scaling on R exact fBm fields (64 x 64) at two H (shared by the tests below)."""
+    rng = np.random.default_rng(20261125)
+    out = {}
+    for H in (0.3, 0.8):
+        runs = []
+        for _ in range(20):
+            X = _field(fbm((64, 64), H, rng=rng))
+            runs.append(fit_scaling(X, q=(1, 2, 3), n_boot=300, rng=rng, wavelet=False,
+                                    spectrum=False, detect_break=False, n_calib=10))
+        out[H] = runs
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("H", [0.3, 0.8])
+def test_fit_scaling_recovers_H(fbm_runs, H):
+    runs = fbm_runs[H]
+    est = np.array([float(d.H) for d in runs])
+    R = est.size
+    # Monte-Carlo tolerance plus the known small-sample bias of log S (calibrated on fBm)
+    bias = np.mean([float(d.boot_bias.sel(q=2)) / 2 for d in runs])
+    assert abs(est.mean() - H) < 3 * est.std(ddof=1) / np.sqrt(R) + abs(bias)
+    z3 = np.array([float(d.zeta.sel(q=3)) for d in runs])
+    b3 = np.mean([float(d.boot_bias.sel(q=3)) for d in runs])
+    assert abs(z3.mean() - 3 * H) < 3 * z3.std(ddof=1) / np.sqrt(R) + abs(b3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("H", [0.3, 0.8])
+def test_fit_scaling_interval_coverage(fbm_runs, H):
+    runs = fbm_runs[H]
+    ci = np.array([d.H_ci.values for d in runs])
+    est = np.array([float(d.H) for d in runs])
+    hits = int(np.sum((ci[:, 0] <= H) & (H <= ci[:, 1])))
+    R = len(runs)
+    # nominal 95 %: fewer hits than the 0.1 % binomial quantile means the intervals lie
+    assert hits >= _binom_floor(R, 0.95), (hits, R)
+    # and they are not uselessly wide: mean half-width < 3 x the Monte-Carlo spread
+    assert np.mean(ci[:, 1] - ci[:, 0]) / 2 < 3 * est.std(ddof=1)
+    # the log-log OLS standard error understates the spread by far
+    se_ols = np.mean([float(d.zeta_se_ols.sel(q=2)) / 2 for d in runs])
+    assert se_ols < est.std(ddof=1) / 3
+
+
+def test_fit_scaling_output_and_ranges(rng):
+    X = _field(fbm((96, 96), 0.5, rng=rng), ps=250.0)
+    ds = fit_scaling(X, n_boot=50, rng=1, calibrate=False, wavelet=False, spectrum=False)
+    for v in ("zeta", "zeta_ci", "H", "H_ci", "c1", "c1_ci", "c2", "c2_ci", "beta", "beta_se",
+              "break_m", "break_ci", "H_below", "H_above"):
+        assert v in ds, v
+        assert "units" in ds[v].attrs and "long_name" in ds[v].attrs
+    assert list(ds.bound.values) == ["lower", "upper"]
+    lo, hi = ds.attrs["scale_range_m"]
+    assert (lo, hi) == choose_scale_range(250.0, (96, 96))
+    assert ds.lag_m.min() >= lo and ds.lag_m.max() <= hi
+    assert ds.attrs["block_px"] == 2 * int(ds.lag.max())
+    assert ds.H == pytest.approx(float(ds.zeta.sel(q=2)) / 2)
+    # a user range is respected
+    ds2 = fit_scaling(X, q=(2,), scale_range=(750.0, 2500.0), n_boot=20, rng=1,
+                      calibrate=False, wavelet=False, spectrum=False)
+    assert ds2.lag.min() == 3 and ds2.lag.max() == 10
+    # reproducible with a seed
+    ds3 = fit_scaling(X, q=(2,), scale_range=(750.0, 2500.0), n_boot=20, rng=1,
+                      calibrate=False, wavelet=False, spectrum=False)
+    np.testing.assert_array_equal(ds2.H_ci.values, ds3.H_ci.values)
+
+
+def test_fit_scaling_with_nan(rng):
+    H = 0.5
+    arr = fbm((96, 96), H, rng=rng)
+    arr[10:30, 40:70] = np.nan
+    arr[rng.random(arr.shape) < 0.05] = np.nan
+    ds = fit_scaling(_field(arr), q=(2,), n_boot=100, rng=2, n_calib=5, wavelet=False,
+                     spectrum=False)
+    assert np.isfinite(ds.H) and np.all(np.isfinite(ds.H_ci))
+    assert ds.H_ci[0] < ds.H < ds.H_ci[1]
+    # 6 x the calibrated spread of a single estimate: a loose but failing check
+    assert abs(float(ds.H) - H) < 0.2
+
+
+def test_fit_scaling_errors():
+    with pytest.raises(ScaleRangeError):
+        fit_scaling(_field(np.random.default_rng(0).normal(size=(16, 16))), n_boot=10)
+    with pytest.raises(AllNaNError):
+        fit_scaling(_field(np.full((64, 64), np.nan)))
+    with pytest.raises(ScaleRangeError):
+        fit_scaling(_field(np.random.default_rng(0).normal(size=(64, 64))), block=40,
+                    n_boot=10)
+
+
+def test_fit_scaling_break_on_crossover(rng):
+    """fBm (H = 0.9) plus white noise: S_2 = 2 s^2 + r^1.8 bends near r* = (2 s^2)^(1/1.8)."""
+    s = 3.0
+    r_star = (2 * s**2) ** (1 / 1.8)  # ~5 px: the two terms are equal
+    arr = fbm((192, 192), 0.9, rng=rng) + rng.normal(0, s, (192, 192))
+    ds = fit_scaling(_field(arr, ps=1.0), q=(2,), scale_range=(1.0, 32.0), n_boot=200, rng=3,
+                     calibrate=False, wavelet=False, spectrum=False)
+    assert float(ds.H_below) < float(ds.H_above)
+    assert bool(ds.break_significant)
+    lo, hi = ds.break_ci.values
+    # the hinge of a smooth crossover lies within a factor 2 of r*
+    assert lo <= 2 * r_star and hi >= r_star / 2
+
+
+# ---------------------------------------------------------------------------- local_slopes
+
+
+def test_local_slopes_geometry_and_values(rng):
+    X = _field(fbm((128, 128), 0.7, rng=rng), ps=250.0)
+    ds = fit_scaling(X, q=(2,), scale_range=(250.0, 4000.0), n_boot=100, rng=4,
+                     calibrate=False, wavelet=False, spectrum=False, detect_break=False)
+    ls = local_slopes(ds)
+    np.testing.assert_array_equal(ls.lag_lo.values, [1, 2, 4, 8])
+    np.testing.assert_allclose(ls.scale_m.values, 250.0 * np.sqrt([2, 8, 32, 128]))
+    S2 = ds.S.sel(q=2.0)
+    expect = np.log(S2.sel(lag=2).values / S2.sel(lag=1).values) / np.log(2) / 2
+    assert float(ls.H_local[0]) == pytest.approx(expect)
+    assert np.all(ls.H_local_ci[:, 0] < ls.H_local) and np.all(ls.H_local < ls.H_local_ci[:, 1])
+    assert np.all(np.abs(ls.H_local - 0.7) < 0.25)
+    with pytest.raises(InputError):
+        local_slopes(ds, q=3)
