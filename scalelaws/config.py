@@ -21,6 +21,7 @@ def data_dir() -> Path:
     -------
     pathlib.Path
         ``$SCALELAWS_DATA`` or ``../shared/data``, resolved against the working directory.
+
     """
     return Path(os.environ.get(ENV_DATA, DEFAULT_DATA)).expanduser().resolve()
 

@@ -36,6 +36,7 @@ class InputError(ScalelawsError, ValueError):
         What is wrong, in words a user can act on.
     path
         The offending file, or ``None`` for in-memory data.
+
     """
 
     def __init__(self, problem: str, path: str | os.PathLike | None = None) -> None:

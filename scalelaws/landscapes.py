@@ -482,6 +482,36 @@ def _scene_sums(
     return out
 
 
+def _scene_task(
+    values: Any,
+    mask_data: list[Any],
+    ndvi: Any,
+    lags: np.ndarray,
+    qs: np.ndarray,
+    tile: int,
+    n_levels: int,
+    max_missing: float,
+    index: int,
+    source: str | None,
+) -> dict[str, np.ndarray]:
+    """One dask task: materialise the scene, its masks and NDVI, then :func:`_scene_sums`.
+
+    ``mask_data`` holds, per landscape, ``None`` (every pixel: :data:`ALL`), ``False`` (the
+    landscape is absent from this scene) or a boolean array.
+    """
+    vals = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(vals).any():
+        raise AllNaNError(f"scene {index} has no valid pixel", source)
+    stack = np.zeros((len(mask_data),) + vals.shape, dtype=bool)
+    for j, md in enumerate(mask_data):
+        if md is None:
+            stack[j] = True
+        elif md is not False:
+            stack[j] = np.asarray(md, dtype=bool)
+    nv = None if ndvi is None else np.asarray(ndvi, dtype=np.float64)
+    return _scene_sums(vals, stack, nv, lags, qs, tile, n_levels, max_missing)
+
+
 # --------------------------------------------------------------------------------------------
 # inputs
 # --------------------------------------------------------------------------------------------
@@ -629,12 +659,16 @@ def landscape_sums(
         raise InputError(f"block_px must be >= 4, got {block_px}")
     px = np.array([_pixel_size(s) for s in scenes])
     if np.any(np.abs(px / px[0] - 1.0) > 0.02):
+        odd = int(np.argmax(np.abs(px / px[0] - 1.0)))
         raise GridMismatchError(
-            f"scenes have different pixel sizes {sorted(set(np.round(px, 2)))} m; scales are pooled "
-            "in metres, so resample them to one pixel size first (scalelaws.grids.coarsen/align)"
+            f"scenes have different pixel sizes {sorted(set(np.round(px, 2)))} m (this scene: "
+            f"{px[odd]:g} m, scene 0: {px[0]:g} m); scales are pooled in metres, so resample them "
+            "to one pixel size first (scalelaws.grids.coarsen/align)",
+            scenes[odd].attrs.get("source"),
         )
     pixel = float(np.mean(px))
     short = min(min(s.shape) for s in scenes)
+    smallest = scenes[int(np.argmin([min(s.shape) for s in scenes]))].attrs.get("source")
     if max_lag is None:
         max_lag = max(short // 5, 1)
     lags_arr = default_lags(int(max_lag)) if lags is None else np.unique(np.asarray(lags, np.int64))
@@ -642,7 +676,8 @@ def landscape_sums(
         raise ScaleRangeError(f"lags must be positive integers, got {lags}")
     if lags_arr.max() >= short:
         raise ScaleRangeError(
-            f"largest lag {lags_arr.max()} px does not fit in the smallest scene ({short} px)"
+            f"largest lag {lags_arr.max()} px does not fit in the smallest scene ({short} px)",
+            smallest,
         )
     n_levels = max(int(np.floor(np.log2(lags_arr.max()))) + 1, 2)
     n_levels = min(n_levels, int(np.floor(np.log2(short))) + 1)
@@ -660,26 +695,27 @@ def landscape_sums(
 
     tasks = []
     for i, (s, m, v) in enumerate(zip(scenes, per_scene_masks, nd, strict=True)):
-        values = np.asarray(s.values, dtype=np.float64)
-        if not np.isfinite(values).any():
-            raise AllNaNError(f"scene {i} has no valid pixel", s.attrs.get("source"))
-        stack = np.zeros((len(names),) + values.shape, dtype=bool)
-        for j, name in enumerate(names):
-            if name == ALL:
-                stack[j] = True
-            elif name in m:
-                stack[j] = np.asarray(m[name].values, dtype=bool)
-        nv = None
-        if v is not None:
-            if v.shape != s.shape:
-                raise GridMismatchError(
-                    f"scene {i}: NDVI shape {v.shape} differs from LST shape {s.shape}; put NDVI "
-                    "on the LST grid first (scalelaws.grids.align)"
-                )
-            nv = np.asarray(v.values, dtype=np.float64)
+        if v is not None and v.shape != s.shape:
+            raise GridMismatchError(
+                f"scene {i}: NDVI shape {v.shape} differs from LST shape {s.shape}; put NDVI "
+                "on the LST grid first (scalelaws.grids.align)",
+                s.attrs.get("source") or v.attrs.get("source"),
+            )
+        # pass the arrays as they are (numpy or dask): a dask-backed scene is read inside its
+        # task (on a worker under dask.distributed), not in the calling process
+        mask_data = [None if name == ALL else (m[name].data if name in m else False) for name in names]
         tasks.append(
-            dask.delayed(_scene_sums, pure=True)(
-                values, stack, nv, lags_arr, qs, int(block_px), n_levels, float(max_missing)
+            dask.delayed(_scene_task, pure=True)(
+                s.data,
+                mask_data,
+                None if v is None else v.data,
+                lags_arr,
+                qs,
+                int(block_px),
+                n_levels,
+                float(max_missing),
+                i,
+                s.attrs.get("source"),
             )
         )
     log.info("accumulating %d scene(s), %d landscape(s), %d lags", n, len(names), lags_arr.size)

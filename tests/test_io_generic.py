@@ -188,3 +188,24 @@ def test_errors_are_one_family(tmp_path):
         open_raster(p)
     with pytest.raises(ValueError):  # InputError is also a ValueError
         open_raster(p)
+
+
+@pytest.mark.shared_data
+def test_real_desirex_envi_corrupt_crs(shared_data):
+    """The DESIREX ENVI headers carry a CRS with typos (axis 637813 m, false easting 50 km)."""
+    from scalelaws.grids import coarsen
+
+    d = shared_data / "airborne" / "desirex_madrid"
+    if not d.is_dir():
+        pytest.skip("DESIREX data not present")
+    with pytest.raises(MissingCRSError, match="LST_20m.img: the file's CRS is corrupt"):
+        open_raster(d / "LST_20m.img", units="K")
+    fine = open_raster(d / "LST_20m.img", units="K", crs="EPSG:32630")
+    coarse = open_raster(d / "LST_100m.img", units="K", crs="EPSG:32630")
+    assert fine.dtype == np.float32 and fine.shape == (150, 150)
+    assert fine.x.values[0] == pytest.approx(461650.753 + 10)  # pixel centre, not corner
+    assert fine.y.values[0] == pytest.approx(4495187.764 - 10) and fine.y.values[1] < fine.y.values[0]
+    agg = coarsen(fine, 5)
+    np.testing.assert_allclose(agg.x.values, coarse.x.values)
+    np.testing.assert_allclose(agg.y.values, coarse.y.values)
+    assert float(np.abs(agg - coarse).mean()) < 2.0  # same scene, independent aggregation

@@ -139,6 +139,41 @@ def test_dask_distributed_equals_serial():
     xr.testing.assert_allclose(serial.drop_attrs(), parallel.drop_attrs())
 
 
+def test_dask_backed_scenes_are_read_inside_the_tasks(monkeypatch):
+    """A dask-backed scene (and its masks) is materialised by the tasks, never by the caller."""
+    import dask
+
+    scenes = [_da(fbm((64, 64), 0.5, rng=s)) for s in range(2)]
+    masks = [{"left": s.copy(data=np.broadcast_to(np.arange(64) < 32, (64, 64)))} for s in scenes]
+    eager = landscape_sums(scenes, masks, q=(1, 2), max_lag=8, block_px=16)
+    state = {"in_gather": False, "early": 0}
+
+    def watch(block):  # runs whenever a chunk of a lazy input is materialised
+        state["early"] += block.size > 0 and not state["in_gather"]  # (meta calls are empty)
+        return block
+
+    def lazy(da):
+        return da.copy(data=da.chunk({"y": 32}).data.map_blocks(watch, dtype=da.dtype))
+
+    real_compute = dask.compute
+
+    def gather(*args, **kw):
+        state["in_gather"] = True
+        try:
+            return real_compute(*args, **kw)
+        finally:
+            state["in_gather"] = False
+
+    monkeypatch.setattr(dask, "compute", gather)
+    lazy_scenes = [lazy(s) for s in scenes]
+    lazy_masks = [{k: lazy(m) for k, m in d.items()} for d in masks]
+    res = landscape_sums(lazy_scenes, lazy_masks, q=(1, 2), max_lag=8, block_px=16)
+    assert state["early"] == 0
+    xr.testing.assert_allclose(eager, res)
+    with pytest.raises(AllNaNError, match="nan.tif"):
+        landscape_sums(lazy((scenes[0] * np.nan).assign_attrs(source="nan.tif")))
+
+
 def test_windowed_exponents_map():
     da, _ = _two_halves(seed=11, n=96)
     ds = windowed_exponents(da, window_px=48, step_px=24)

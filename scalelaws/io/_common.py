@@ -20,7 +20,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 
-from scalelaws.errors import AllNaNError, ProductError, UnitsError
+from scalelaws.errors import AllNaNError, MissingCRSError, ProductError, UnitsError
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +192,42 @@ def check_physical_range(
                 "Pass scale= (e.g. 1e-4 for MODIS/Landsat NDVI products)",
                 path,
             )
+
+
+#: Range (m) of the semi-major axis of any Earth ellipsoid or sphere in use (Clarke 1866, WGS 84,
+#: the MODIS sphere, ...). A CRS outside it is corrupt (e.g. an ENVI header with a digit dropped).
+EARTH_AXIS_RANGE_M = (6.3e6, 6.4e6)
+
+
+def check_crs(crs: CRS, path: str | os.PathLike | None) -> None:
+    """Refuse a CRS whose ellipsoid cannot be the Earth's (a corrupt header).
+
+    Such a CRS reads without error but puts the field hundreds of kilometres off as soon as it is
+    re-projected (:func:`scalelaws.grids.align`), so it is refused rather than passed on.
+
+    Raises
+    ------
+    MissingCRSError
+        The semi-major axis lies outside :data:`EARTH_AXIS_RANGE_M`.
+
+    """
+    from pyproj import CRS as ProjCRS
+
+    try:
+        ell = ProjCRS.from_user_input(crs.to_wkt()).ellipsoid
+    except Exception:  # noqa: BLE001 - pyproj cannot parse it: leave the check to GDAL
+        return
+    if ell is None:
+        return
+    a = float(ell.semi_major_metre)
+    lo, hi = EARTH_AXIS_RANGE_M
+    if not lo <= a <= hi:
+        raise MissingCRSError(
+            f"the file's CRS is corrupt: its ellipsoid has a semi-major axis of {a:g} m, not the "
+            "Earth's (~6378137 m); re-projection would misplace the field. Override it with "
+            "crs= (e.g. open_raster(path, crs='EPSG:32630'))",
+            path,
+        )
 
 
 def pixel_centres(transform: Affine, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

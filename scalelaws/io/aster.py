@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from scalelaws.errors import MissingCRSError, NotARasterError, ProductError
+from scalelaws.errors import MissingCRSError, NotARasterError, ProductError, UnitsError
 from scalelaws.io._common import finalize, grid_dataarray, ndvi_from_reflectance, read_text_head
 from scalelaws.io.generic import read_band
 
@@ -57,7 +57,10 @@ def open_aster_lst(
     ------
     ProductError
         An HDF (swath) granule, which has no map grid.
-    MissingCRSError, NotARasterError, AllNaNError, UnitsError
+    UnitsError
+        No stored value reaches ``min_valid`` after scaling (wrong scale, e.g. a float
+        kelvin file without a ``units`` tag read with the default 0.1).
+    MissingCRSError, NotARasterError, AllNaNError
         As in :func:`scalelaws.io.open_raster`.
 
     """
@@ -86,7 +89,17 @@ def open_aster_lst(
     else:
         sf, off = float(scale), 0.0
     kelvin = vals.astype(np.float64) * sf + off
-    missing |= ~np.isfinite(kelvin) | (kelvin < min_valid)
+    missing |= ~np.isfinite(kelvin)
+    stored = kelvin[~missing & (vals != 0)]
+    if stored.size and not (stored >= min_valid).any():
+        # every stored value would be "fill": the scale is wrong, not the scene empty
+        raise UnitsError(
+            f"no value reaches {min_valid:g} K after scale {sf:g} (median {np.median(stored):.4g} "
+            f"K): the stored values are probably not counts of {sf:g} K. For float data in kelvin "
+            "pass scale=1 (or declare units='K' in the file)",
+            p,
+        )
+    missing |= kelvin < min_valid
     kelvin[missing] = np.nan
     da = grid_dataarray(kelvin, raw.transform, raw.crs, name="lst")
     return finalize(

@@ -34,6 +34,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from scalelaws.errors import MissingCRSError, NotARasterError, ProductError, UnitsError
 from scalelaws.io._common import (
     canonical_units,
+    check_crs,
     check_kind,
     finalize,
     grid_dataarray,
@@ -371,6 +372,7 @@ def open_raster(
     nodata: float | None = None,
     band: int = 1,
     variable: str | None = None,
+    crs: Any = None,
 ) -> xr.DataArray:
     """Open a generic GeoTIFF / GDAL raster / NetCDF field in declared physical units.
 
@@ -396,6 +398,9 @@ def open_raster(
         dimensions of a NetCDF variable.
     variable
         NetCDF variable name (default: the only gridded variable).
+    crs
+        CRS that replaces the file's (anything :class:`rasterio.crs.CRS` accepts, e.g.
+        ``"EPSG:32630"``): for files without a CRS or with a corrupt one.
 
     Returns
     -------
@@ -409,7 +414,8 @@ def open_raster(
     NotARasterError
         The file does not exist or cannot be opened as a raster.
     MissingCRSError
-        The raster carries no CRS.
+        The raster carries no CRS (and none is given), or a corrupt one (an ellipsoid that
+        is not the Earth's, as in ENVI headers with a dropped digit).
     UnitsError
         Celsius / unknown units, integers without scale, or values contradicting the units.
     AllNaNError
@@ -424,10 +430,21 @@ def open_raster(
     kind = check_kind(kind)
     p = Path(path)
     raw = read_band(p, band=band, variable=variable, kind=kind)
-    if raw.crs is None or raw.transform is None:
+    if crs is not None:
+        raw.crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+    elif raw.crs is not None:
+        check_crs(raw.crs, p)
+    if raw.transform is None:
         raise MissingCRSError(
-            "raster has no coordinate reference system (or no geotransform); assign one first, "
-            "e.g. da.rio.write_crs('EPSG:32631') or gdal_edit.py -a_srs",
+            "raster has no coordinate reference system and no geotransform (pixel positions "
+            "unknown); georeference the file first, e.g. gdal_edit.py -a_srs EPSG:32631 "
+            "-a_ullr ulx uly lrx lry",
+            p,
+        )
+    if raw.crs is None:
+        raise MissingCRSError(
+            "raster has no coordinate reference system; pass crs= (e.g. crs='EPSG:32631') or "
+            "assign one in the file (gdal_edit.py -a_srs)",
             p,
         )
     declared = units if units is not None else raw.units
