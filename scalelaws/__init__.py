@@ -26,6 +26,8 @@ _LAZY = {
     "power_spectrum": "scalelaws.stats.spectra",
     "coarse_grain_stats": "scalelaws.stats.coarse",
     "lst_ndvi_relation": "scalelaws.stats.coarse",
+    "lst_ndvi_relation_many": "scalelaws.stats.coarse",
+    "polar_view": "scalelaws.stats.structure",
     "fit_scaling": "scalelaws.fit",
     "local_slopes": "scalelaws.fit",
     "CorrectionLaw": "scalelaws.laws",
@@ -43,3 +45,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+# Register the ``DataArray.scalelaws`` accessor (it forwards lazily; importing it is cheap).
+from scalelaws import accessor as _accessor  # noqa: E402,F401
