@@ -83,10 +83,13 @@ def register(app: typer.Typer) -> None:
 
         for kind in [k.strip() for k in kinds.split(",") if k.strip()]:
             ds = synthetic.landscape(kind, shape=(size, size), pixel_size=pixel_size, seed=seed)
-            spec = synthetic.LANDSCAPES[kind]
+            truth = synthetic.landscape_truth(kind, shape=(size, size), pixel_size=pixel_size)
             typer.echo(
                 f"{kind:10s} LST {float(ds.lst.mean()):7.2f} K (sd {float(ds.lst.std()):5.2f}), "
-                f"NDVI {float(ds.ndvi.mean()):5.2f}; truth: {spec}"
+                f"NDVI {float(ds.ndvi.mean()):5.2f} | truth: H {truth.H_fine:.2f} (250-500 m) -> "
+                f"{truth.H_coarse:.2f} (4-8 km), break {truth.break_m:.0f} m, LST~NDVI slope "
+                f"{truth.lst_ndvi_slope_fine:.1f} K at {pixel_size:g} m -> "
+                f"{truth.lst_ndvi_slope_coarse:.1f} K at {pixel_size * truth.factors[-1]:g} m"
             )
             if out is not None:
                 out.mkdir(parents=True, exist_ok=True)
@@ -173,8 +176,6 @@ def register(app: typer.Typer) -> None:
                 combined.to_dataframe().to_csv(out.with_suffix(".csv"))
             log.info("wrote %s", out)
 
-    try:
-        from scalelaws import laws_cli
-    except ImportError:  # pragma: no cover - during development only
-        return
+    from scalelaws import laws_cli
+
     laws_cli.register(app)
