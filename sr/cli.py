@@ -1,0 +1,82 @@
+"""``scalelaws train`` and ``scalelaws predict``: the super-resolution sub-commands.
+
+Registered through the ``scalelaws.cli`` entry-point group. torch and Lightning are imported
+inside the command bodies so that ``scalelaws --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scalelaws.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train`` and ``predict`` to the ``scalelaws`` app."""
+
+    @app.command("train")
+    def train_cmd(
+        config: Annotated[Path, typer.Option("--config", "-c", help="JSON or TOML training configuration.")],
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (overrides out_dir).")] = None,
+        max_epochs: Annotated[int | None, typer.Option("--max-epochs", help="Override trainer.max_epochs.")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Resume from OUT/checkpoints/last.ckpt.")] = False,
+    ) -> None:
+        """Train a super-resolution model (modes: sisr_invariant, sisr_corrected, disr, disr_corrected)."""
+        from sr.train import load_config, train
+
+        try:
+            cfg = load_config(config)
+            if resume:
+                cfg.trainer.resume = "last"
+            ckpt = train(cfg, out_dir=out, max_epochs=max_epochs)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
+            typer.echo(str(ckpt))  # once, from the launching process of a DDP run
+
+    @app.command("predict")
+    def predict_cmd(
+        model: Annotated[Path, typer.Option("--model", "-m", help="Trained checkpoint (.ckpt).")],
+        lst: Annotated[Path, typer.Option("--lst", help="LST raster in kelvin (GeoTIFF or NetCDF).")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="Output .tif (COG) or .nc on the fine grid.")],
+        ndvi: Annotated[Path | None, typer.Option("--ndvi", help="Fine NDVI raster (guided models).")] = None,
+        band: Annotated[int, typer.Option("--band", help="LST band (MODIS 2020 crops: 1 day, 2 night).")] = 1,
+        units: Annotated[str | None, typer.Option("--units", help="LST units when the file declares none (K).")] = None,
+        nodata: Annotated[float | None, typer.Option("--nodata", help="Extra LST fill value (e.g. 0).")] = None,
+        tile: Annotated[int, typer.Option("--tile", help="Tile size in input pixels.")] = 64,
+        overlap: Annotated[int, typer.Option("--overlap", help="Tile overlap in input pixels.")] = 8,
+        blend: Annotated[str, typer.Option("--blend", help="Tile blending: cosine or linear.")] = "cosine",
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Tiles per forward pass.")] = 8,
+        device: Annotated[str, typer.Option("--device", help="torch device (cpu, cuda, cuda:1, ...).")] = "cpu",
+    ) -> None:
+        """Super-resolve a whole LST raster with a trained model, tiled with blended overlaps."""
+        from sr.predict import load_sr_model, predict_file
+
+        try:
+            module = load_sr_model(model, map_location=device)
+            out = predict_file(
+                module,
+                lst,
+                output,
+                ndvi_path=ndvi,
+                band=band,
+                units=units,
+                nodata=nodata,
+                tile=tile,
+                overlap=overlap,
+                blend=blend,
+                batch_size=batch_size,
+                device=device,
+            )
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(str(out))

@@ -1,0 +1,667 @@
+"""Training data for the super-resolution networks: fields, scenes, patches, normalisation.
+
+Three layers:
+
+1. **Fields** (:class:`Field`): an observed LST field (the "1 km" level of the task) with,
+   when available, an NDVI guide on the grid ``factor`` times finer (placed by geotransforms),
+   an NDVI on the LST grid, and a fine LST truth (synthetic only, for validation). Sources:
+   :func:`synthetic_fields`, :func:`modis_lst_2020_fields` (1 km MOD11A1 crops, MOD13A2 1 km
+   NDVI), :func:`modis_aster_fields` (MODIS 1 km LST + 250 m NDVI of the MODIS-ASTER pairs; the
+   ASTER LST is **never** read).
+2. **Scenes** (:class:`Scene`, :func:`make_scenes`): coarse input, optional fine target and
+   optional fine NDVI for one training mode. Pairs are made with the package's single
+   degradation operator :func:`scalelaws.grids.degrade`:
+
+   * SISR (``sisr_invariant``, ``sisr_corrected``): the observed field is the target and its
+     degradation by ``factor`` the input (4 km -> 1 km for MODIS);
+   * DISR (``disr``, ``disr_corrected``): the observed field is the input and the fine NDVI the
+     guide (1 km + 250 m -> 250 m for the MODIS-ASTER pairs, no fine LST needed); with only a
+     1 km NDVI (MODIS 2020 crops) the LST is degraded first (4 km + 1 km NDVI -> 1 km).
+3. **Patches** (:class:`PatchDataset`): crops of the scenes, the 8 dihedral transforms
+   (flips and rotations) as augmentation, normalised by :class:`Normalisation` (stored with
+   the model), with per-scene law targets and conditioning vectors attached by
+   :func:`attach_targets`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from torch.utils.data import Dataset
+
+from scalelaws.errors import GridMismatchError, InputError, ScaleRangeError
+
+__all__ = [
+    "MODES",
+    "SISR_MODES",
+    "DISR_MODES",
+    "Field",
+    "Scene",
+    "Normalisation",
+    "PatchDataset",
+    "synthetic_fields",
+    "modis_lst_2020_fields",
+    "modis_aster_fields",
+    "load_fields",
+    "place_on_fine_grid",
+    "make_scenes",
+    "attach_targets",
+    "patch_index",
+    "split_scenes",
+    "dihedral",
+]
+
+log = logging.getLogger(__name__)
+
+from sr import MODES  # noqa: E402 - the single list of training modes
+
+SISR_MODES = ("sisr_invariant", "sisr_corrected")
+DISR_MODES = ("disr", "disr_corrected")
+CORRECTED_MODES = ("sisr_corrected", "disr_corrected")
+
+
+@dataclass
+class Field:
+    """An observed LST field and its companions.
+
+    Attributes
+    ----------
+    name
+        Identifier (file name, pair id, landscape and seed).
+    lst
+        Observed LST (K) with ``x``/``y`` coordinates in metres.
+    ndvi_fine
+        NDVI on the grid ``factor`` times finer than ``lst`` (same bounds), or ``None``.
+    ndvi_obs
+        NDVI on the grid of ``lst``, or ``None``.
+    lst_fine
+        Fine LST truth on the grid of ``ndvi_fine`` (synthetic data only), or ``None``.
+    landscape
+        Landscape class (for per-landscape laws), or ``None``.
+
+    """
+
+    name: str
+    lst: xr.DataArray
+    ndvi_fine: xr.DataArray | None = None
+    ndvi_obs: xr.DataArray | None = None
+    lst_fine: xr.DataArray | None = None
+    landscape: str | None = None
+
+
+@dataclass
+class Scene:
+    """One training scene: coarse input, optional fine target and guide, and targets.
+
+    Arrays are float32 in physical units (K, NDVI), NaN = missing; the fine arrays are exactly
+    ``factor`` times the coarse shape.
+    """
+
+    name: str
+    lr: np.ndarray
+    factor: int
+    lr_res_m: float
+    hr: np.ndarray | None = None
+    ndvi: np.ndarray | None = None
+    hr_is_target: bool = True
+    landscape: str | None = None
+    cond: np.ndarray | None = None
+    sf_target: np.ndarray | None = None
+    cond_fine: np.ndarray | None = None
+    sf_target_fine: np.ndarray | None = None
+    tex: tuple[float, float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hr_res_m(self) -> float:
+        """Pixel size of the fine grid (m)."""
+        return self.lr_res_m / self.factor
+
+
+@dataclass
+class Normalisation:
+    """Affine normalisation of LST and NDVI, stored with the model: ``x_n = (x - mean) / std``."""
+
+    lst_mean: float = 290.0
+    lst_std: float = 10.0
+    ndvi_mean: float = 0.0
+    ndvi_std: float = 1.0
+
+    @classmethod
+    def fit(cls, scenes: Sequence[Scene]) -> Normalisation:
+        """Statistics of the coarse LST and of the NDVI over the valid pixels of ``scenes``."""
+        lst = np.concatenate([s.lr[np.isfinite(s.lr)].ravel() for s in scenes])
+        if lst.size == 0:
+            raise InputError("no valid LST pixel in the training scenes")
+        nd = [s.ndvi[np.isfinite(s.ndvi)].ravel() for s in scenes if s.ndvi is not None]
+        nd_all = np.concatenate(nd) if nd else np.zeros(0)
+        return cls(
+            lst_mean=float(lst.mean()),
+            lst_std=float(max(lst.std(), 1e-3)),
+            ndvi_mean=float(nd_all.mean()) if nd_all.size else 0.0,
+            ndvi_std=float(max(nd_all.std(), 1e-3)) if nd_all.size else 1.0,
+        )
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict (JSON-serialisable)."""
+        return {k: float(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, float]) -> Normalisation:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{k: float(d[k]) for k in ("lst_mean", "lst_std", "ndvi_mean", "ndvi_std")})
+
+
+# ----------------------------------------------------------------------------------------------
+# sources
+# ----------------------------------------------------------------------------------------------
+
+
+def synthetic_fields(
+    *,
+    factor: int = 4,
+    kinds: Sequence[str] = ("cropland", "forest", "urban", "mixed"),
+    n_per_kind: int = 2,
+    shape: Sequence[int] = (256, 256),
+    pixel_size: float = 62.5,
+    obs_factor: int = 4,
+    seed: int = 0,
+    method: str = "mean",
+) -> list[Field]:
+    """Observed fields made from :func:`scalelaws.synthetic.landscape`.
+
+    Each landscape is generated at ``pixel_size``; the observed LST is its degradation by
+    ``obs_factor`` (the "1 km" level), the fine NDVI and fine LST truth its degradation by
+    ``obs_factor / factor`` (the "250 m" level).
+
+    Parameters
+    ----------
+    factor
+        Super-resolution factor; must divide ``obs_factor``.
+    kinds
+        Landscape kinds.
+    n_per_kind
+        Realisations per kind (seeds ``seed, seed + 1, ...``).
+    shape, pixel_size
+        Size and pixel size (m) of the generated landscapes.
+    obs_factor
+        Degradation from the landscape to the observed field.
+    seed
+        First seed.
+    method
+        Degradation method of the LST (the NDVI is always block-averaged).
+
+    """
+    from scalelaws.grids import degrade
+    from scalelaws.synthetic import landscape
+
+    if obs_factor % factor:
+        raise ValueError(f"factor {factor} must divide obs_factor {obs_factor}")
+    fine_f = obs_factor // factor
+    out = []
+    for kind in kinds:
+        for i in range(n_per_kind):
+            s = seed + i
+            ds = landscape(kind, shape=tuple(shape), pixel_size=pixel_size, seed=s)
+            lst = ds["lst"].astype("float32")
+            ndvi = ds["ndvi"].astype("float32")
+            lst_obs = degrade(lst, obs_factor, method=method)
+            lst_fine = degrade(lst, fine_f, method=method) if fine_f > 1 else lst
+            ndvi_fine = degrade(ndvi, fine_f, method="mean") if fine_f > 1 else ndvi
+            ndvi_obs = degrade(ndvi, obs_factor, method="mean")
+            out.append(
+                Field(
+                    name=f"synthetic-{kind}-{s}",
+                    lst=lst_obs,
+                    ndvi_fine=ndvi_fine,
+                    ndvi_obs=ndvi_obs,
+                    lst_fine=lst_fine,
+                    landscape=kind,
+                )
+            )
+    return out
+
+
+def _ndvi_from_mod13a2(path: Path, like: xr.DataArray) -> xr.DataArray:
+    """NDVI from the red (band 1) and NIR (band 2) of a MOD13A2 crop of ``modis_lst_2020``."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            if src.count < 2:
+                raise InputError(f"expected red and NIR bands, found {src.count} band(s)", path)
+            red = src.read(1).astype(np.float64)
+            nir = src.read(2).astype(np.float64)
+            transform = src.transform
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot open the MOD13A2 crop: {exc}", path) from exc
+    t_lst = like.rio.transform()
+    if red.shape != like.shape or not np.allclose(tuple(transform)[:6], tuple(t_lst)[:6], rtol=0, atol=1e-3):
+        raise GridMismatchError("the NDVI crop is not on the grid of its LST crop", path)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ndvi = (nir - red) / (nir + red)
+    ndvi[(red <= 0) | (nir <= 0) | ~np.isfinite(ndvi)] = np.nan
+    out = like.copy(data=np.clip(ndvi, -1, 1).astype(np.float32))
+    out.attrs = {"units": "1", "long_name": "NDVI", "product": "MOD13A2", "source": str(path)}
+    return out
+
+
+def modis_lst_2020_fields(
+    *,
+    root: str | Path | None = None,
+    which: Sequence[str] = ("day",),
+    limit: int | None = None,
+    min_valid: float = 0.9,
+    with_ndvi: bool = False,
+    seed: int = 0,
+) -> list[Field]:
+    """Load the MOD11A1 1 km crops of ``modis_lst_2020`` as observed fields.
+
+    Parameters
+    ----------
+    root
+        The ``modis_lst_2020`` folder (default: under :func:`scalelaws.config.data_dir`).
+    which
+        ``"day"`` and/or ``"night"`` bands.
+    limit
+        Use at most this many crops (a seeded random subset).
+    min_valid
+        Skip crops with a smaller fraction of valid (cloud-free) pixels.
+    with_ndvi
+        Attach the MOD13A2 1 km NDVI (``ndvi_obs``) and skip crops without one.
+    seed
+        Seed of the subset.
+
+    """
+    from scalelaws.io import list_modis_lst_2020, open_modis_lst_2020
+
+    table = list_modis_lst_2020(root)
+    if with_ndvi:
+        table = table[table["ndvi_path"].notna()]
+    idx = np.arange(len(table))
+    if limit is not None and limit < len(idx):
+        idx = np.sort(np.random.default_rng(seed).permutation(len(idx))[: limit * 3])
+    out: list[Field] = []
+    for i in idx:
+        row = table.iloc[int(i)]
+        for w in which:
+            lst = open_modis_lst_2020(row["lst_path"], which=w)
+            if float(np.isfinite(lst.values).mean()) < min_valid:
+                continue
+            ndvi = _ndvi_from_mod13a2(Path(row["ndvi_path"]), lst) if with_ndvi else None
+            out.append(Field(name=f"{Path(row['lst_path']).name}:{w}", lst=lst, ndvi_obs=ndvi))
+        if limit is not None and len(out) >= limit:
+            break
+    if not out:
+        raise InputError(f"no MODIS 2020 crop with at least {min_valid:.0%} valid pixels", root)
+    log.info("modis_lst_2020: %d fields", len(out))
+    return out
+
+
+def place_on_fine_grid(da: xr.DataArray, coarse: xr.DataArray, factor: int) -> xr.DataArray:
+    """Place ``da`` on the grid ``factor`` times finer than ``coarse`` (same bounds), by transforms.
+
+    When ``da``'s grid is the fine grid shifted by whole pixels (the MODIS-ASTER NDVI is offset
+    by 0-3 fine pixels from the 4 x 4 blocks of the 1 km grid) the values are moved by that shift
+    exactly (NaN where ``da`` does not reach); otherwise ``da`` is reprojected bilinearly with
+    :func:`scalelaws.grids.align`.
+
+    Returns
+    -------
+    xarray.DataArray
+        On :func:`scalelaws.grids.refine_like` ``(coarse, factor)``'s grid.
+
+    """
+    from scalelaws.grids import align, refine_like
+
+    template = refine_like(coarse, factor)
+    tf, td = template.rio.transform(), da.rio.transform()
+    if not (math.isclose(abs(td.a), abs(tf.a), rel_tol=1e-6) and math.isclose(abs(td.e), abs(tf.e), rel_tol=1e-6)):
+        return align(da, template, resampling="bilinear")
+    col = (td.c - tf.c) / tf.a
+    row = (td.f - tf.f) / tf.e
+    if abs(col - round(col)) > 1e-3 or abs(row - round(row)) > 1e-3 or td.b or td.d:
+        return align(da, template, resampling="bilinear")
+    r0, c0 = int(round(row)), int(round(col))
+    out = np.full(template.shape, np.nan, dtype=np.float32)
+    src = np.asarray(da.values, dtype=np.float32)
+    ny, nx = out.shape
+    # destination rows r0 .. r0 + src_ny intersected with [0, ny)
+    dr0, dr1 = max(r0, 0), min(r0 + src.shape[0], ny)
+    dc0, dc1 = max(c0, 0), min(c0 + src.shape[1], nx)
+    if dr1 <= dr0 or dc1 <= dc0:
+        raise GridMismatchError("the field does not overlap the fine grid", da.attrs.get("source"))
+    out[dr0:dr1, dc0:dc1] = src[dr0 - r0 : dr1 - r0, dc0 - c0 : dc1 - c0]
+    res = template.copy(data=out)
+    res.attrs = dict(da.attrs)
+    log.debug("placed field with a shift of (%d, %d) fine pixels", r0, c0)
+    return res
+
+
+def modis_aster_fields(
+    *,
+    ids: Sequence[int] | None = None,
+    root: str | Path | None = None,
+    factor: int = 4,
+) -> list[Field]:
+    """MODIS 1 km LST and 250 m NDVI of the MODIS-ASTER pairs (the ASTER LST is not used).
+
+    The NDVI is placed on the grid 4 times finer than the LST by the two geotransforms
+    (:func:`place_on_fine_grid`), never by index arithmetic.
+
+    Parameters
+    ----------
+    ids
+        Pair ids (default: every pair of the stored split).
+    root
+        The ``pairs`` folder (default: under :func:`scalelaws.config.data_dir`).
+    factor
+        Fine grid factor (the NDVI is ~231.7 m, the LST ~926.6 m: 4).
+
+    """
+    from scalelaws.io import list_modis_aster_pairs, open_modis_aster_pair
+
+    ids = list(ids) if ids is not None else list_modis_aster_pairs(root)
+    out = []
+    for pid in ids:
+        pair = open_modis_aster_pair(int(pid), root)
+        ndvi = place_on_fine_grid(pair.ndvi_250m, pair.lst_1km, factor)
+        out.append(Field(name=f"pair-{int(pid)}", lst=pair.lst_1km, ndvi_fine=ndvi))
+    return out
+
+
+def load_fields(source: str, *, factor: int = 4, mode: str = "sisr_invariant", **kw: Any) -> list[Field]:
+    """Dispatch on a source name: ``"synthetic"``, ``"modis_lst_2020"`` or ``"modis_aster"``."""
+    if source == "synthetic":
+        return synthetic_fields(factor=factor, **kw)
+    if source == "modis_lst_2020":
+        kw.setdefault("with_ndvi", mode in DISR_MODES)
+        return modis_lst_2020_fields(**kw)
+    if source == "modis_aster":
+        return modis_aster_fields(factor=factor, **kw)
+    raise ValueError(f"unknown data source {source!r}; use synthetic, modis_lst_2020 or modis_aster")
+
+
+# ----------------------------------------------------------------------------------------------
+# scenes
+# ----------------------------------------------------------------------------------------------
+
+
+def _values(da: xr.DataArray) -> np.ndarray:
+    return np.asarray(da.values, dtype=np.float32)
+
+
+def make_scenes(
+    fields: Sequence[Field],
+    mode: str,
+    factor: int,
+    *,
+    method: str = "mean",
+    max_missing: float = 0.5,
+) -> list[Scene]:
+    """Build the scenes of a training mode from observed fields (see the module docstring)."""
+    from scalelaws.grids import degrade, pixel_size
+
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
+    scenes = []
+    for f in fields:
+        if mode in SISR_MODES:
+            hr_da = f.lst
+            ny, nx = (hr_da.shape[0] // factor) * factor, (hr_da.shape[1] // factor) * factor
+            hr_da = hr_da.isel(y=slice(0, ny), x=slice(0, nx))
+            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing)
+            scenes.append(
+                Scene(
+                    name=f.name,
+                    lr=_values(lr_da),
+                    hr=_values(hr_da),
+                    factor=factor,
+                    lr_res_m=pixel_size(lr_da),
+                    landscape=f.landscape,
+                )
+            )
+        elif f.ndvi_fine is not None:
+            lr = _values(f.lst)
+            nd = _values(f.ndvi_fine)
+            if nd.shape != (lr.shape[0] * factor, lr.shape[1] * factor):
+                raise GridMismatchError(
+                    f"{f.name}: fine NDVI {nd.shape} is not {factor} x the LST grid {lr.shape}"
+                )
+            hr = _values(f.lst_fine) if f.lst_fine is not None else None
+            scenes.append(
+                Scene(
+                    name=f.name,
+                    lr=lr,
+                    ndvi=nd,
+                    hr=hr,
+                    hr_is_target=False,
+                    factor=factor,
+                    lr_res_m=pixel_size(f.lst),
+                    landscape=f.landscape,
+                )
+            )
+        elif f.ndvi_obs is not None:
+            ny, nx = (f.lst.shape[0] // factor) * factor, (f.lst.shape[1] // factor) * factor
+            hr_da = f.lst.isel(y=slice(0, ny), x=slice(0, nx))
+            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing)
+            scenes.append(
+                Scene(
+                    name=f.name,
+                    lr=_values(lr_da),
+                    ndvi=_values(f.ndvi_obs)[:ny, :nx],
+                    hr=_values(hr_da),
+                    hr_is_target=False,
+                    factor=factor,
+                    lr_res_m=pixel_size(lr_da),
+                    landscape=f.landscape,
+                )
+            )
+        else:
+            raise InputError(f"{f.name}: mode {mode!r} needs an NDVI field")
+    return scenes
+
+
+def attach_targets(
+    scenes: Sequence[Scene],
+    mode: str,
+    targets: Any,
+    *,
+    conditioned: bool,
+) -> None:
+    """Attach conditioning vectors, law targets and texture targets to each scene (in place).
+
+    Parameters
+    ----------
+    scenes
+        Scenes of ``mode``.
+    mode
+        Training mode.
+    targets
+        A :class:`sr.lawtargets.LawTargets`.
+    conditioned
+        Whether the model takes conditioning vectors.
+
+    """
+    from sr.lawtargets import coarse_lst_ndvi
+
+    corrected = mode in CORRECTED_MODES
+    for s in scenes:
+        if conditioned:
+            s.cond = targets.conditioning(s.factor, s.hr_res_m, landscape=s.landscape)
+        if corrected:
+            s.sf_target = targets.sf_target(s.lr, s.lr_res_m, s.factor, landscape=s.landscape)
+            if mode == "sisr_corrected" and s.hr is not None:
+                # the target band: observed field -> factor times finer, no truth needed
+                s.sf_target_fine = targets.sf_target(s.hr, s.hr_res_m, s.factor, landscape=s.landscape)
+                if conditioned:
+                    s.cond_fine = targets.conditioning(s.factor, s.hr_res_m / s.factor, landscape=s.landscape)
+        if mode in DISR_MODES and s.ndvi is not None:
+            if mode == "disr_corrected":
+                s.tex = targets.lst_ndvi(s.hr_res_m, landscape=s.landscape)
+            else:
+                s.tex = coarse_lst_ndvi(s.lr, s.ndvi, s.factor)
+
+
+def split_scenes(scenes: Sequence[Scene], val_fraction: float, seed: int) -> tuple[list[Scene], list[Scene]]:
+    """Seeded split of whole scenes into training and validation (no patch leaks across)."""
+    n = len(scenes)
+    if n == 0:
+        raise InputError("no scene to train on")
+    n_val = int(round(val_fraction * n))
+    if val_fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    else:
+        n_val = 0
+    perm = np.random.default_rng(seed).permutation(n)
+    val = [scenes[i] for i in sorted(perm[:n_val])]
+    train = [scenes[i] for i in sorted(perm[n_val:])]
+    return train, val
+
+
+# ----------------------------------------------------------------------------------------------
+# patches
+# ----------------------------------------------------------------------------------------------
+
+
+def _starts(n: int, p: int, stride: int) -> list[int]:
+    if n < p:
+        return []
+    s = list(range(0, n - p + 1, stride))
+    if s[-1] != n - p:
+        s.append(n - p)
+    return s
+
+
+def patch_index(
+    scenes: Sequence[Scene], patch: int, stride: int | None = None, *, max_missing: float = 0.25
+) -> list[tuple[int, int, int]]:
+    """Coarse-grid crops ``(scene, row, col)`` of ``patch x patch`` pixels.
+
+    Crops lie on a regular grid of step ``stride`` (default ``patch``) plus one flush with the
+    far edges; a crop is kept when at most ``max_missing`` of its coarse pixels (and of its fine
+    target/guide pixels) are missing.
+    """
+    stride = stride or patch
+    out = []
+    for k, s in enumerate(scenes):
+        f = s.factor
+        for r in _starts(s.lr.shape[0], patch, stride):
+            for c in _starts(s.lr.shape[1], patch, stride):
+                if np.isnan(s.lr[r : r + patch, c : c + patch]).mean() > max_missing:
+                    continue
+                fine = [a for a in (s.ndvi, s.hr if s.hr_is_target else None) if a is not None]
+                win = (slice(r * f, (r + patch) * f), slice(c * f, (c + patch) * f))
+                if any(np.isnan(a[win]).mean() > max_missing for a in fine):
+                    continue
+                out.append((k, r, c))
+    return out
+
+
+def dihedral(a: np.ndarray, k: int) -> np.ndarray:
+    """Element ``k`` (0-7) of the dihedral group on the last two axes: rotation then flip."""
+    out = np.rot90(a, k % 4, axes=(-2, -1))
+    if k >= 4:
+        out = out[..., ::-1]
+    return np.ascontiguousarray(out)
+
+
+class PatchDataset(Dataset):
+    """Normalised patches of scenes with dihedral augmentation.
+
+    Each item is a dict of tensors: ``lr`` ``(1, p, p)`` and ``lr_mask``; ``hr``/``hr_mask``
+    ``(1, P, P)`` with ``P = p * factor`` when the scenes carry a fine LST; ``ndvi``/``ndvi_mask``
+    when they carry an NDVI; ``cond`` when conditioned; ``sf_target`` (law targets, K^q);
+    ``fine_in``/``fine_in_mask``/``cond_fine``/``sf_target_fine`` (the target-band branch of
+    corrected SISR: a ``p x p`` crop of the observed field); ``tex`` ``(2,)`` (LST-NDVI slope in
+    normalised units and correlation). Missing values are 0 in the normalised tensors and
+    ``False`` in the masks.
+
+    Parameters
+    ----------
+    scenes
+        Scenes (with targets attached).
+    index
+        Crops from :func:`patch_index`.
+    patch
+        Coarse patch size.
+    norm
+        Normalisation.
+    augment
+        Apply a random dihedral transform (deterministic given ``seed``, the epoch and the
+        item).
+    seed
+        Augmentation seed.
+
+    """
+
+    def __init__(
+        self,
+        scenes: Sequence[Scene],
+        index: Sequence[tuple[int, int, int]],
+        patch: int,
+        norm: Normalisation,
+        *,
+        augment: bool = True,
+        seed: int = 0,
+    ) -> None:
+        if not index:
+            raise ScaleRangeError(f"no usable {patch} x {patch} patch in {len(scenes)} scene(s)")
+        self.scenes = list(scenes)
+        self.index = list(index)
+        self.patch = int(patch)
+        self.norm = norm
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change the augmentation draw (called at the start of every training epoch)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _norm(self, a: np.ndarray, mean: float, std: float, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        a = dihedral(a, k)
+        ok = np.isfinite(a)
+        v = np.where(ok, (a - mean) / std, 0.0).astype(np.float32)
+        return torch.from_numpy(v)[None], torch.from_numpy(ok)[None]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        k_scene, r, c = self.index[i]
+        s = self.scenes[k_scene]
+        p, f = self.patch, s.factor
+        aug = int(np.random.default_rng([self.seed, self.epoch, i]).integers(8)) if self.augment else 0
+        nm = self.norm
+        item: dict[str, torch.Tensor] = {}
+        item["lr"], item["lr_mask"] = self._norm(s.lr[r : r + p, c : c + p], nm.lst_mean, nm.lst_std, aug)
+        win = (slice(r * f, (r + p) * f), slice(c * f, (c + p) * f))
+        if s.hr is not None:
+            item["hr"], item["hr_mask"] = self._norm(s.hr[win], nm.lst_mean, nm.lst_std, aug)
+        if s.ndvi is not None:
+            item["ndvi"], item["ndvi_mask"] = self._norm(s.ndvi[win], nm.ndvi_mean, nm.ndvi_std, aug)
+        if s.cond is not None:
+            item["cond"] = torch.from_numpy(s.cond)
+        if s.sf_target is not None:
+            item["sf_target"] = torch.from_numpy(s.sf_target)
+        if s.sf_target_fine is not None and s.hr is not None:
+            # centre p x p crop of the fine (observed) window: input of the target-band branch
+            o = (p * f - p) // 2
+            fine = s.hr[win][o : o + p, o : o + p]
+            item["fine_in"], item["fine_in_mask"] = self._norm(fine, nm.lst_mean, nm.lst_std, aug)
+            item["sf_target_fine"] = torch.from_numpy(s.sf_target_fine)
+            if s.cond_fine is not None:
+                item["cond_fine"] = torch.from_numpy(s.cond_fine)
+        if s.tex is not None:
+            slope, corr = s.tex
+            item["tex"] = torch.tensor([slope * nm.ndvi_std / nm.lst_std, corr], dtype=torch.float32)
+        return item
