@@ -46,9 +46,9 @@ def exponents_record(path: str, ds) -> dict:
     """Flatten a :func:`scalelaws.fit.fit_scaling` Dataset into one JSON-ready record."""
     qs = [float(q) for q in ds["q"].values]
     key = [f"{q:g}" for q in qs]
-    zeta = {k: float(v) for k, v in zip(key, ds["zeta"].values)}
+    zeta = {k: float(v) for k, v in zip(key, ds["zeta"].values, strict=True)}
     zeta_ci = {
-        k: [float(lo), float(hi)] for k, (lo, hi) in zip(key, np.asarray(ds["zeta_ci"].values))
+        k: [float(lo), float(hi)] for k, (lo, hi) in zip(key, np.asarray(ds["zeta_ci"].values), strict=True)
     }
     rng = ds.attrs.get("scale_range_m")
     return {

@@ -546,25 +546,42 @@ def _rng(rng: RngLike) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-def _sf(da: xr.DataArray, qs: Sequence[float], lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled sums of ``|increment|**q`` and pair counts.
+def _sf(a: Any, qs: Sequence[float], lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled (x and y) sums of ``|increment|**q`` and pair counts of whole fields.
 
-    ``da`` is ``(y, x)`` or ``(n, y, x)`` (one call for a stack of fields); returns sums
-    ``([n,] nq, nlag)`` and counts ``([n,] nlag)``.
+    ``a`` is ``(y, x)`` or ``(n, y, x)`` (array or DataArray, spatial dims last); returns sums
+    ``([n,] nq, nlag)`` and counts ``([n,] nlag)``, the numbers
+    :func:`scalelaws.stats.structure.structure_function` divides (same kernel, same blocks),
+    without its Dataset overhead.
     """
-    from scalelaws.stats.structure import structure_function
+    from scalelaws.kernels.sf import pooled_sums
 
-    ds = structure_function(da, q=tuple(qs), lags=[int(v) for v in lags], direction="pooled")
-    lead = [d for d in ds["S"].dims if d not in ("q", "lag")]
-    S = ds["S"].transpose(*lead, "q", "lag").values.astype(float)
-    cnt = ds["count"].transpose(*lead, "lag").values.astype(float)
-    sums = np.where(cnt[..., None, :] > 0, S * cnt[..., None, :], 0.0)
+    arr = np.asarray(a.values if isinstance(a, xr.DataArray) else a, dtype=np.float64)
+    qa = np.asarray(qs, dtype=np.float64)
+    lead = arr.shape[:-2]
+    sums = np.empty(lead + (qa.size, lags.size))
+    cnt = np.empty(lead + (lags.size,))
+    for idx in np.ndindex(*lead):
+        s_, c_ = pooled_sums(arr[idx], lags, qa)
+        sums[idx] = s_.T
+        cnt[idx] = c_
     return sums, cnt
 
 
-def _stack(values: np.ndarray, tiles: list[tuple[int, int]], B: int) -> xr.DataArray:
-    arr = np.stack([values[y0:y0 + B, x0:x0 + B] for y0, x0 in tiles])
-    return xr.DataArray(arr, dims=("tile", "y", "x"), attrs={"pixel_size": 1.0})
+def _tile_sf(
+    a: np.ndarray, qs: Sequence[float], lags: np.ndarray, B: int, ys: np.ndarray, xs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum ``|increment|**q`` and count the pairs inside each ``B``-px tile of ``ys x xs``.
+
+    One call of :func:`scalelaws.kernels.sf.pooled_tile_sums` (no pair crosses a tile border);
+    returns sums ``(ntiles, nq, nlag)`` and counts ``(ntiles, nlag)``, tiles in row-major order.
+    """
+    from scalelaws.kernels.sf import pooled_tile_sums
+
+    ts, tc = pooled_tile_sums(np.asarray(a, dtype=np.float64), lags,
+                              np.asarray(qs, dtype=np.float64), B, ys=ys, xs=xs, contained=True)
+    nt = ys.size * xs.size
+    return ts.reshape(nt, lags.size, len(qs)).transpose(0, 2, 1), tc.reshape(nt, lags.size)
 
 
 def _tile_starts(n: int, block: int, stride: int) -> np.ndarray:
@@ -592,19 +609,17 @@ def _boot_core(
     S_boot = np.empty((n_boot, len(qs), lags.size))
     tiles: list[tuple[int, int]] = []
     if n_boot > 0:
-        v = da.values
-        tiles = [(int(y0), int(x0)) for y0 in _tile_starts(ny, B, stride)
-                 for x0 in _tile_starts(nx, B, stride)
-                 if np.isfinite(v[y0:y0 + B, x0:x0 + B]).any()]
-        T_s, T_c = _sf(_stack(v, tiles, B), qs, lags) if tiles else (None, None)
-        if tiles:
-            keep = T_c.sum(axis=1) > 0
-            T_s, T_c = T_s[keep], T_c[keep]
-            tiles = [t for t, kk in zip(tiles, keep, strict=True) if kk]
+        ys, xs = _tile_starts(ny, B, stride), _tile_starts(nx, B, stride)
+        T_s, T_c = _tile_sf(da.values, qs, lags, B, ys, xs)  # every tile, one kernel call
+        keep = T_c.sum(axis=1) > 0  # tiles without a valid pair are never drawn
+        T_s, T_c = T_s[keep], T_c[keep]
+        tiles = [(int(y0), int(x0)) for y0 in ys for x0 in xs]
+        tiles = [t for t, kk in zip(tiles, keep, strict=True) if kk]
         n_cand = len(tiles)
         if n_cand < 2:
             raise ScaleRangeError(
-                f"only {n_cand} tile(s) of {B} px hold valid pairs: too few for a bootstrap"
+                f"only {n_cand} tile(s) of {B} px hold valid pairs: too few for a bootstrap",
+                da.attrs.get("source"),
             )
         idx = rng.integers(0, n_cand, size=(n_boot, k))
         bs = T_s[idx].sum(axis=1)
@@ -632,8 +647,9 @@ def bootstrap_structure_function(
     Square tiles of ``block`` px are taken every ``stride`` px in ``y`` and ``x`` (moving
     blocks; the last tile of each row/column is flush with the field's edge). For each tile
     the sums of ``|X(p + l) - X(p)|**q`` over the pairs lying *inside* the tile (no pair
-    crosses a tile border) and their counts are computed with
-    :func:`scalelaws.stats.structure.structure_function`. A bootstrap replicate draws, with
+    crosses a tile border) and their counts are computed in one call of the package's
+    structure-function kernel for every tile (:func:`scalelaws.kernels.sf.pooled_tile_sums`,
+    the kernel behind :func:`scalelaws.stats.structure.structure_function`). A bootstrap replicate draws, with
     replacement, as many tiles as fit without overlap in the field
     (``(ny // block) * (nx // block)``) and forms ``S_q(l) = sum(sums) / sum(counts)``.
     Tiles without any valid pair are never drawn. NaN pixels are handled by the counts.
@@ -678,7 +694,8 @@ def bootstrap_structure_function(
     if lags is None:
         top = int(min(ny, nx) * MAX_SCALE_FRACTION)
         if top < 1:
-            raise ScaleRangeError(f"field {ny}x{nx} px is too small for structure functions")
+            raise ScaleRangeError(f"field {ny}x{nx} px is too small for structure functions",
+                                  da.attrs.get("source"))
         lags_arr = 2 ** np.arange(int(math.log2(top)) + 1)
     else:
         lags_arr = np.unique(np.asarray(lags, dtype=int))
@@ -687,12 +704,14 @@ def bootstrap_structure_function(
     lmax = int(lags_arr[-1])
     B = int(block) if block is not None else 2 * lmax
     if B <= lmax:
-        raise ScaleRangeError(f"block of {B} px must exceed the largest lag ({lmax} px)")
+        raise ScaleRangeError(f"block of {B} px must exceed the largest lag ({lmax} px)",
+                              da.attrs.get("source"))
     k = (ny // B) * (nx // B)
     if k < 4:
         raise ScaleRangeError(
             f"field {ny}x{nx} px holds only {k} tile(s) of {B} px (largest lag {lmax} px); "
-            "the block bootstrap needs at least 4: use smaller scales or a smaller block"
+            "the block bootstrap needs at least 4: use smaller scales or a smaller block",
+            da.attrs.get("source"),
         )
     s = int(stride) if stride is not None else max(1, B // 2)
     if s < 1:
@@ -790,8 +809,22 @@ def _wavelet_part(
     n_boot: int,
     level: float,
     rng: np.random.Generator,
+    H: float = np.nan,
 ) -> dict[str, Any]:
     """c1, c2 from wavelet leaders, with block-bootstrap intervals over the same tiles.
+
+    Octaves: the cascade is computed with ``j1=1`` and the default ``j2`` lowered to the
+    largest octave with at least 3 valid leaders (``min_count=3``), so that small fields
+    (64 x 64 MODIS patches: octaves 1-3) are not refused by the cascade's own default range
+    (``j1=3``, octaves with 64 leaders); the fit range is then chosen below. Fractional
+    integration: ``gamma = 1`` when the structure-function ``H`` is below
+    :data:`GAMMA_H_BELOW` and the fit starts at octave :data:`GAMMA_MIN_J1` or above (leaders
+    of rough fields are dominated by the finest octaves and ``c1`` is biased low with
+    ``gamma = 0``: exact fBm 512^2, H = 0.3, j = 3..5 gives c1 = 0.19 with gamma = 0, 0.30
+    with gamma = 1), else 0: on small fields whose fit starts at octave 1 or 2, ``gamma = 1``
+    makes it worse (fBm 64^2, H = 0.3, j = 1..3: c1 = 0.31 with gamma = 0, -0.16 with
+    gamma = 1; 128^2, j = 2..4: 0.21 either way; 10 fields each). ``c1`` is reported for the
+    field itself (``gamma`` removed).
 
     The cascade of the whole field gives the estimates (octaves ``j`` with ``2**j`` px in the
     scale range, at least two). For the intervals, the cascade of every tile (one call on the
@@ -804,8 +837,11 @@ def _wavelet_part(
     from scalelaws.stats.wavelets import fit_log_cumulants, wavelet_cascade
 
     out: dict[str, Any] = {"c1": np.nan, "c2": np.nan, "c1_ci": np.full(2, np.nan),
-                           "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1}
-    wc = wavelet_cascade(da)
+                           "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1,
+                           "gamma": np.nan}
+    wc = wavelet_cascade(da, j1=1, min_count=3)
+    gamma = 0.0
+    out["gamma"] = gamma
     j_av = wc["j"].values[(wc["n"].values >= 3)]
     if j_av.size < 2:
         log.warning("wavelet leaders: fewer than two octaves with valid leaders; c1, c2 = NaN")
@@ -815,13 +851,18 @@ def _wavelet_part(
     if j2 - j1 < 1:  # widen to two octaves within what the field offers
         j1 = max(int(j_av.min()), min(j1, int(j_av.max()) - 1))
         j2 = j1 + 1
+    if np.isfinite(H) and H < GAMMA_H_BELOW and j1 >= GAMMA_MIN_J1:
+        gamma = 1.0  # the counts n(j), hence j1 and j2, do not depend on gamma
+        wc = wavelet_cascade(da, j1=j1, j2=j2, gamma=gamma)
+        out["gamma"] = gamma
     fit = fit_log_cumulants(wc, j1, j2)
     out.update(c1=float(fit["c1"]), c2=float(fit["c2"]), j1=j1, j2=j2)
     if n_boot < 2 or not tiles:
         return out
     stack = np.stack([da.values[y0:y0 + B, x0:x0 + B] for y0, x0 in tiles])
     try:
-        tw = wavelet_cascade(xr.DataArray(stack, dims=("tile", "y", "x")), j2=j2)
+        tw = wavelet_cascade(xr.DataArray(stack, dims=("tile", "y", "x")), j1=j1, j2=j2,
+                             gamma=gamma)
     except InputError as exc:
         log.warning("wavelet bootstrap skipped: tiles of %d px too small (%s)", B, exc)
         return out
@@ -839,13 +880,18 @@ def _wavelet_part(
         m2 = (S2 - N * m1**2) / (N - 1)
     w = np.where(N >= 3, N, 0.0)
     xj = js[sel].astype(float) * math.log(2.0)
-    gamma = float(tw.attrs.get("gamma", 0.0))
     for name, Y, off in (("c1", m1, gamma), ("c2", m2, 0.0)):
         cb = _wls_slopes(xj, Y, w) - off
         if np.isfinite(cb).sum() >= 2:
             out[f"{name}_ci"] = out[name] + _pct(cb, level) - np.nanmedian(cb)
     return out
 
+
+#: ``fit_scaling`` computes wavelet leaders with fractional integration ``gamma = 1`` when
+#: the structure-function ``H`` is below this (else ``gamma = 0``); see :func:`_wavelet_part`.
+GAMMA_H_BELOW = 0.5
+#: ... and when the wavelet fit range starts at this octave or above.
+GAMMA_MIN_J1 = 3
 
 _CALIB_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -881,9 +927,9 @@ def _lrd_inflation(
     x = np.log(lags.astype(float))
     ny, nx = mask.shape
     ok = ~mask
-    tiles = [(int(y0), int(x0)) for y0 in _tile_starts(ny, B, stride)
-             for x0 in _tile_starts(nx, B, stride) if ok[y0:y0 + B, x0:x0 + B].any()]
-    nt = len(tiles)
+    ys, xs = _tile_starts(ny, B, stride), _tile_starts(nx, B, stride)
+    has = np.array([ok[y0:y0 + B, x0:x0 + B].any() for y0 in ys for x0 in xs])
+    nt = int(has.sum())
     chunk = max(1, min(n_calib, int(4e6 // (ny * nx))))
     z_full, var_boot = [], []
     done = 0
@@ -891,18 +937,14 @@ def _lrd_inflation(
         m = min(chunk, n_calib - done)
         F = np.stack([fbm(mask.shape, Hr, rng=g) for _ in range(m)])
         F[:, mask] = np.nan
-        sums, cnt = _sf(xr.DataArray(F, dims=("sim", "y", "x"), attrs={"pixel_size": 1.0}),
-                        qs, lags)
-        T_s, T_c = _sf(xr.DataArray(
-            np.stack([F[i, y0:y0 + B, x0:x0 + B] for i in range(m) for y0, x0 in tiles]),
-            dims=("tile", "y", "x"), attrs={"pixel_size": 1.0}), qs, lags)
-        T_s = T_s.reshape(m, nt, len(qs), lags.size)
-        T_c = T_c.reshape(m, nt, lags.size)
+        sums, cnt = _sf(F, qs, lags)
         for i in range(m):
+            T_s, T_c = _tile_sf(F[i], qs, lags, B, ys, xs)
+            T_s, T_c = T_s[has], T_c[has]
             idx = g.integers(0, nt, size=(100, k))
             with np.errstate(divide="ignore", invalid="ignore"):
                 z_full.append(_ols_slopes(x, np.log(sums[i] / cnt[i])))
-                Sb = T_s[i][idx].sum(axis=1) / T_c[i][idx].sum(axis=1)[:, None, :]
+                Sb = T_s[idx].sum(axis=1) / T_c[idx].sum(axis=1)[:, None, :]
                 zb = _ols_slopes(x, np.log(Sb))
             var_boot.append(np.nanvar(zb, axis=0, ddof=1))
         done += m
@@ -1033,12 +1075,12 @@ def fit_scaling(
     if lags.size < 3:
         raise ScaleRangeError(
             f"scale range {lo_m:g}-{hi_m:g} m holds {lags.size} integer lag(s) at "
-            f"{ps:g} m pixels; at least 3 are needed"
+            f"{ps:g} m pixels; at least 3 are needed", da.attrs.get("source")
         )
     if 2 * lags[-1] > min(ny, nx):
         raise ScaleRangeError(
             f"largest scale {lags[-1]} px exceeds half the field's smaller side "
-            f"({min(ny, nx)} px)"
+            f"({min(ny, nx)} px)", da.attrs.get("source")
         )
     qs = sorted({float(v) for v in np.atleast_1d(np.asarray(q, dtype=float))} | {2.0})
     if any(not (v > 0) for v in qs):
@@ -1047,12 +1089,14 @@ def fit_scaling(
     n_boot = int(n_boot)
     B = int(block) if block is not None else 2 * int(lags[-1])
     if B <= lags[-1]:
-        raise ScaleRangeError(f"block of {B} px must exceed the largest lag ({lags[-1]} px)")
+        raise ScaleRangeError(f"block of {B} px must exceed the largest lag ({lags[-1]} px)",
+                              da.attrs.get("source"))
     k = (ny // B) * (nx // B)
     if n_boot and k < 4:
         raise ScaleRangeError(
             f"field {ny}x{nx} px holds only {k} tile(s) of {B} px (largest lag {lags[-1]} px); "
-            "the block bootstrap needs at least 4: use smaller scales or a smaller block"
+            "the block bootstrap needs at least 4: use smaller scales or a smaller block",
+            da.attrs.get("source"),
         )
     stride = max(1, B // 2)
     S, cnt, Sb, tiles = _boot_core(da, qs, lags, B, stride, k, n_boot, rng)
@@ -1118,10 +1162,11 @@ def fit_scaling(
                  lags.size, 2 * min_points)
 
     wv: dict[str, Any] = {"c1": np.nan, "c2": np.nan, "c1_ci": np.full(2, np.nan),
-                          "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1}
+                          "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1, "gamma": np.nan}
     if wavelet:
         try:
-            wv.update(_wavelet_part(da, ps, lo_m, hi_m, tiles, B, k, n_boot, level, rng))
+            wv.update(_wavelet_part(da, ps, lo_m, hi_m, tiles, B, k, n_boot, level, rng,
+                                    H=float(zeta[i2] / 2)))
         except InputError as exc:  # e.g. too few octaves with valid leaders
             log.warning("c1, c2 not estimated: %s", exc)
     beta = beta_se = np.nan
@@ -1213,6 +1258,7 @@ def fit_scaling(
             "level": float(level),
             "pixel_size_m": ps,
             "wavelet_octaves": np.array([wv["j1"], wv["j2"]]),
+            "wavelet_gamma": float(wv["gamma"]),
             "method": (
                 "zeta(q): OLS slope of log S_q on log lag (lags log-spaced 4/octave plus powers "
                 "of 2); intervals: percentile, spatial moving-block bootstrap of structure-"

@@ -42,9 +42,9 @@ from typing import Any
 import dask
 import numpy as np
 import xarray as xr
-from numba import njit
 
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
+from scalelaws.kernels.sf import pooled_tile_sums
 
 __all__ = [
     "DEFAULT_NDVI_THRESHOLDS",
@@ -289,52 +289,6 @@ def class_masks(classes: ClassesLike, *, like: xr.DataArray | None = None) -> di
 # --------------------------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------------------------
-@njit(nogil=True, cache=True)
-def _tile_sf_kernel(a, lags, qs, qi, tile, sums, counts):  # pragma: no cover - compiled
-    """Add ``|a[p + l] - a[p]|^q`` (l along x and along y) into the tile of the first end ``p``.
-
-    ``sums`` has shape ``(nty, ntx, K, Q)``, ``counts`` ``(nty, ntx, K)``; pairs with a NaN end
-    are skipped. Integer orders use repeated multiplication.
-    """
-    ny, nx = a.shape
-    K = lags.shape[0]
-    Q = qs.shape[0]
-    for i in range(ny):
-        ti = i // tile
-        for j in range(nx):
-            v = a[i, j]
-            if v != v:
-                continue
-            tj = j // tile
-            for k in range(K):
-                lg = lags[k]
-                for direction in range(2):
-                    if direction == 0:
-                        if j + lg >= nx:
-                            continue
-                        w = a[i, j + lg]
-                    else:
-                        if i + lg >= ny:
-                            continue
-                        w = a[i + lg, j]
-                    if w != w:
-                        continue
-                    d = abs(w - v)
-                    counts[ti, tj, k] += 1.0
-                    for m in range(Q):
-                        if qi[m] > 0:
-                            p = d
-                            for _ in range(qi[m] - 1):
-                                p *= d
-                        else:
-                            p = d ** qs[m]
-                        sums[ti, tj, k, m] += p
-
-
-def _qi(qs: np.ndarray) -> np.ndarray:
-    return np.where((qs == np.round(qs)) & (qs >= 1), np.round(qs), -1).astype(np.int64)
-
-
 def _check_q(q: float | Sequence[float]) -> np.ndarray:
     qs = np.atleast_1d(np.asarray(q, dtype=np.float64))
     if qs.size == 0 or not np.all(np.isfinite(qs)) or np.any(qs <= 0):
@@ -343,9 +297,12 @@ def _check_q(q: float | Sequence[float]) -> np.ndarray:
 
 
 def tile_sf_sums(
-    a: np.ndarray, lags: np.ndarray, q: Sequence[float], tile: int
+    a: np.ndarray, lags: np.ndarray, q: Sequence[float], tile: int, *, parallel: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Structure-function sums per tile of the first end (pooled x and y).
+
+    One call of the package's structure-function kernel
+    (:func:`scalelaws.kernels.sf.pooled_tile_sums`) for every tile.
 
     Parameters
     ----------
@@ -357,6 +314,8 @@ def tile_sf_sums(
         Orders (> 0).
     tile
         Tile size in pixels; the pair ``(p, p + l)`` is added to the tile holding ``p``.
+    parallel
+        Parallel over tiles (numba threads); ``False`` inside dask tasks. Same result.
 
     Returns
     -------
@@ -365,15 +324,8 @@ def tile_sf_sums(
         Summed over the tiles they equal the whole field's pooled sums and pair counts.
 
     """
-    a = np.ascontiguousarray(a, dtype=np.float64)
     lags = np.ascontiguousarray(lags, dtype=np.int64)
-    qs = _check_q(q)
-    nty = -(-a.shape[0] // tile)
-    ntx = -(-a.shape[1] // tile)
-    sums = np.zeros((nty, ntx, lags.size, qs.size))
-    counts = np.zeros((nty, ntx, lags.size))
-    _tile_sf_kernel(a, lags, qs, _qi(qs), int(tile), sums, counts)
-    return sums, counts
+    return pooled_tile_sums(a, lags, _check_q(q), int(tile), parallel=parallel)
 
 
 def _block_sums(val: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -387,20 +339,41 @@ def _block_sums(val: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return s, n
 
 
+def _pyramid(val: np.ndarray, n_levels: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_block_sums` at levels ``0 .. n_levels - 1``, each built from the level below."""
+    ok = np.isfinite(val)
+    out = [(np.where(ok, val, 0.0), ok.astype(np.float64))]
+    for _ in range(1, n_levels):
+        s, n = out[-1]
+        py, px = s.shape[0] // 2, s.shape[1] // 2
+        out.append(
+            tuple(v[: 2 * py, : 2 * px].reshape(py, 2, px, 2).sum(axis=(1, 3)) for v in (s, n))
+        )
+    return out
+
+
 def _tile_ids(shape: tuple[int, int], b: int, tile: int, ntx: int) -> np.ndarray:
     iy = (np.arange(shape[0]) * b) // tile
     ix = (np.arange(shape[1]) * b) // tile
     return (iy[:, None] * ntx + ix[None, :]).ravel()
 
 
-def _detail_level(a: np.ndarray, k: int, tile: int, ntiles: tuple[int, int], max_missing: float):
+def _detail_level(
+    a: np.ndarray,
+    k: int,
+    tile: int,
+    ntiles: tuple[int, int],
+    max_missing: float,
+    children: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """Pixel-weighted energy of the 2x2 children of each ``2^k`` block around the block mean.
 
     Returns per-tile ``(sum n_c (m_c - m_p)^2, sum n_c)`` for the parents (size ``2^k``) whose
     valid fraction is at least ``1 - max_missing`` and that have >= 2 valid children (each
-    child also ``>= 1 - max_missing`` valid).
+    child also ``>= 1 - max_missing`` valid). ``children``: ``_block_sums(a, k - 1)`` when
+    already computed (:func:`_pyramid`).
     """
-    sc, nc = _block_sums(a, k - 1)
+    sc, nc = _block_sums(a, k - 1) if children is None else children
     py, px = sc.shape[0] // 2, sc.shape[1] // 2
     sc = sc[: 2 * py, : 2 * px].reshape(py, 2, px, 2)
     nc = nc[: 2 * py, : 2 * px].reshape(py, 2, px, 2)
@@ -448,6 +421,7 @@ def _scene_sums(
     tile: int,
     n_levels: int,
     max_missing: float,
+    detail: bool = True,
 ) -> dict[str, np.ndarray]:
     """All sums of one scene (one dask task). ``masks`` has shape ``(L, ny, nx)``."""
     ny, nx = values.shape
@@ -466,17 +440,23 @@ def _scene_sums(
         npix[:, c] = np.bincount(tid, weights=np.isfinite(a).ravel().astype(float), minlength=nt)
         if npix[:, c].sum() == 0:
             continue
-        s, n = tile_sf_sums(a, lags, qs, tile)
+        s, n = tile_sf_sums(a, lags, qs, tile, parallel=False)  # inside a dask task
         sf_sum[:, c] = s.reshape(nt, lags.size, qs.size).transpose(0, 2, 1)
         sf_cnt[:, c] = n.reshape(nt, lags.size)
-        for k in range(1, n_levels):
-            det[:, c, k], detw[:, c, k] = _detail_level(a, k, tile, ntiles, max_missing)
+        if detail:
+            pyr = _pyramid(a, n_levels - 1)
+            for k in range(1, n_levels):
+                det[:, c, k], detw[:, c, k] = _detail_level(
+                    a, k, tile, ntiles, max_missing, children=pyr[k - 1]
+                )
         if ndvi is not None:
             b = np.where(np.isfinite(ndvi), a, np.nan)
             x = np.where(np.isfinite(b), ndvi, np.nan)
             for k in range(n_levels):
                 reg[:, :, c, k] = _regression_level(b, x, k, tile, ntiles, max_missing)
-    out = {"sf_sum": sf_sum, "sf_count": sf_cnt, "det_sum": det, "det_weight": detw, "n_pixels": npix}
+    out = {"sf_sum": sf_sum, "sf_count": sf_cnt, "n_pixels": npix}
+    if detail:
+        out.update(det_sum=det, det_weight=detw)
     if reg is not None:
         out["reg"] = reg
     return out
@@ -493,6 +473,7 @@ def _scene_task(
     max_missing: float,
     index: int,
     source: str | None,
+    detail: bool = True,
 ) -> dict[str, np.ndarray]:
     """One dask task: materialise the scene, its masks and NDVI, then :func:`_scene_sums`.
 
@@ -509,7 +490,7 @@ def _scene_task(
         elif md is not False:
             stack[j] = np.asarray(md, dtype=bool)
     nv = None if ndvi is None else np.asarray(ndvi, dtype=np.float64)
-    return _scene_sums(vals, stack, nv, lags, qs, tile, n_levels, max_missing)
+    return _scene_sums(vals, stack, nv, lags, qs, tile, n_levels, max_missing, detail)
 
 
 # --------------------------------------------------------------------------------------------
@@ -600,6 +581,7 @@ def landscape_sums(
     block_px: int = 64,
     max_missing: float = 0.5,
     include_all: bool = True,
+    detail: bool = True,
 ) -> xr.Dataset:
     """Additive per-unit sums of every multiscale statistic, per landscape, for many scenes.
 
@@ -626,6 +608,9 @@ def landscape_sums(
         is missing or outside the landscape (same meaning as in :func:`scalelaws.grids.coarsen`).
     include_all
         Add the pseudo-landscape :data:`ALL` (every valid pixel).
+    detail
+        Compute the detail energies ``det_sum`` / ``det_weight`` (``False`` leaves them out:
+        about half the cost when only structure functions are needed).
 
     Returns
     -------
@@ -716,6 +701,7 @@ def landscape_sums(
                 float(max_missing),
                 i,
                 s.attrs.get("source"),
+                bool(detail),
             )
         )
     log.info("accumulating %d scene(s), %d landscape(s), %d lags", n, len(names), lags_arr.size)
@@ -732,8 +718,6 @@ def landscape_sums(
         {
             "sf_sum": (("unit", "landscape", "q", "lag"), cat("sf_sum")),
             "sf_count": (("unit", "landscape", "lag"), cat("sf_count")),
-            "det_sum": (("unit", "landscape", "level"), cat("det_sum")),
-            "det_weight": (("unit", "landscape", "level"), cat("det_weight")),
             "n_pixels": (("unit", "landscape"), cat("n_pixels")),
         },
         coords={
@@ -748,14 +732,18 @@ def landscape_sums(
             "block_m": ("level", pixel * 2.0**levels, {"units": "m", "long_name": "block size"}),
         },
     )
+    if detail:
+        ds["det_sum"] = (("unit", "landscape", "level"), cat("det_sum"))
+        ds["det_weight"] = (("unit", "landscape", "level"), cat("det_weight"))
     if nd[0] is not None:
         reg = np.concatenate([r["reg"] for r in results], axis=1)
         for r, key in enumerate(("reg_n", "reg_sx", "reg_sy", "reg_sxx", "reg_sxy", "reg_syy")):
             ds[key] = (("unit", "landscape", "level"), reg[r])
     ds["sf_sum"].attrs = {"long_name": "sum of |increment|^q over pairs (x and y)"}
     ds["sf_count"].attrs = {"long_name": "number of valid pairs", "units": "1"}
-    ds["det_sum"].attrs = {"long_name": "pixel-weighted sum of squared child-minus-parent block means"}
-    ds["det_weight"].attrs = {"long_name": "number of pixels in the detail sums", "units": "1"}
+    if detail:
+        ds["det_sum"].attrs = {"long_name": "pixel-weighted sum of squared child-minus-parent block means"}
+        ds["det_weight"].attrs = {"long_name": "number of pixels in the detail sums", "units": "1"}
     ds["n_pixels"].attrs = {"long_name": "valid pixels in the landscape", "units": "1"}
     ds.attrs.update(
         pixel_size_m=pixel,
@@ -921,7 +909,8 @@ def exponents_by_landscape(
 
     """
     sums = landscape_sums(
-        lst, classes, q=q, lags=lags, max_lag=max_lag, block_px=block_px, include_all=include_all
+        lst, classes, q=q, lags=lags, max_lag=max_lag, block_px=block_px, include_all=include_all,
+        detail=False,  # only the structure-function sums are used here
     )
     pixel = sums.attrs["pixel_size_m"]
     lag_m = sums["lag_m"].values
@@ -1047,19 +1036,20 @@ def windowed_exponents(
     a = np.asarray(lst.values, dtype=np.float64)
     i0s = np.arange(0, ny - window_px + 1, step_px)
     j0s = np.arange(0, nx - window_px + 1, step_px)
-    zeta = np.full((qs.size, i0s.size, j0s.size), np.nan)
-    frac = np.zeros((i0s.size, j0s.size))
     x = np.log(lag_m[sel])
-    for a_i, i0 in enumerate(i0s):
-        for a_j, j0 in enumerate(j0s):
-            w = a[i0 : i0 + window_px, j0 : j0 + window_px]
-            frac[a_i, a_j] = np.isfinite(w).mean()
-            if frac[a_i, a_j] < min_valid:
-                continue
-            s, c = tile_sf_sums(w, lags_arr[sel], qs, window_px)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                S = s[0, 0] / c[0, 0][:, None]  # (K, Q)
-            zeta[:, a_i, a_j], _ = _ols_slope(x, np.log(S.T))
+    # valid fraction of every window from a summed-area table
+    ok = np.zeros((ny + 1, nx + 1))
+    ok[1:, 1:] = np.cumsum(np.cumsum(np.isfinite(a), axis=0), axis=1)
+    ie, je = i0s + window_px, j0s + window_px
+    frac = (
+        ok[ie][:, je] - ok[i0s][:, je] - ok[ie][:, j0s] + ok[i0s][:, j0s]
+    ) / float(window_px * window_px)
+    # every window in one kernel call; pairs with both ends inside the window
+    s, c = pooled_tile_sums(a, lags_arr[sel], qs, window_px, ys=i0s, xs=j0s, contained=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        S = s / c[..., None]  # (wy, wx, K, Q)
+        zeta = np.moveaxis(_ols_slope(x, np.log(np.moveaxis(S, -1, -2)))[0], -1, 0)
+    zeta = np.where(frac[None] >= min_valid, zeta, np.nan)
     iq = int(np.flatnonzero(qs == 2)[0]) if np.any(qs == 2) else int(np.argmin(qs))
     half = (window_px - 1) / 2.0
     yc = np.interp(i0s + half, np.arange(ny), lst["y"].values) if "y" in lst.coords else i0s + half

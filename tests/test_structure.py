@@ -448,3 +448,62 @@ def test_anisotropy_map_and_polar_view():
         m.S.sel(q=2, ly=0, lx=[2, 3]).values,
         rtol=1e-12,
     )
+
+
+@pytest.mark.parametrize("contained", [False, True])
+def test_tiled_kernel_equals_per_tile_direct_calls(contained):
+    """sf_sums_tiles(_serial) == one sf_sums_serial call per tile (nblocks=1), to the bit."""
+    from scalelaws.kernels.sf import (
+        STRIP,
+        axis_offsets,
+        int_orders,
+        pooled_tile_sums,
+        sf_sums_serial,
+        sf_sums_tiles,
+        sf_sums_tiles_serial,
+    )
+
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((83, 97))
+    a[rng.random(a.shape) < 0.07] = np.nan
+    lags = np.array([1, 2, 3, 5, 9])
+    qs = np.array([0.5, 1.0, 2.0, 2.5, 4.0, 7.0])
+    qi = int_orders(qs)
+    dys, dxs = axis_offsets(lags)
+    ys, xs = np.array([0, 13, 40, 70]), np.array([0, 30, 32, 80])  # overlapping, clipped
+    th = tw = 24
+    par = sf_sums_tiles(a, ys, xs, th, tw, contained, dys, dxs, qs, qi, STRIP)
+    ser = sf_sums_tiles_serial(a, ys, xs, th, tw, contained, dys, dxs, qs, qi, STRIP)
+    np.testing.assert_array_equal(par, ser)
+    K, Q = lags.size, qs.size
+    for u, y0 in enumerate(ys):
+        for v, x0 in enumerate(xs):
+            y1, x1 = min(y0 + th, a.shape[0]), min(x0 + tw, a.shape[1])
+            if contained:
+                sub = np.ascontiguousarray(a[y0:y1, x0:x1])
+                ref = sf_sums_serial(sub, 0, y1 - y0, 0, x1 - x0, dys, dxs, qs, qi, 1, STRIP)
+            else:
+                ref = sf_sums_serial(a, y0, y1, x0, x1, dys, dxs, qs, qi, 1, STRIP)
+            np.testing.assert_array_equal(par[u, v], ref)
+    # pooled helper: rows k and K + k added, [:Q] sums, [2Q] counts
+    s, c = pooled_tile_sums(a, lags, qs, th, ys=ys, xs=xs, contained=contained)
+    np.testing.assert_array_equal(s, par[:, :, :K, :Q] + par[:, :, K:, :Q])
+    np.testing.assert_array_equal(c, par[:, :, :K, 2 * Q] + par[:, :, K:, 2 * Q])
+    # a partition (not contained) adds up to the whole field's pooled structure function
+    if not contained:
+        s, c = pooled_tile_sums(a, lags, qs, 16)
+        ds = structure_function(a, q=qs, lags=lags)
+        np.testing.assert_array_equal(c.sum(axis=(0, 1)), ds["count"].values)
+        np.testing.assert_allclose(
+            s.sum(axis=(0, 1)) / c.sum(axis=(0, 1))[:, None], ds["S"].values.T, rtol=1e-12
+        )
+
+
+def test_scale_range_errors_name_the_file():
+    da = xr.DataArray(np.ones((20, 20)), dims=("y", "x"), attrs={"source": "/data/lst.tif"})
+    with pytest.raises(ScaleRangeError, match="/data/lst.tif"):
+        structure_function(da, lags=[0, 2])
+    with pytest.raises(ScaleRangeError, match="/data/lst.tif"):
+        structure_function(da, lags=[25])
+    with pytest.raises(ScaleRangeError, match="/data/lst.tif"):
+        structure_function_numpy(da, 2, [30])

@@ -23,6 +23,12 @@ processed in parallel (``prange``), each with private float64 accumulators summe
 fixed order: the result does not depend on the number of threads. The loops are compiled with
 ``fastmath={"reassoc", "contract"}`` only, which lets LLVM vectorise the reductions while NaN and
 infinity keep their IEEE meaning.
+
+Tiles. :func:`sf_sums_tiles` (and :func:`sf_sums_tiles_serial`) return the sums of every tile
+of a grid of tiles in one call (parallel over tiles): per-tile sums for a spatial block
+bootstrap (pairs contained in the tile) or for per-unit accumulation (pairs whose first end is
+in the tile). :func:`pooled_tile_sums` and :func:`pooled_sums` are the Python helpers that pool
+the x and y offsets; every structure-function sum of the package goes through this module.
 """
 
 from __future__ import annotations
@@ -30,7 +36,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["sf_sums", "sf_sums_serial", "N_BLOCKS", "STRIP"]
+__all__ = [
+    "sf_sums",
+    "sf_sums_serial",
+    "sf_sums_tiles",
+    "sf_sums_tiles_serial",
+    "pooled_sums",
+    "pooled_tile_sums",
+    "int_orders",
+    "axis_offsets",
+    "N_BLOCKS",
+    "STRIP",
+]
 
 #: Number of row blocks the kernel splits the first ends into (fixed, so that the summation order
 #: and hence the float rounding do not depend on the number of threads).
@@ -207,9 +224,13 @@ def _sum_pow(buf, n, q):  # pragma: no cover - compiled
 
 
 @njit(nogil=True, cache=True, fastmath=_FM)
-def _block(a, r0, r1, j0, j1, dys, dxs, qr, P, first6, store, strip, acc):  # pragma: no cover
-    """Accumulate into ``acc[K, W]`` the sums of the first ends in rows ``[r0, r1)``."""
-    ny, nx = a.shape
+def _block(a, r0, r1, j0, j1, yend, xbeg, xend, dys, dxs, qr, P, first6, store, strip, acc):  # pragma: no cover
+    """Accumulate into ``acc[K, W]`` the sums of the first ends in rows ``[r0, r1)``.
+
+    First ends lie in columns ``[j0, j1)``; second ends must lie in rows ``< yend`` and
+    columns ``[xbeg, xend)`` (the whole array for :func:`sf_sums`, the tile for the
+    ``contained`` tiles of :func:`sf_sums_tiles`).
+    """
     K = dys.shape[0]
     R = qr.shape[0]
     PP = max(P, 6)
@@ -224,10 +245,10 @@ def _block(a, r0, r1, j0, j1, dys, dxs, qr, P, first6, store, strip, acc):  # pr
                 dy = dys[k]
                 dx = dxs[k]
                 ib = i + dy
-                if ib >= ny:
+                if ib >= yend:
                     continue
-                jlo = max(c0, -dx)
-                jhi = min(c1, nx - dx)
+                jlo = max(c0, xbeg - dx)
+                jhi = min(c1, xend - dx)
                 n = jhi - jlo
                 if n <= 0:
                     continue
@@ -352,6 +373,7 @@ def sf_sums(a, i0, i1, j0, j1, dys, dxs, qs, qi, nblocks, strip):  # pragma: no 
 
     """
     P, PP, qr, first6, store = _plan(qs, qi)
+    ny, nx = a.shape
     K = dys.shape[0]
     W = 2 * PP + qr.shape[0] + 1  # abs sums 1..PP, signed sums 1..PP, non-integer sums, count
     nrows = max(i1 - i0, 0)
@@ -361,7 +383,7 @@ def sf_sums(a, i0, i1, j0, j1, dys, dxs, qs, qi, nblocks, strip):  # pragma: no 
     for b in prange(nb):
         r0 = i0 + (b * nrows) // nb
         r1 = i0 + ((b + 1) * nrows) // nb
-        _block(a, r0, r1, j0, j1, dys, dxs, qr, P, first6, store, strip, acc[b])
+        _block(a, r0, r1, j0, j1, ny, 0, nx, dys, dxs, qr, P, first6, store, strip, acc[b])
     return _finish(acc, qs, qi, PP)
 
 
@@ -372,6 +394,7 @@ def sf_sums_serial(a, i0, i1, j0, j1, dys, dxs, qs, qi, nblocks, strip):  # prag
     Same arguments, same result to the last bit (same blocks, same summation order).
     """
     P, PP, qr, first6, store = _plan(qs, qi)
+    ny, nx = a.shape
     K = dys.shape[0]
     W = 2 * PP + qr.shape[0] + 1
     nrows = max(i1 - i0, 0)
@@ -381,5 +404,206 @@ def sf_sums_serial(a, i0, i1, j0, j1, dys, dxs, qs, qi, nblocks, strip):  # prag
     for b in range(nb):
         r0 = i0 + (b * nrows) // nb
         r1 = i0 + ((b + 1) * nrows) // nb
-        _block(a, r0, r1, j0, j1, dys, dxs, qr, P, first6, store, strip, acc[b])
+        _block(a, r0, r1, j0, j1, ny, 0, nx, dys, dxs, qr, P, first6, store, strip, acc[b])
     return _finish(acc, qs, qi, PP)
+
+
+# ----------------------------------------------------------------------------------------------
+# tiles: one call for the sums of every tile of a grid
+# ----------------------------------------------------------------------------------------------
+
+
+@njit(nogil=True, cache=True)
+def _tile(a, y0, x0, th, tw, contained, dys, dxs, qr, P, first6, store, strip, acc):  # pragma: no cover
+    """Add the sums of tile ``[y0, y0 + th) x [x0, x0 + tw)`` (clipped to ``a``) to ``acc[K, W]``."""
+    ny, nx = a.shape
+    y1 = min(y0 + th, ny)
+    x1 = min(x0 + tw, nx)
+    if y1 <= y0 or x1 <= x0:
+        return
+    if contained:
+        _block(a, y0, y1, x0, x1, y1, x0, x1, dys, dxs, qr, P, first6, store, strip, acc)
+    else:
+        _block(a, y0, y1, x0, x1, ny, 0, nx, dys, dxs, qr, P, first6, store, strip, acc)
+
+
+@njit(nogil=True, cache=True)
+def _tiles_finish(acc, nty, ntx, qs, qi, PP):  # pragma: no cover - compiled
+    """``(nty * ntx, K, W)`` accumulators -> ``(nty, ntx, K, 2Q + 1)`` results."""
+    K = acc.shape[1]
+    out = np.empty((nty, ntx, K, 2 * qs.shape[0] + 1))
+    for t in range(nty * ntx):
+        out[t // ntx, t % ntx] = _finish(acc[t : t + 1], qs, qi, PP)
+    return out
+
+
+@njit(parallel=True, nogil=True, cache=True)
+def sf_sums_tiles(a, ys, xs, th, tw, contained, dys, dxs, qs, qi, strip):  # pragma: no cover
+    """:func:`sf_sums` for every tile of a grid of tiles, in one call (parallel over tiles).
+
+    Tile ``(u, v)`` is the rectangle ``[ys[u], ys[u] + th) x [xs[v], xs[v] + tw)`` clipped to
+    the array; the pairs counted for it are those whose first end lies in the tile, and, with
+    ``contained``, whose second end lies in the tile too (no pair crosses the tile's border:
+    the tiles of a block bootstrap, which may overlap). Without ``contained`` the second end may
+    lie anywhere in the array, so a partition of the array into tiles gives sums that add up to
+    the whole array's sums.
+
+    Parameters
+    ----------
+    a : ndarray of float64, shape (ny, nx)
+        The field (NaN = missing). C-contiguous.
+    ys, xs : ndarray of int64, shape (nty,), (ntx,)
+        Row and column of the tiles' first corners (tiles may overlap, any order).
+    th, tw : int
+        Tile height and width (pixels).
+    contained : bool
+        Count only the pairs with both ends in the tile.
+    dys, dxs, qs, qi, strip
+        As in :func:`sf_sums`.
+
+    Returns
+    -------
+    ndarray of float64, shape (nty, ntx, K, 2 Q + 1)
+        Per tile, the columns of :func:`sf_sums`. Each tile is summed as one row block: the
+        result for a tile equals, to the last bit, ``sf_sums_serial`` called with the tile as
+        the rectangle ``i0, i1, j0, j1`` (on the tile copied out of the array with
+        ``contained``) and ``nblocks=1``; it does not depend on the number of threads.
+
+    """
+    P, PP, qr, first6, store = _plan(qs, qi)
+    K = dys.shape[0]
+    W = 2 * PP + qr.shape[0] + 1
+    nty = ys.shape[0]
+    ntx = xs.shape[0]
+    strip = max(strip, 16)
+    acc = np.zeros((nty * ntx, K, W))
+    for t in prange(nty * ntx):
+        _tile(a, ys[t // ntx], xs[t % ntx], th, tw, contained, dys, dxs, qr, P, first6, store,
+              strip, acc[t])
+    return _tiles_finish(acc, nty, ntx, qs, qi, PP)
+
+
+@njit(nogil=True, cache=True)
+def sf_sums_tiles_serial(a, ys, xs, th, tw, contained, dys, dxs, qs, qi, strip):  # pragma: no cover
+    """:func:`sf_sums_tiles` on the calling thread only (dask tasks); same result to the bit."""
+    P, PP, qr, first6, store = _plan(qs, qi)
+    K = dys.shape[0]
+    W = 2 * PP + qr.shape[0] + 1
+    nty = ys.shape[0]
+    ntx = xs.shape[0]
+    strip = max(strip, 16)
+    acc = np.zeros((nty * ntx, K, W))
+    for t in range(nty * ntx):
+        _tile(a, ys[t // ntx], xs[t % ntx], th, tw, contained, dys, dxs, qr, P, first6, store,
+              strip, acc[t])
+    return _tiles_finish(acc, nty, ntx, qs, qi, PP)
+
+
+# ----------------------------------------------------------------------------------------------
+# Python helpers shared by the statistics layer (argument preparation, x/y pooling)
+# ----------------------------------------------------------------------------------------------
+
+
+def int_orders(qs: np.ndarray) -> np.ndarray:
+    """Return the kernels' ``qi``: ``q`` as int64 where an integer in ``[1, 1024]``, else -1."""
+    qs = np.asarray(qs, dtype=np.float64)
+    isint = (qs == np.round(qs)) & (qs >= 1) & (qs <= 1024)
+    return np.where(isint, np.round(qs), -1).astype(np.int64)
+
+
+def axis_offsets(lags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets ``(dys, dxs)`` of the lags along x (rows ``0..K-1``) then along y (``K..2K-1``)."""
+    lags = np.asarray(lags, dtype=np.int64)
+    zeros = np.zeros_like(lags)
+    return np.concatenate([zeros, lags]), np.concatenate([lags, zeros])
+
+
+def _as_kernel_array(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    if not a.flags.writeable:  # one compiled signature for every caller (numba types r/o)
+        a = a.copy()
+    return a
+
+
+def pooled_sums(
+    a: np.ndarray, lags: np.ndarray, qs: np.ndarray, *, parallel: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum ``|dX|**q`` over the pairs along x and y (pooled) of a whole 2-D field.
+
+    Parameters
+    ----------
+    a
+        2-D field, NaN = missing.
+    lags
+        Positive integer lags (pixels), each smaller than both sides.
+    qs
+        Orders (> 0).
+    parallel
+        Use :func:`sf_sums` (else :func:`sf_sums_serial`, for dask tasks); same result.
+
+    Returns
+    -------
+    sums : ndarray, shape (K, Q)
+    counts : ndarray, shape (K,)
+        The same numbers as :func:`scalelaws.stats.structure.structure_function` with
+        ``direction="pooled"`` before its division (``N_BLOCKS`` row blocks).
+
+    """
+    qs = np.asarray(qs, dtype=np.float64)
+    dys, dxs = axis_offsets(lags)
+    ny, nx = np.shape(a)
+    kern = sf_sums if parallel else sf_sums_serial
+    raw = kern(_as_kernel_array(a), 0, ny, 0, nx, dys, dxs, qs, int_orders(qs), N_BLOCKS, STRIP)
+    K, Q = dys.size // 2, qs.size
+    return raw[:K, :Q] + raw[K:, :Q], raw[:K, 2 * Q] + raw[K:, 2 * Q]
+
+
+def pooled_tile_sums(
+    a: np.ndarray,
+    lags: np.ndarray,
+    qs: np.ndarray,
+    tile: int,
+    *,
+    ys: np.ndarray | None = None,
+    xs: np.ndarray | None = None,
+    contained: bool = False,
+    parallel: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled (x and y) sums of ``|dX|**q`` per tile, for a grid of tiles, in one kernel call.
+
+    Parameters
+    ----------
+    a
+        2-D field, NaN = missing.
+    lags
+        Positive integer lags (pixels).
+    qs
+        Orders (> 0).
+    tile
+        Tile side (pixels); tiles at the far edges are clipped to the field.
+    ys, xs
+        First rows / columns of the tiles (default: the partition ``0, tile, 2 tile, ...``).
+    contained
+        Count only the pairs with both ends in the tile (see :func:`sf_sums_tiles`); otherwise
+        the pair ``(p, p + l)`` goes to the tile holding ``p``.
+    parallel
+        Use :func:`sf_sums_tiles` (else :func:`sf_sums_tiles_serial`, for dask tasks); same
+        result to the bit.
+
+    Returns
+    -------
+    sums : ndarray, shape (nty, ntx, K, Q)
+    counts : ndarray, shape (nty, ntx, K)
+
+    """
+    a = _as_kernel_array(a)
+    qs = np.asarray(qs, dtype=np.float64)
+    ny, nx = a.shape
+    tile = int(tile)
+    ys = np.arange(0, ny, tile, dtype=np.int64) if ys is None else np.asarray(ys, np.int64)
+    xs = np.arange(0, nx, tile, dtype=np.int64) if xs is None else np.asarray(xs, np.int64)
+    dys, dxs = axis_offsets(lags)
+    kern = sf_sums_tiles if parallel else sf_sums_tiles_serial
+    raw = kern(a, ys, xs, tile, tile, bool(contained), dys, dxs, qs, int_orders(qs), STRIP)
+    K, Q = dys.size // 2, qs.size
+    return raw[:, :, :K, :Q] + raw[:, :, K:, :Q], raw[:, :, :K, 2 * Q] + raw[:, :, K:, 2 * Q]

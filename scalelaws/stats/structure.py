@@ -50,7 +50,7 @@ import numpy as np
 import xarray as xr
 
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
-from scalelaws.kernels.sf import N_BLOCKS, STRIP, sf_sums, sf_sums_serial
+from scalelaws.kernels.sf import N_BLOCKS, STRIP, int_orders, sf_sums, sf_sums_serial
 
 __all__ = [
     "structure_function",
@@ -74,13 +74,15 @@ _INTERNAL_Q = (2.0, 3.0, 4.0)
 # ----------------------------------------------------------------------------------------------
 
 
-def default_lags(max_lag: int) -> np.ndarray:
+def default_lags(max_lag: int, *, path: str | None = None) -> np.ndarray:
     """Half-octave, log-spaced integer lags ``1, 2, 3, 4, 6, 8, 11, 16, 23, 32, ...`` up to ``max_lag``.
 
     Parameters
     ----------
     max_lag
         Largest lag (pixels), at least 1.
+    path
+        File the lags are for (named in the error message).
 
     Returns
     -------
@@ -95,7 +97,7 @@ def default_lags(max_lag: int) -> np.ndarray:
     """
     max_lag = int(max_lag)
     if max_lag < 1:
-        raise ScaleRangeError(f"the largest lag must be at least 1 pixel, got {max_lag}")
+        raise ScaleRangeError(f"the largest lag must be at least 1 pixel, got {max_lag}", path)
     kmax = int(math.floor(2 * math.log2(max_lag))) + 1
     lags = np.unique(np.round(2.0 ** (np.arange(kmax + 1) / 2.0)).astype(np.int64))
     return lags[lags <= max_lag]
@@ -112,25 +114,24 @@ def _check_q(q: float | Sequence[float]) -> np.ndarray:
 
 def _int_orders(qs: np.ndarray) -> np.ndarray:
     """``q`` as int64 where it is an integer, else -1 (the kernel's integer-power flag)."""
-    isint = (qs == np.round(qs)) & (qs <= 1024)
-    return np.where(isint, np.round(qs), -1).astype(np.int64)
+    return int_orders(qs)
 
 
-def _check_lags(lags: Any, limit: int, what: str) -> np.ndarray:
+def _check_lags(lags: Any, limit: int, what: str, path: str | None = None) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(lags))
     if arr.ndim != 1 or arr.size == 0:
-        raise InputError(f"lags must be a 1-D sequence of positive integers, got {lags!r}")
+        raise InputError(f"lags must be a 1-D sequence of positive integers, got {lags!r}", path)
     if not np.issubdtype(arr.dtype, np.integer):
         f = arr.astype(np.float64)
         if not np.all(np.isfinite(f)) or np.any(f != np.round(f)):
-            raise InputError(f"lags are in pixels and must be integers, got {arr.tolist()}")
+            raise InputError(f"lags are in pixels and must be integers, got {arr.tolist()}", path)
         arr = np.round(f)
     arr = np.unique(arr.astype(np.int64))
     if arr[0] < 1:
-        raise ScaleRangeError(f"lags must be >= 1 pixel, got {arr.tolist()}")
+        raise ScaleRangeError(f"lags must be >= 1 pixel, got {arr.tolist()}", path)
     if arr[-1] >= limit:
         raise ScaleRangeError(
-            f"lag {int(arr[-1])} px is not smaller than the field's {what} ({limit} px)"
+            f"lag {int(arr[-1])} px is not smaller than the field's {what} ({limit} px)", path
         )
     return arr
 
@@ -139,7 +140,9 @@ def _spatial_dims(da: xr.DataArray) -> tuple[Hashable, Hashable]:
     if "y" in da.dims and "x" in da.dims:
         return "y", "x"
     if da.ndim < 2:
-        raise InputError(f"field has {da.ndim} dimension(s); a 2-D (y, x) field is needed")
+        raise InputError(
+            f"field has {da.ndim} dimension(s); a 2-D (y, x) field is needed", _source(da)
+        )
     return da.dims[-2], da.dims[-1]
 
 
@@ -415,13 +418,10 @@ def structure_function(
         lag_arr = (
             np.arange(1, int(max_lag) + 1, dtype=np.int64)
             if direction == "map"
-            else default_lags(int(max_lag))
+            else default_lags(int(max_lag), path=_source(da))
         )
     else:
-        try:
-            lag_arr = _check_lags(lags, limit, what)
-        except InputError as err:
-            raise type(err)(err.problem, _source(da)) from None
+        lag_arr = _check_lags(lags, limit, what, _source(da))
 
     if not hasattr(da.data, "dask") and bool(np.isnan(np.asarray(da.data)).all()):
         raise AllNaNError("every pixel of the field is NaN", _source(da))
@@ -593,6 +593,7 @@ def structure_function_numpy(
     axis: int = -1,
     *,
     signed: bool = False,
+    path: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Plain NumPy float64 reference implementation along one axis (tests, benchmark baseline).
 
@@ -611,6 +612,9 @@ def structure_function_numpy(
         ``-1``/``1``: along x (columns); ``-2``/``0``: along y (rows).
     signed
         Also compute the signed moments ``np.sum(d ** q) / n`` for integer ``q`` (else NaN).
+    path
+        File of the field, named in error messages (default: ``arr.attrs["source"]`` for a
+        DataArray).
 
     Returns
     -------
@@ -622,9 +626,11 @@ def structure_function_numpy(
         Valid pairs per lag.
 
     """
+    if path is None and isinstance(arr, xr.DataArray):
+        path = _source(arr)
     a = np.asarray(arr, dtype=np.float64)
     if a.ndim != 2:
-        raise InputError(f"structure_function_numpy needs a 2-D array, got {a.ndim}-D")
+        raise InputError(f"structure_function_numpy needs a 2-D array, got {a.ndim}-D", path)
     if axis not in (-1, 1, -2, 0):
         raise InputError(f"axis must be 0/-2 (y) or 1/-1 (x), got {axis}")
     along_x = axis in (-1, 1)
@@ -632,7 +638,7 @@ def structure_function_numpy(
     lag_list = [int(v) for v in np.atleast_1d(lags)]
     n_axis = a.shape[1] if along_x else a.shape[0]
     if any(v < 1 or v >= n_axis for v in lag_list):
-        raise ScaleRangeError(f"lags must lie in [1, {n_axis - 1}], got {lag_list}")
+        raise ScaleRangeError(f"lags must lie in [1, {n_axis - 1}], got {lag_list}", path)
     S = np.full((qs.size, len(lag_list)), np.nan)
     Ss = np.full((qs.size, len(lag_list)), np.nan)
     count = np.zeros(len(lag_list), dtype=np.int64)
