@@ -146,3 +146,43 @@ def test_shared_modis_pairs_one_call(modis_aster_root):
     np.testing.assert_allclose(ds.scale_m, 926.625 * np.array([1, 2, 4, 8]), rtol=1e-3)
     assert np.all(np.isfinite(ds.slope_ols)) and np.all(ds.slope_ols < 0)
     assert np.all(np.isfinite(ds.slope_ols_ci))
+
+
+def test_missing_lst_drops_the_same_ndvi_pixels(rng):
+    """LST missing on a quarter of the pixels (as at ASTER scene edges): each coarse NDVI must
+    average the same fine pixels as its LST, so an exact linear relation stays exact."""
+    n = 64
+    ndvi = rng.uniform(0.1, 0.9, (n, n))
+    lst = 300.0 - 20.0 * ndvi
+    lst[rng.random((n, n)) < 0.25] = np.nan
+    ds = lst_ndvi_relation(_grid(lst, 30.0, units="K"), _grid(ndvi, 30.0), factors=(1, 2, 4, 8))
+    np.testing.assert_allclose(ds.slope_ols, -20.0, rtol=1e-9)
+    np.testing.assert_allclose(ds.corr, -1.0, atol=1e-9)
+
+
+def test_attrs_and_netcdf_round_trip(tmp_path, rng):
+    n = 64
+    ndvi = rng.uniform(0, 1, (n, n))
+    lst = 300.0 - 15.0 * ndvi + rng.normal(0, 1.0, (n, n))
+    lst[:5, :7] = np.nan
+    lab = np.where(np.arange(n)[None, :] < n // 2, 1, 2) * np.ones((n, 1), dtype=int)
+    out = {
+        "cg": coarse_grain_stats(_grid(lst, 30.0, units="K"), factors=(1, 2, 4), bins=12),
+        "rel": lst_ndvi_relation(_grid(lst, 30.0, units="K"), _grid(ndvi, 30.0),
+                                 factors=(1, 2), mask=_grid(lab, 30.0)),
+        "many": lst_ndvi_relation_many(
+            [(_grid(lst, 30.0, units="K"), _grid(ndvi, 30.0))] * 3, factors=(1, 2), n_boot=10,
+            rng=0),
+    }
+    for key, ds in out.items():
+        for v in ds.data_vars:
+            assert {"units", "long_name"} <= set(ds[v].attrs), (key, v)
+        for c in ds.coords:
+            assert "long_name" in ds[c].attrs, (key, c)
+            if ds[c].dtype.kind == "f":
+                assert "units" in ds[c].attrs, (key, c)
+        for a in ("title", "history", "source", "Conventions"):
+            assert a in ds.attrs, (key, a)
+        path = tmp_path / f"{key}.nc"
+        ds.to_netcdf(path, engine="h5netcdf")
+        xr.testing.assert_identical(xr.open_dataset(path, engine="h5netcdf").load(), ds)

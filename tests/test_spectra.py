@@ -195,9 +195,13 @@ def test_leading_dims_and_netcdf(tmp_path):
         one = power_spectrum(da.isel(scene=i))
         xr.testing.assert_allclose(ds.isel(scene=i).drop_attrs(), one.drop_attrs())
     assert float(ds["beta"][1]) > float(ds["beta"][0])
+    for v in ds.data_vars:
+        assert {"units", "long_name"} <= set(ds[v].attrs), v
+    for a in ("title", "history", "source", "Conventions"):
+        assert a in ds.attrs
     path = tmp_path / "spec.nc"
     ds.to_netcdf(path, engine="h5netcdf")
-    xr.testing.assert_allclose(xr.open_dataset(path, engine="h5netcdf").load(), ds)
+    xr.testing.assert_identical(xr.open_dataset(path, engine="h5netcdf").load(), ds)
 
 
 def test_fit_range_in_metres():

@@ -78,6 +78,25 @@ def test_log_moments_against_numpy(rng):
     assert r["max"] == pytest.approx(v.max())
 
 
+def test_small_arrays_run_on_one_thread_with_the_same_result(rng, monkeypatch):
+    """Small octaves skip the parallel launch (costly on busy cores); same numbers either way."""
+    import numba
+
+    import scalelaws.kernels.leaders as kl
+
+    coefs, inv, fac = _random_coefs(rng)
+    qs = np.array([-1.0, 0.5, 2.0])
+    threads = numba.get_num_threads()
+    serial = (leaders_numba(coefs, inv, fac), log_moments(coefs[0][0], qs))
+    assert numba.get_num_threads() == threads  # restored
+    monkeypatch.setattr(kl, "PARALLEL_MIN_SIZE", 0)
+    parallel = (leaders_numba(coefs, inv, fac), log_moments(coefs[0][0], qs))
+    for a, b in zip(serial[0], parallel[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for key in ("n", "C1", "C2", "C3", "log_S"):
+        np.testing.assert_allclose(serial[1][key], parallel[1][key], rtol=1e-12)
+
+
 # ------------------------------------------------------- exact footprints and NaN masks
 
 
@@ -271,7 +290,52 @@ def test_bad_input():
         wavelet_cascade(np.full((64, 64), np.nan))
 
 
+def test_messages_on_too_rough_or_too_small_fields(caplog):
+    """White noise (h = -1): gamma = 1 is not enough and the warning must not advise gamma=1;
+    a 64 x 64 patch (one MODIS 1 km tile) fails with the per-octave counts in the message."""
+    x = np.random.default_rng(4).standard_normal((256, 256))
+    with caplog.at_level(logging.WARNING, logger="scalelaws.stats.wavelets"):
+        wavelet_cascade(x, gamma=1.0)
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert "(gamma=1)" in msg and "consider gamma=" in msg
+    suggested = float(msg.split("consider gamma=")[1].split()[0])
+    assert suggested > 1.0
+    with pytest.raises(ScaleRangeError, match=r"per octave j=1\.\.3: \[\d+, \d+, \d+\]"):
+        wavelet_cascade(x[:64, :64])
+    ds = wavelet_cascade(x[:64, :64], j1=1)  # the advice works
+    assert ds.attrs["j2"] >= 2
+
+
 # ------------------------------------------------------------- Monte-Carlo: exponents
+#
+# The realisations are generated once per module and shared by the tests that need the same
+# process (generation, not analysis, dominates: 0.13 s per 512 x 512 fBm). 512 x 512 is kept:
+# at 256 x 256 the default fit has two octaves (j = 3, 4) and the spread of c1 doubles
+# (sd 0.08-0.10), so 3 standard errors (0.05-0.06) would barely exclude H +- 0.1 and could
+# not resolve c2 = -0.04 from 0. At 512 x 512 the bands below are, for c1, +-0.03 (H = 0.3)
+# and +-0.025 (H = 0.7), for zeta(2) +-0.06, for c2 +-0.006 (fBm) and +-0.012 (cascade);
+# ``_assert_powerful`` checks that each band excludes the truth shifted by the stated margin.
+
+N_MC = 512
+
+
+@pytest.fixture(scope="module")
+def mc_fields():
+    """``get(kind, param)``: the R realisations of one process, made once per module."""
+    cache: dict[tuple, list[np.ndarray]] = {}
+
+    def get(kind: str, param: float) -> list[np.ndarray]:
+        key = (kind, param)
+        if key not in cache:
+            if kind == "fbm":
+                cache[key] = [fbm((N_MC, N_MC), param, rng=1000 + r) for r in range(R)]
+            else:
+                truth = multifractal_truth(c2=param, H=0.5)
+                cache[key] = [multifractal((N_MC, N_MC), c2=truth.c2, H=truth.H, rng=2000 + r)
+                              for r in range(R)]
+        return cache[key]
+
+    return get
 
 
 def _mc(fields, **kw):
@@ -283,13 +347,22 @@ def _mc(fields, **kw):
     return v.mean(axis=0), v.std(axis=0, ddof=1)
 
 
+def _assert_powerful(tol, margins):
+    """The band must be able to reject a wrong truth ``margin`` away: when the mean lies
+    within ``tol`` of the truth, it lies more than ``tol`` from truth +- margin exactly when
+    ``tol < margin / 2`` (a wider band would also have accepted the wrong value)."""
+    names = ("c1", "c2", "zeta(2)")[: len(tol)]
+    for name, t, m in zip(names, tol, margins, strict=True):
+        assert t < m / 2, f"{name}: tolerance {t:.3f} cannot reject an error of {m}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("H", "gamma"), [(0.3, 1.0), (0.7, 0.0)])
-def test_fbm_log_cumulants(H, gamma):
+def test_fbm_log_cumulants(mc_fields, H, gamma):
     """Exact fBm: c1 = H, c2 = 0, zeta(2) = 2H, within 3 MC standard errors."""
-    fields = [fbm((512, 512), H, rng=1000 + r) for r in range(R)]
-    mean, sd = _mc(fields, gamma=gamma)
+    mean, sd = _mc(mc_fields("fbm", H), gamma=gamma)
     tol = 3.0 * sd / math.sqrt(R)
+    _assert_powerful(tol, (0.1, 0.02, 0.2))  # H +- 0.1, c2 +- 0.02, zeta(2) = 2(H +- 0.1)
     assert abs(mean[0] - H) < tol[0], (mean, tol)
     assert abs(mean[1]) < tol[1], (mean, tol)
     assert abs(mean[2] - 2 * H) < tol[2], (mean, tol)
@@ -297,22 +370,24 @@ def test_fbm_log_cumulants(H, gamma):
 
 
 @pytest.mark.slow
-def test_fbm_small_h_without_integration_is_flagged(caplog):
-    """The documented failure: H = 0.3 and gamma = 0 is biased low, and says so."""
-    x = fbm((512, 512), 0.3, rng=7)
+def test_fbm_small_h_without_integration_is_flagged(mc_fields, caplog):
+    """The documented failure: H = 0.3 and gamma = 0 is biased low (beyond the MC error, over
+    the same realisations that recover H with gamma = 1), and says so."""
+    fields = mc_fields("fbm", 0.3)
     with caplog.at_level(logging.WARNING, logger="scalelaws.stats.wavelets"):
-        ds = wavelet_cascade(x)
-    assert float(ds["c1"]) < 0.26
-    assert any("consider gamma" in r.message for r in caplog.records)
+        mean, sd = _mc(fields, gamma=0.0)
+    assert mean[0] + 3.0 * sd[0] / math.sqrt(R) < 0.26, (mean, sd)
+    warned = [r for r in caplog.records if "consider gamma=" in r.getMessage()]
+    assert len(warned) >= R // 2  # most fields: h_min + gamma < 0.3 is detected
 
 
 @pytest.mark.slow
-def test_multifractal_c2():
+def test_multifractal_c2(mc_fields):
     """Fractionally integrated log-normal cascade: c1 and c2 as documented by the generator."""
     truth = multifractal_truth(c2=-0.04, H=0.5)
-    fields = [multifractal((512, 512), c2=truth.c2, H=truth.H, rng=2000 + r) for r in range(R)]
-    mean, sd = _mc(fields, gamma=1.0)
+    mean, sd = _mc(mc_fields("cascade", -0.04), gamma=1.0)
     tol = 3.0 * sd / math.sqrt(R)
+    _assert_powerful(tol[:2], (0.1, 0.03))
     assert abs(mean[0] - truth.c1) < tol[0], (mean, tol)
     assert abs(mean[1] - truth.c2) < tol[1], (mean, tol)
     # and the difference from fBm is resolved: c2 is negative beyond 3 standard errors

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 RngLike = np.random.Generator | int | None
 
-_BOUND = ("bound", ["lower", "upper"])
+_BOUND = ("bound", ["lower", "upper"], {"long_name": "bound of the interval"})
 
 
 def _now() -> str:
@@ -210,9 +210,12 @@ def coarse_grain_stats(
         data["histogram"] = (("scale", "bin"), np.asarray(hists),
                              {"long_name": "probability density", "units": f"1/({units})"})
         coords.update(
-            bin_lo=("bin", edges[:-1], {"units": units}),
-            bin_hi=("bin", edges[1:], {"units": units}),
-            bin_center=("bin", 0.5 * (edges[:-1] + edges[1:]), {"units": units}),
+            bin_lo=("bin", edges[:-1], {"long_name": "lower edge of the histogram bin",
+                                        "units": units}),
+            bin_hi=("bin", edges[1:], {"long_name": "upper edge of the histogram bin",
+                                       "units": units}),
+            bin_center=("bin", 0.5 * (edges[:-1] + edges[1:]),
+                        {"long_name": "centre of the histogram bin", "units": units}),
         )
     return xr.Dataset(
         data, coords=coords,
@@ -421,10 +424,18 @@ def _mask_classes(mask: xr.DataArray | None, grid: xr.DataArray) -> list[tuple[A
 
 def _relation_moments(lst: xr.DataArray, ndvi: xr.DataArray, fs: list[int], method: str,
                       max_missing: float, classes: list[tuple[Any, Any]]) -> np.ndarray:
-    """Moments ``(class, scale, 6)``."""
+    """Moments ``(class, scale, 6)``.
+
+    A pixel missing in either field is set missing in both before aggregation, so that a
+    coarse LST value and the coarse NDVI value it is regressed on average the same fine
+    pixels (otherwise a block half covered by LST would be paired with the NDVI of the
+    whole block).
+    """
     out = np.empty((len(classes), len(fs), len(_MOM)))
+    joint = np.isfinite(lst.values) & np.isfinite(ndvi.values)
     for ci, (_, sel) in enumerate(classes):
-        lc, nc = lst.where(sel), ndvi.where(sel)
+        keep = np.asarray(sel, dtype=bool) & joint
+        lc, nc = lst.where(keep), ndvi.where(keep)
         for si, f in enumerate(fs):
             if not (np.isfinite(lc.values).any() and np.isfinite(nc.values).any()):
                 out[ci, si] = _moments(np.array([]), np.array([]))
@@ -468,7 +479,9 @@ def lst_ndvi_relation(
     grid offset (the MODIS-ASTER NDVI patches are shifted by 0-3 fine pixels from the 1 km
     blocks) is honoured; index slicing would mix neighbouring footprints. Then both are
     aggregated by each factor (:func:`scalelaws.grids.coarsen`; LST with ``method``, NDVI
-    by its mean) and regressed over the pixels valid in both.
+    by its mean) and regressed over the pixels valid in both. A pixel missing in either
+    field (on the common grid) is dropped from both before the aggregation, so each coarse
+    LST value and its NDVI average the same footprint.
 
     Parameters
     ----------
@@ -534,7 +547,8 @@ def lst_ndvi_relation(
         "bound": _BOUND,
     }
     if has_class:
-        coords["class"] = ("class", np.asarray([c[0] for c in classes]))
+        coords["class"] = ("class", np.asarray([c[0] for c in classes]),
+                           {"long_name": "mask class label"})
     return xr.Dataset(
         data, coords=coords,
         attrs={"title": "LST-NDVI relation across scales", "Conventions": "CF-1.8",
@@ -684,7 +698,7 @@ def lst_ndvi_relation_many(
             "scale": ("scale", np.asarray(fs), {"long_name": "aggregation factor", "units": "px"}),
             "scale_m": ("scale", np.asarray(fs, dtype=float) * float(np.mean(pss)),
                         {"long_name": "aggregated pixel size", "units": "m"}),
-            "pair": ("pair", np.asarray(ids)),
+            "pair": ("pair", np.asarray(ids), {"long_name": "scene (pair id, or position)"}),
             "bound": _BOUND,
         },
         attrs={"title": "LST-NDVI relation across scales, pooled over scenes",

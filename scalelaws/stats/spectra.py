@@ -384,7 +384,7 @@ def power_spectrum(
         "long_name": "number of Fourier modes in the bin (full wavenumber plane)",
         "units": "1"})
     ds["in_fit"] = xr.DataArray(in_fit, dims=("k",), attrs={
-        "long_name": "bin used in the slope fit"})
+        "long_name": "bin used in the slope fit", "units": "1"})
     ds["beta"] = xr.DataArray(scal["beta"], dims=lead_dims, attrs={
         "long_name": "spectral slope beta: P(k) ~ k**-beta (weighted least squares)",
         "units": "1"})

@@ -509,14 +509,17 @@ def wavelet_cascade(
         ok = np.nonzero(counts >= min_count)[0]
         if ok.size == 0:
             raise ScaleRangeError(
-                f"no octave has {min_count} valid leaders; pass j2 or lower min_count", src
+                f"no octave has {min_count} valid {kind} (per octave j=1..{n_keep}: "
+                f"{counts.tolist()}); pass j2 or lower min_count", src
             )
         j2 = int(js[ok[-1]])
     j1, j2 = int(j1), int(j2)
     if not 1 <= j1 < j2 <= n_keep:
+        counts = ds["n"].values.reshape(-1, n_keep).min(axis=0).tolist()
         raise ScaleRangeError(
             f"fit range j1={j1}, j2={j2} ({j2_rule}) must satisfy 1 <= j1 < j2 <= {n_keep} "
-            f"(octaves with valid {kind}); pass j1/j2 or a lower min_count", src
+            f"(octaves with valid {kind}); valid {kind} per octave j=1..{n_keep}: {counts} "
+            f"(field {ny} x {nx}); pass j1/j2 or a lower min_count", src
         )
     ds.attrs.update(gamma=gamma)
     fit = fit_log_cumulants(ds, j1, j2)
@@ -536,12 +539,18 @@ def wavelet_cascade(
     )
     worst = float(np.nanmin(ds["h_min"].values + gamma)) if leaders else np.inf
     if worst < H_MIN_WARN:
+        # smallest multiple of 0.5 bringing h_min + gamma to >= 1 (fBm H = 0.3: gamma = 1)
+        suggest = max(gamma + 0.5, math.ceil(2.0 * (1.0 - (worst - gamma)) - 1e-9) / 2.0)
         log.warning(
-            "h_min + gamma = %.2f < %.1f: the leaders may be dominated by the finest octaves "
-            "and c1, zeta(q) biased low (exact fBm with H=0.3 gives c1 = 0.19 with gamma=0, "
-            "0.295 with gamma=1); consider gamma=1",
+            "h_min + gamma = %.2f < %.1f (gamma=%g): the leaders may be dominated by the "
+            "finest octaves and c1, zeta(q) biased low (exact fBm with H=0.3 gives c1 = 0.19 "
+            "with gamma=0, 0.295 with gamma=1); consider gamma=%g%s",
             worst,
             H_MIN_WARN,
+            gamma,
+            suggest,
+            "" if suggest + 1.0 < wav.vanishing_moments_psi
+            else f" with a wavelet of more vanishing moments (e.g. 'db{math.ceil(suggest) + 2}')",
         )
     ds["zeta"].attrs.update(
         long_name=f"scaling function zeta(q): slope of log2 S_{kind}(q, j) against j, "
