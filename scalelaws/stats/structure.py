@@ -65,6 +65,8 @@ Direction = Literal["pooled", "x", "y", "xy", "map"]
 _DIRECTIONS = ("pooled", "x", "y", "xy", "map")
 #: Largest lag of the default lag map (the map costs ``(L + 1) (2 L + 1)`` passes over the data).
 MAP_DEFAULT_MAX_LAG = 64
+#: Below this many (pixel, lag) pairs per 2-D slice the serial kernel is used.
+PARALLEL_MIN_PAIRS = 1 << 22
 #: Orders always computed (flatness needs 2 and 4, skewness the signed 3).
 _INTERNAL_Q = (2.0, 3.0, 4.0)
 
@@ -216,10 +218,14 @@ def _sums_nd(
     region: tuple[int, int, int, int] | None = None,
     parallel: bool = True,
 ) -> np.ndarray:
-    """Kernel sums for every 2-D slice of ``arr`` (spatial dims last): shape ``(..., K, 2Q+1)``."""
-    kern = sf_sums if parallel else sf_sums_serial
+    """Kernel sums for every 2-D slice of ``arr`` (spatial dims last): shape ``(..., K, 2Q+1)``.
+
+    Small workloads (fewer than :data:`PARALLEL_MIN_PAIRS` pixel-lag pairs per slice) run on
+    the serial kernel: waking numba's workers costs a scheduler time slice on busy cores.
+    """
     lead = arr.shape[:-2]
     ny, nx = arr.shape[-2:]
+    kern = sf_sums if parallel and ny * nx * dys.size >= PARALLEL_MIN_PAIRS else sf_sums_serial
     i0, i1, j0, j1 = region if region is not None else (0, ny, 0, nx)
     out = np.empty(lead + (dys.size, 2 * qs.size + 1))
     for idx in np.ndindex(*lead):
