@@ -1,0 +1,106 @@
+"""``scalelaws figures``: regenerate every paper figure from the result files.
+
+Result files a figure needs and that are missing are computed first with
+:func:`analysis.pipeline.compute_results` (only the steps that write them).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+log = logging.getLogger(__name__)
+
+# the package __init__ (imported with this module) already loads matplotlib via _style
+from paper_figures._style import FIGURES_DIR as _OUT  # noqa: E402
+from paper_figures._style import RESULTS_DIR as _RESULTS  # noqa: E402
+
+
+def steps_for_missing(results: Path, files: list[str]) -> list[str]:
+    """Pipeline steps that write the missing ``files`` of ``results``."""
+    from analysis.pipeline import FILES
+
+    missing = {f for f in files if not (results / f).is_file()}
+    return [step for step, outs in FILES.items() if missing & set(outs)]
+
+
+def make_figures(
+    out: Path,
+    *,
+    results: Path,
+    smoke: bool = False,
+    data: Path | None = None,
+    seed: int = 0,
+    only: list[str] | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Compute missing results, then draw the figures; return the PNG paths.
+
+    Parameters
+    ----------
+    out
+        Output folder of the PNGs.
+    results
+        Results folder (read, and completed when files are missing).
+    smoke
+        Small sizes for the missing results and lower resolution PNGs.
+    data
+        Real data for missing results (default: synthetic landscapes).
+    seed
+        Seed of missing results.
+    only
+        Subset of :data:`paper_figures.FIGURES` names.
+    progress
+        Progress bars.
+
+    """
+    from tqdm.auto import tqdm
+
+    from paper_figures import FIGURES, required_files
+
+    names = list(only) if only else list(FIGURES)
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise typer.BadParameter(f"unknown figure(s) {unknown}; known: {list(FIGURES)}")
+    steps = steps_for_missing(results, required_files(names))
+    if steps:
+        from analysis.pipeline import compute_results
+
+        log.info("computing missing results: %s", steps)
+        compute_results(results, data=data, smoke=smoke, seed=seed, progress=progress,
+                        steps=steps)
+    paths = []
+    for name in tqdm(names, desc="figures", disable=not progress):
+        paths.append(FIGURES[name].main(out, smoke=smoke, results=results))
+    return paths
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``scalelaws figures`` to the CLI."""
+
+    @app.command("figures")
+    def figures(
+        out: Annotated[Path, typer.Option("-o", "--out", help="Output folder (PNG).")] = _OUT,
+        results: Annotated[Path, typer.Option(
+            "--results", help="Results folder (missing files are computed).")] = _RESULTS,
+        smoke: Annotated[bool, typer.Option("--smoke", help="Small sizes (CI).")] = False,
+        data: Annotated[Path | None, typer.Option(
+            "--data", help="Real data for missing results.")] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of missing results.")] = 0,
+        only: Annotated[list[str] | None, typer.Option(
+            "--only", help="Figure name (repeatable).")] = None,
+    ) -> None:
+        """Regenerate every paper figure from the result files."""
+        from scalelaws.errors import InputError
+
+        try:
+            paths = make_figures(out, results=results, smoke=smoke, data=data, seed=seed,
+                                 only=only)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        for p in paths:
+            typer.echo(str(p))
