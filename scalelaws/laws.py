@@ -62,6 +62,9 @@ __all__ = ["CorrectionLaw", "load_law", "CONDITIONING_NAMES", "detail_energy"]
 
 log = logging.getLogger(__name__)
 
+#: Relative tolerance (in ln scale) before a scale counts as outside the fitted range.
+OUTSIDE_TOL = 1e-3
+
 #: Names of the entries of :meth:`CorrectionLaw.conditioning`, in order.
 CONDITIONING_NAMES: list[str] = [
     "scale_factor",
@@ -134,8 +137,10 @@ class _Poly:
         return np.einsum("...p,np->...n", self.coef, _dvander(uc, self.deg))
 
     def outside(self, scale_m: np.ndarray) -> np.ndarray:
+        # 0.1 % in scale: pixel sizes that differ by float rounding between products
+        # (231.6539 vs 231.6542 m) are not an extrapolation.
         u = self._u(scale_m)
-        return (u < self.u0 - 1e-9) | (u > self.u1 + 1e-9)
+        return (u < self.u0 - OUTSIDE_TOL) | (u > self.u1 + OUTSIDE_TOL)
 
 
 def _fit_curve(
