@@ -245,6 +245,13 @@ class CorrectionLaw:
         if missing:
             raise InputError(f"not a correction law: missing variables {missing}")
         self.ds = ds
+        self._warned: set[str] = set()
+
+    def _warn_once(self, msg: str, *args: object) -> None:
+        """Log an extrapolation warning once per law (later ones at DEBUG level)."""
+        level = logging.DEBUG if msg in self._warned else logging.WARNING
+        self._warned.add(msg)
+        log.log(level, msg, *args)
 
     # ----------------------------------------------------------------------------- fitting
     @classmethod
@@ -662,7 +669,7 @@ class CorrectionLaw:
         p0 = self._polyS(name, qs[0])
         extrap = p0.outside(lf)
         if extrap.any() or p0.outside(lc).any():
-            log.warning(
+            self._warn_once(
                 "predict_sf: scales outside the law's fitted range %s m are extrapolated with a "
                 "constant exponent", self.ds.attrs["scale_range_m"],
             )
@@ -731,7 +738,7 @@ class CorrectionLaw:
         pc, pf = self._band_parents(coarse_band), self._band_parents(fine_band)
         p, pb = self._polyD(name), self._polyD(name, boot=True)
         if p.outside(np.concatenate([pc, pf])).any():
-            log.warning("detail_energy_ratio: bands outside the law's detail range %s m are "
+            self._warn_once("detail_energy_ratio: bands outside the law's detail range %s m are "
                         "extrapolated with a constant exponent", self.ds.attrs["detail_range_m"])
         law = np.exp(p.value(pf)).sum() / np.exp(p.value(pc)).sum()
         lawb = np.exp(pb.value(pf)).sum(-1) / np.exp(pb.value(pc)).sum(-1)
