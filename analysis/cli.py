@@ -8,6 +8,8 @@ Example::
     scalelaws benchmark modis-aster -o results/modis_aster
     scalelaws benchmark modis-aster --methods bicubic,tsharp --pairs 1,2,14 -o /tmp/bench
     scalelaws benchmark modis-aster --model disr=runs/disr/last.ckpt -o results/modis_aster
+    scalelaws benchmark modis-aster --train -o results/experiment        # the whole experiment
+    scalelaws benchmark modis-aster --train --quick -o /tmp/exp          # smoke test, < 60 s
 """
 
 from __future__ import annotations
@@ -65,12 +67,46 @@ def register(app: typer.Typer) -> None:
             True, "--save-predictions/--no-save-predictions",
             help="Write each prediction as GeoTIFF under OUT/predictions/."),
         device: str = typer.Option(None, "--device", help="Device of the --model networks."),
+        train: bool = typer.Option(
+            False, "--train",
+            help="The whole experiment: train the SR networks on MODIS data only (SISR on the "
+                 "modis_lst_2020 crops, DISR cross-fitted over the pairs, laws from the other "
+                 "folds' ASTER and from synthetic landscapes), then score them with the "
+                 "baselines (default --methods bicubic,tsharp,dms,tsharp_smooth). Writes "
+                 "OUT/experiment.md too."),
+        quick: bool = typer.Option(
+            False, "--quick", help="With --train: smoke-test sizes (2 pairs, tiny networks)."),
+        steps: int = typer.Option(
+            None, "--steps", help="With --train: optimiser steps per network."),
+        folds: int = typer.Option(None, "--folds", help="With --train: cross-fitting folds."),
+        forward: str = typer.Option(
+            None, "--forward", help="With --train: forward model of the consistency losses, "
+                                    "mean (default: 1 km boxes) or psf (Gaussian PSF)."),
+        first_guess: str = typer.Option(
+            None, "--first-guess", help="With --train: DISR first guess, tsharp (default) or "
+                                        "bicubic."),
+        w_law: float = typer.Option(None, "--w-law", help="With --train: law loss weight."),
+        w_consistency: float = typer.Option(
+            None, "--w-consistency", help="With --train: DISR consistency loss weight."),
+        w_texture: float = typer.Option(
+            None, "--w-texture", help="With --train: DISR NDVI texture loss weight."),
+        sr_methods: str = typer.Option(
+            "", "--sr-methods", help="With --train: comma-separated subset of sisr_invariant, "
+                                     "sisr_corrected, sisr_corrected_synlaw, disr, "
+                                     "disr_corrected, disr_corrected_synlaw (default: all)."),
+        retrain: bool = typer.Option(
+            False, "--retrain", help="With --train: retrain networks already trained in OUT."),
     ) -> None:
         """Score baselines and trained networks against ASTER on the MODIS-ASTER pairs.
 
         Writes OUT/modis_aster.nc, per-pair and summary CSV, and a markdown table
-        (OUT/modis_aster.md, also printed).
+        (OUT/modis_aster.md, also printed). With --train, the SR networks are trained first
+        (MODIS data only) and OUT/experiment.md reports the table with paired differences
+        against the best baseline.
         """
+        import shlex
+        import sys
+
         from analysis.experiment import run_modis_aster
         from scalelaws.errors import InputError
 
@@ -79,6 +115,34 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise typer.BadParameter(f"--pairs expects comma-separated integers, got {pairs!r}") from exc
         meth = _split(methods)
+        if train:
+            import dataclasses
+
+            from analysis.experiment import EXPERIMENT_BASELINES, ExperimentSettings, run_experiment
+
+            st = ExperimentSettings.quick() if quick else ExperimentSettings()
+            over = {"steps": steps, "folds": folds, "forward": forward,
+                    "disr_first_guess": first_guess, "w_law": w_law,
+                    "w_consistency": w_consistency, "w_texture": w_texture}
+            st = dataclasses.replace(st, **{k: v for k, v in over.items() if v is not None})
+            if quick and ids is None:
+                ids = [1, 102]
+            if methods == "bicubic,tsharp,dms":  # the option's default: the experiment's set
+                meth = list(EXPERIMENT_BASELINES)
+            try:
+                ds = run_experiment(
+                    out, ids, settings=st, methods=meth, sr_methods=_split(sr_methods) or None,
+                    root=data, offset=_parse_offset(offset), n_boot=n_boot, seed=seed,
+                    retrain=retrain, save_predictions=save_predictions,
+                    command="scalelaws " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+            except InputError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(code=2) from exc
+            from pathlib import Path
+
+            typer.echo((Path(out) / "experiment.md").read_text())
+            log.info("done in %s s", ds.attrs.get("experiment_wall_time_s"))
+            return
         try:
             ds = run_modis_aster(
                 meth, out, ids, models=model or None, root=data, offset=_parse_offset(offset),

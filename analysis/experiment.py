@@ -17,9 +17,12 @@ No method ever sees the ASTER field: it is only read by the scoring
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,16 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_METHODS",
+    "EXPERIMENT_BASELINES",
+    "SR_METHODS",
+    "ExperimentSettings",
     "baseline_predictor",
+    "best_baseline",
+    "crossfit_predictor",
+    "experiment_markdown",
+    "fit_aster_law",
+    "make_folds",
+    "run_experiment",
     "build_predictors",
     "model_predictor",
     "parse_model_spec",
@@ -309,3 +321,427 @@ def run_modis_aster(
     logger.info("MODIS-ASTER benchmark: %d methods x %d pairs in %.0f s -> %s", len(preds),
                 ds.sizes["pair"], ds.attrs["wall_time_s"], paths["markdown"])
     return ds
+
+
+# ----------------------------------------------------------------------------------------------
+# the full experiment: train on MODIS only, cross-fit over the pairs, score against ASTER
+# ----------------------------------------------------------------------------------------------
+#: The SR methods of the experiment: name -> (training mode, law variant or None).
+SR_METHODS: dict[str, tuple[str, str | None]] = {
+    "sisr_invariant": ("sisr_invariant", None),
+    "sisr_corrected": ("sisr_corrected", "aster"),
+    "sisr_corrected_synlaw": ("sisr_corrected", "synthetic"),
+    "disr": ("disr", None),
+    "disr_corrected": ("disr_corrected", "aster"),
+    "disr_corrected_synlaw": ("disr_corrected", "synthetic"),
+}
+
+#: Baselines of the experiment (``tsharp_smooth`` is the strongest on these pairs).
+EXPERIMENT_BASELINES: tuple[str, ...] = ("bicubic", "tsharp", "dms", "tsharp_smooth")
+
+
+@dataclass
+class ExperimentSettings:
+    """Sizes and options of :func:`run_experiment` (the defaults are the documented run).
+
+    Attributes
+    ----------
+    folds
+        Number of cross-fitting folds over the pairs (sorted ids, pair ``i`` in fold
+        ``i % folds``).
+    steps
+        Optimiser steps per network (every network gets the same number).
+    batch_size, lr
+        Mini-batch size and AdamW learning rate.
+    sisr_patch, disr_patch, disr_stride
+        Coarse patch sizes (pixels of the network input: 4 km for SISR, 1 km for DISR) and the
+        DISR crop stride.
+    sisr_crops
+        MODIS 2020 day crops (>= 90 % valid) the SISR networks train on.
+    unet
+        U-Net options of every network (``base``, ``depth``).
+    disr_first_guess
+        ``"tsharp"`` (the residual is added to the TsHARP sharpening of the tile) or
+        ``"bicubic"``.
+    forward
+        Forward model of the consistency losses and of the SISR training pairs: ``"psf"``
+        (Gaussian PSF, MTF ``mtf_nyquist`` at the coarse Nyquist) or ``"mean"`` (1 km boxes).
+    w_consistency, w_texture, w_law
+        Loss weights (DISR consistency, NDVI texture, law).
+    law_n_boot
+        Bootstrap replicates of the laws.
+    synthetic_law
+        ``[law.fit]`` table of the synthetic-landscape law (see :class:`sr.train.LawConfig`).
+    law_variants
+        Which corrected variants run: ``"aster"`` (law from the ASTER LST of the training
+        folds) and/or ``"synthetic"``.
+    predict_tile
+        Inference tile (coarse pixels); the DISR TsHARP first guess is fitted per tile.
+    dms_estimators
+        Trees of the DMS baseline.
+
+    """
+
+    folds: int = 2
+    steps: int = 120
+    batch_size: int = 16
+    lr: float = 1e-3
+    sisr_patch: int = 16
+    disr_patch: int = 16
+    disr_stride: int = 8
+    sisr_crops: int = 600
+    unet: dict[str, Any] = field(default_factory=lambda: {"base": 16, "depth": 3})
+    disr_first_guess: str = "tsharp"
+    forward: str = "mean"
+    mtf_nyquist: float = 0.3
+    w_consistency: float = 0.1
+    w_texture: float = 0.1
+    w_law: float = 0.1
+    law_n_boot: int = 50
+    synthetic_law: dict[str, Any] = field(default_factory=lambda: {
+        "kinds": ["cropland", "forest", "urban", "mixed"], "n_per_kind": 2,
+        "shape": [512, 512], "pixel_size": 62.5, "seed": 1000, "n_boot": 50, "q": [1, 2]})
+    law_variants: tuple[str, ...] = ("aster", "synthetic")
+    predict_tile: int = 64
+    dms_estimators: int = 30
+
+    @classmethod
+    def quick(cls) -> ExperimentSettings:
+        """Tiny settings for a smoke test (2 pairs, a few steps, tiny networks)."""
+        return cls(steps=2, batch_size=4, sisr_crops=8, unet={"base": 4, "depth": 1},
+                   law_n_boot=0, dms_estimators=5,
+                   synthetic_law={"kinds": ["mixed"], "n_per_kind": 1, "shape": [256, 256],
+                                  "pixel_size": 62.5, "seed": 1000, "n_boot": 0, "q": [1, 2]})
+
+
+def make_folds(ids: Iterable[int], k: int = 2) -> list[list[int]]:
+    """Cross-fitting folds: ids sorted numerically, id of rank ``i`` in fold ``i % k``."""
+    s = sorted(int(i) for i in ids)
+    if k < 2 or len(s) < k:
+        raise InputError(f"cross-fitting needs at least 2 folds and one pair per fold "
+                         f"({len(s)} pairs, {k} folds)")
+    return [s[i::k] for i in range(k)]
+
+
+def fit_aster_law(ids: Sequence[int], path: str | Path, *, root: str | Path | None = None,
+                  n_boot: int = 50, seed: int = 0):
+    """Fit a correction law on the ASTER LST of the given pairs (never the evaluated ones).
+
+    The law is a handful of statistics per scale (structure functions, detail energies,
+    LST-NDVI slope; :class:`scalelaws.laws.CorrectionLaw`), landscapes from the MODIS NDVI
+    re-projected bilinearly onto each ASTER grid. Written to ``path``.
+    """
+    from scalelaws.grids import align
+    from scalelaws.io import open_modis_aster_pair
+    from scalelaws.laws import CorrectionLaw
+
+    lst, ndvi = [], []
+    for pid in ids:
+        pair = open_modis_aster_pair(int(pid), root)
+        lst.append(pair.aster_250m)
+        ndvi.append(align(pair.ndvi_250m, pair.aster_250m, resampling="bilinear"))
+    law = CorrectionLaw.fit(
+        lst, ndvi=ndvi, classes="ndvi", q=(1, 2), n_boot=n_boot, rng=seed,
+        sources=[f"modis_aster pair {int(p)} aster_lst_250m.tif" for p in ids])
+    law.to_netcdf(path)
+    return law
+
+
+def _sr_config(mode: str, out: Path, st: ExperimentSettings, *, law: Path | None,
+               train_ids: Sequence[int] | None, root: str | Path | None,
+               lst2020_root: str | Path | None, seed: int) -> dict[str, Any]:
+    sisr = mode.startswith("sisr")
+    data: dict[str, Any] = {
+        "factor": 4, "method": st.forward, "mtf_nyquist": st.mtf_nyquist,
+        "batch_size": st.batch_size,
+    }
+    if sisr:
+        data.update(source="modis_lst_2020", patch=st.sisr_patch, val_fraction=0.1,
+                    options={"which": ["day"], "min_valid": 0.9, "limit": st.sisr_crops,
+                             "seed": seed, **({"root": str(lst2020_root)} if lst2020_root else {})})
+    else:
+        data.update(source="modis_aster", patch=st.disr_patch, stride=st.disr_stride,
+                    val_fraction=0.2,
+                    options={"ids": [int(i) for i in train_ids or []],
+                             **({"root": str(root)} if root else {})})
+    model: dict[str, Any] = {"options": dict(st.unet)}
+    if not sisr:
+        model["options"]["base_interp"] = st.disr_first_guess
+    loss: dict[str, Any] = {"w_law": st.w_law, "w_texture": st.w_texture}
+    if not sisr:
+        loss["w_consistency"] = st.w_consistency
+    cfg: dict[str, Any] = {
+        "mode": mode, "out_dir": str(out), "data": data, "model": model, "loss": loss,
+        "trainer": {"max_epochs": 10_000, "max_steps": st.steps, "lr": st.lr,
+                    "accelerator": "cpu", "devices": 1, "seed": seed,
+                    "log_every_n_steps": 5, "limit_val_batches": 2},
+    }
+    if law is not None:
+        cfg["law"] = {"path": str(Path(law).resolve())}
+    return cfg
+
+
+def _quiet_lightning() -> None:
+    import warnings
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
+def _train_one(cfg: dict[str, Any], retrain: bool) -> tuple[Path, float]:
+    """Train (or reuse) one network; return its last checkpoint and the training time."""
+    from sr.train import SRConfig, train
+
+    out = Path(cfg["out_dir"])
+    last = out / "checkpoints" / "last.ckpt"
+    done = out / "done.json"
+    if last.is_file() and done.is_file() and not retrain:
+        prev = json.loads(done.read_text())
+        if prev.get("config") == cfg:
+            logger.info("reusing %s (trained in %.0f s)", last, prev["train_s"])
+            return last, float(prev["train_s"])
+    t0 = time.perf_counter()
+    ckpt = Path(train(SRConfig.from_dict(json.loads(json.dumps(cfg)))))
+    dt = time.perf_counter() - t0
+    done.write_text(json.dumps({"config": cfg, "train_s": dt}, indent=1))
+    logger.info("trained %s in %.0f s", out, dt)
+    return ckpt, dt
+
+
+def crossfit_predictor(checkpoints: Mapping[int, str | Path], **kw: Any) -> Predictor:
+    """Build a predictor that runs, for each pair, the network trained without that pair.
+
+    Parameters
+    ----------
+    checkpoints
+        ``pair id -> checkpoint`` (several ids share one checkpoint; each is loaded once).
+    **kw
+        Passed to :func:`model_predictor`.
+
+    """
+    cache: dict[str, Predictor] = {}
+
+    def predict(pair) -> xr.DataArray:
+        pid = int(pair.id)
+        if pid not in checkpoints:
+            raise InputError(f"no cross-fitted network for pair {pid}")
+        key = str(checkpoints[pid])
+        if key not in cache:
+            cache[key] = model_predictor(key, **kw)
+        return cache[key](pair)
+
+    predict.__name__ = "crossfit"
+    return predict
+
+
+def run_experiment(
+    out_dir: str | Path,
+    pairs: Iterable[int] | None = None,
+    *,
+    settings: ExperimentSettings | None = None,
+    quick: bool = False,
+    methods: Sequence[str] = EXPERIMENT_BASELINES,
+    sr_methods: Sequence[str] | None = None,
+    root: str | Path | None = None,
+    lst2020_root: str | Path | None = None,
+    offset: str | tuple[float, float] = "estimate",
+    n_boot: int = 2000,
+    seed: int = 0,
+    retrain: bool = False,
+    save_predictions: bool | Iterable[int] = False,
+    command: str | None = None,
+) -> xr.Dataset:
+    """Train the SR networks on MODIS data only and score them with the baselines against ASTER.
+
+    * SISR (``sisr_invariant`` (a), ``sisr_corrected`` (b)) learn 4 km -> 1 km on the
+      ``modis_lst_2020`` crops (never on the pairs) and are applied at 1 km -> 250 m.
+    * DISR (``disr`` (c), ``disr_corrected`` (d)) need the 250 m NDVI, which only the pairs
+      have: **K-fold cross-fitting** over the pairs (sorted ids, rank ``i`` in fold ``i % K``);
+      the network that predicts a pair was trained on the MODIS LST + NDVI of the other folds.
+    * The correction law of (b) and (d) is fitted on the ASTER LST of the other folds (a few
+      statistics per scale, never pixels of the evaluated pair), so (b) is cross-fitted too;
+      the ``*_synlaw`` variants use one law fitted on the synthetic landscapes instead.
+
+    Writes under ``out_dir``: ``laws/``, ``runs/<method>/fold<k>/`` (checkpoints, logs),
+    the evaluation of :func:`run_modis_aster` (``modis_aster.nc``, CSVs, ``modis_aster.md``),
+    ``experiment.md`` (the table with paired differences against the best baseline) and
+    ``experiment.json`` (settings, folds, training times, wall time). Finished networks whose
+    configuration is unchanged are reused unless ``retrain``.
+
+    Parameters
+    ----------
+    out_dir
+        Output folder.
+    pairs
+        Pair ids (default: every ``dev`` pair).
+    settings
+        :class:`ExperimentSettings` (default: the documented run, or
+        :meth:`ExperimentSettings.quick` with ``quick=True``).
+    quick
+        Smoke-test sizes.
+    methods
+        Baselines.
+    sr_methods
+        Keys of :data:`SR_METHODS` to train (default: all the settings' law variants allow).
+    root, lst2020_root
+        Folders of the pairs and of ``modis_lst_2020`` (default: the shared data).
+    offset, n_boot, seed, save_predictions
+        See :func:`run_modis_aster`; ``seed`` also seeds the training.
+    retrain
+        Retrain networks even when a finished run with the same configuration exists.
+    command
+        The command line, recorded in the report.
+
+    Returns
+    -------
+    xarray.Dataset
+        The evaluation (:func:`analysis.evaluate.evaluate`), with the experiment's attrs.
+
+    """
+    from scalelaws.io import list_modis_aster_pairs
+
+    t0 = time.perf_counter()
+    st = settings or (ExperimentSettings.quick() if quick else ExperimentSettings())
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = sorted(int(p) for p in (pairs if pairs is not None
+                                  else list_modis_aster_pairs(root, split="dev")))
+    folds = make_folds(ids, st.folds)
+    if sr_methods is None:
+        sr_methods = [m for m, (_, v) in SR_METHODS.items() if v is None or v in st.law_variants]
+    unknown = [m for m in sr_methods if m not in SR_METHODS]
+    if unknown:
+        raise InputError(f"unknown SR method(s) {unknown}; known: {list(SR_METHODS)}")
+    _quiet_lightning()
+    timings: dict[str, float] = {}
+
+    # laws: one per evaluation fold from the ASTER of the other folds, one synthetic
+    laws: dict[str, Path] = {}
+    (out / "laws").mkdir(exist_ok=True)
+    need = {SR_METHODS[m][1] for m in sr_methods}
+    if "aster" in need:
+        for k, fold in enumerate(folds):
+            train_ids = [i for i in ids if i not in fold]
+            path = out / "laws" / f"law_aster_fold{k}.nc"
+            t1 = time.perf_counter()
+            fit_aster_law(train_ids, path, root=root, n_boot=st.law_n_boot, seed=seed)
+            timings[f"law_aster_fold{k}"] = time.perf_counter() - t1
+            laws[f"aster{k}"] = path
+    if "synthetic" in need:
+        from sr.train import _fit_law
+
+        t1 = time.perf_counter()
+        path = out / "laws" / "law_synthetic.nc"
+        _fit_law(dict(st.synthetic_law)).to_netcdf(path)
+        timings["law_synthetic"] = time.perf_counter() - t1
+        laws["synthetic"] = path
+
+    # networks
+    ckpts: dict[str, dict[int, Path]] = {}
+    for name in sr_methods:
+        mode, variant = SR_METHODS[name]
+        sisr = mode.startswith("sisr")
+        per_fold = not (sisr and variant in (None, "synthetic"))
+        ckpts[name] = {}
+        for k, fold in enumerate(folds if per_fold else [ids]):
+            train_ids = [i for i in ids if i not in fold]
+            law = None if variant is None else laws["synthetic" if variant == "synthetic"
+                                                     else f"aster{k}"]
+            run = out / "runs" / name / (f"fold{k}" if per_fold else "all")
+            cfg = _sr_config(mode, run, st, law=law, train_ids=train_ids, root=root,
+                             lst2020_root=lst2020_root, seed=seed)
+            ckpt, dt = _train_one(cfg, retrain)
+            timings[f"train_{name}_{run.name}"] = dt
+            for pid in fold:
+                ckpts[name][pid] = ckpt
+    preds = {name: crossfit_predictor(c, tile=st.predict_tile) for name, c in ckpts.items()}
+    t_train = time.perf_counter() - t0
+
+    baseline_kw = {"dms": {"seed": seed, "n_estimators": st.dms_estimators}}
+    ds = run_modis_aster(list(methods), out, ids, predictors=preds, root=root, offset=offset,
+                         n_boot=n_boot, seed=seed, save_predictions=save_predictions,
+                         baseline_kw=baseline_kw)
+    wall = time.perf_counter() - t0
+    ds.attrs.update(
+        experiment_wall_time_s=round(wall, 1),
+        experiment_train_time_s=round(t_train, 1),
+        folds=json.dumps(folds),
+        trained_on="MODIS only: modis_lst_2020 1 km crops (SISR); MODIS 1 km LST + 250 m NDVI "
+                   "of the other folds' pairs (DISR); laws from the other folds' ASTER LST or "
+                   "synthetic landscapes",
+    )
+    info = {
+        "command": command, "wall_time_s": round(wall, 1), "train_and_law_time_s": round(t_train, 1),
+        "evaluation_time_s": round(wall - t_train, 1), "settings": dataclasses.asdict(st),
+        "folds": folds, "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "checkpoints": {m: {str(p): str(c) for p, c in d.items()} for m, d in ckpts.items()},
+        "torch_threads": _torch_threads(),
+    }
+    (out / "experiment.json").write_text(json.dumps(info, indent=1))
+    (out / "experiment.md").write_text(experiment_markdown(ds, info, methods))
+    logger.info("experiment done in %.0f s -> %s", wall, out / "experiment.md")
+    return ds
+
+
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return None
+    return int(torch.get_num_threads())
+
+
+def best_baseline(ds: xr.Dataset, baselines: Sequence[str], metric: str = "rmse") -> str:
+    """Return the baseline with the lowest mean ``metric`` over pairs."""
+    present = [b for b in baselines if b in [str(m) for m in ds["method"].values]]
+    if not present:
+        raise InputError("no baseline in the results")
+    vals = {b: float(ds[f"{metric}_mean"].sel({"method": b})) for b in present}
+    return min(vals, key=vals.get)
+
+
+def experiment_markdown(ds: xr.Dataset, info: Mapping[str, Any], baselines: Sequence[str]) -> str:
+    """Write the experiment report: the run, the metric table and paired differences.
+
+    Paired differences are taken against the best baseline (lowest mean RMSE), from the same
+    bootstrap resamples of pairs as the intervals. Every number comes from ``ds``/``info``.
+    """
+    from analysis.evaluate import markdown_table, paired_difference
+
+    ref = best_baseline(ds, baselines)
+    st = info["settings"]
+    lines = [
+        "# MODIS-ASTER experiment (generated)", "",
+        f"Command: `{info.get('command') or 'run_experiment(...)'}`", "",
+        f"Wall time {info['wall_time_s']:.0f} s (laws + training {info['train_and_law_time_s']:.0f} s, "
+        f"prediction + scoring {info['evaluation_time_s']:.0f} s), {info.get('torch_threads')} "
+        f"torch threads. {st['folds']} folds over {ds.sizes['pair']} pairs: "
+        + "; ".join(f"fold {k}: {', '.join(map(str, f))}" for k, f in enumerate(info["folds"]))
+        + ".", "",
+        f"Networks: U-Net {st['unet']}, {st['steps']} steps of batch {st['batch_size']}, forward "
+        f"model `{st['forward']}`" + (f" (MTF {st['mtf_nyquist']} at the coarse Nyquist)"
+                                      if st["forward"] == "psf" else "")
+        + f", DISR first guess `{st['disr_first_guess']}`, weights: consistency "
+        f"{st['w_consistency']}, texture {st['w_texture']}, law {st['w_law']}.", "",
+        markdown_table(ds, reference=ref).rstrip(), "",
+        f"Best baseline by mean RMSE: **{ref}**.", "",
+    ]
+    metrics = [("rmse", 2), ("ssim", 3), ("bias", 2), ("consistency_rmse", 2)]
+    lines += [f"Paired differences against {ref} (all metrics, method - {ref}):", "",
+              "| method | " + " | ".join(f"d{m}" for m, _ in metrics) + " |",
+              "|---|" + "---|" * len(metrics)]
+    diffs = {m: paired_difference(ds, m, ref) for m, _ in metrics}
+    for meth in [str(m) for m in ds["method"].values]:
+        if meth == ref:
+            continue
+        cells = []
+        for m, nd in metrics:
+            d = diffs[m].sel({"method": meth})
+            lo, hi = (float(v) for v in d.diff_ci.values)
+            cells.append(f"{float(d.diff_mean):+.{nd}f} [{lo:+.{nd}f}, {hi:+.{nd}f}]")
+        lines.append(f"| {meth} | " + " | ".join(cells) + " |")
+    lines += ["", "Training times (s): " + ", ".join(
+        f"{k} {v:.0f}" for k, v in info["timings_s"].items()) + "."]
+    return "\n".join(lines) + "\n"

@@ -406,19 +406,25 @@ def make_scenes(
     *,
     method: str = "mean",
     max_missing: float = 0.5,
+    mtf_nyquist: float = 0.3,
 ) -> list[Scene]:
-    """Build the scenes of a training mode from observed fields (see the module docstring)."""
+    """Build the scenes of a training mode from observed fields (see the module docstring).
+
+    ``method``, ``max_missing`` and ``mtf_nyquist`` (``method="psf"`` only) are those of
+    :func:`scalelaws.grids.degrade`, which makes the coarse inputs of SISR scenes.
+    """
     from scalelaws.grids import degrade, pixel_size
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
+    dkw = {"mtf_nyquist": mtf_nyquist} if method == "psf" else {}
     scenes = []
     for f in fields:
         if mode in SISR_MODES:
             hr_da = f.lst
             ny, nx = (hr_da.shape[0] // factor) * factor, (hr_da.shape[1] // factor) * factor
             hr_da = hr_da.isel(y=slice(0, ny), x=slice(0, nx))
-            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing)
+            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing, **dkw)
             scenes.append(
                 Scene(
                     name=f.name,
@@ -452,7 +458,7 @@ def make_scenes(
         elif f.ndvi_obs is not None:
             ny, nx = (f.lst.shape[0] // factor) * factor, (f.lst.shape[1] // factor) * factor
             hr_da = f.lst.isel(y=slice(0, ny), x=slice(0, nx))
-            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing)
+            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing, **dkw)
             scenes.append(
                 Scene(
                     name=f.name,

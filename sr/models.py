@@ -2,8 +2,10 @@
 
 Every model maps a coarse LST batch ``lr`` ``(B, 1, h, w)`` (plus, for the dual-image model, an
 NDVI guide ``(B, 1, h * factor, w * factor)``) to ``(B, 1, h * factor, w * factor)`` with a
-**global residual**: ``output = bicubic(lr) + residual``. The residual branch of every trainable
-model ends with a zero-initialised convolution, so an untrained network is exactly bicubic.
+**global residual**: ``output = first_guess + residual``, the first guess being ``bicubic(lr)``
+(or, for the dual-image model with ``base_interp="tsharp"``, the TsHARP sharpening of ``lr`` by the
+guide, :func:`tsharp_upsample`). The residual branch of every trainable
+model ends with a zero-initialised convolution, so an untrained network is exactly its first guess.
 
 **Scale conditioning.** With ``cond_dim > 0`` a model takes a conditioning vector ``cond``
 ``(B, cond_dim)`` (the scale factor, the target resolution and the correction law's parameters for
@@ -33,6 +35,8 @@ __all__ = [
     "MODELS",
     "build_model",
     "bicubic_upsample",
+    "tsharp_upsample",
+    "BASE_INTERPOLATIONS",
 ]
 
 
@@ -44,6 +48,42 @@ def bicubic_upsample(lr: Tensor, factor: int) -> Tensor:
     aggregation.
     """
     return F.interpolate(lr, scale_factor=factor, mode="bicubic", align_corners=False)
+
+
+def tsharp_upsample(lr: Tensor, guide: Tensor, factor: int, *, eps: float = 1e-6) -> Tensor:
+    """TsHARP sharpening in torch (no parameters): the first guess of the guided models.
+
+    Per sample, ``LST = a + b NDVI`` is fitted by ordinary least squares on the coarse pixels
+    (the guide block-averaged by ``factor``), applied to the fine guide, and the coarse residual
+    ``lr - blockmean(a + b guide)`` is interpolated bicubically and added back: the
+    ``tsharp_smooth`` baseline of :mod:`analysis.baselines` (one smooth residual pass, block-mean
+    aggregation). A flat guide gives ``b = 0``, i.e. the bicubic upsample.
+
+    Parameters
+    ----------
+    lr
+        ``(B, 1, h, w)`` coarse LST (any affine units, e.g. normalised).
+    guide
+        ``(B, 1, h * factor, w * factor)`` fine NDVI (any affine units).
+    factor
+        Upsampling factor.
+    eps
+        Guide variance below which the slope is taken as 0.
+
+    """
+    gc = F.avg_pool2d(guide, factor)
+    mt = lr.mean(dim=(-2, -1), keepdim=True)
+    mg = gc.mean(dim=(-2, -1), keepdim=True)
+    cov = ((lr - mt) * (gc - mg)).mean(dim=(-2, -1), keepdim=True)
+    var = ((gc - mg) ** 2).mean(dim=(-2, -1), keepdim=True)
+    b = torch.where(var > eps, cov / var.clamp_min(eps), torch.zeros_like(var))
+    pred = mt + b * (guide - mg)
+    res = lr - F.avg_pool2d(pred, factor)
+    return pred + bicubic_upsample(res, factor)
+
+
+#: First guesses of the guided models (``base_interp`` argument).
+BASE_INTERPOLATIONS = ("bicubic", "tsharp")
 
 
 class CondEmbedding(nn.Module):
@@ -131,7 +171,12 @@ class SRModel(nn.Module):
                     f"guide shape {tuple(guide.shape)} does not match the fine grid {tuple(up.shape)}"
                 )
         emb = self._embed(cond, lr.shape[0])
-        return up + self.residual(lr, up, guide, emb)
+        base = self.first_guess(lr, up, guide)
+        return base + self.residual(lr, base, guide, emb)
+
+    def first_guess(self, lr: Tensor, up: Tensor, guide: Tensor | None) -> Tensor:
+        """Return the field the residual is added to (the bicubic upsample ``up`` here)."""
+        return up
 
 
 class BicubicSR(SRModel):
@@ -294,17 +339,30 @@ class UNetSR(SRModel):
 
 
 class DISRUNet(SRModel):
-    """Dual-image SR U-Net: bicubic-upsampled LST and the fine NDVI guide as two input channels.
+    """Dual-image SR U-Net: upsampled LST and the fine NDVI guide as two input channels.
 
-    Parameters are those of :class:`UNetSR`. ``forward(lr, guide, cond)`` needs ``guide``, the
+    Parameters are those of :class:`UNetSR`, plus ``base_interp``: the first guess the
+    residual is added to, ``"bicubic"`` (default) or ``"tsharp"`` (:func:`tsharp_upsample`:
+    the NDVI-regression sharpening of the scene or tile, so that an untrained network is the
+    ``tsharp_smooth`` baseline). ``forward(lr, guide, cond)`` needs ``guide``, the
     (normalised) NDVI on the fine grid.
     """
 
     needs_guide = True
 
-    def __init__(self, factor: int = 4, base: int = 16, depth: int = 3, cond_dim: int = 0, emb_dim: int = 64) -> None:
+    def __init__(self, factor: int = 4, base: int = 16, depth: int = 3, cond_dim: int = 0, emb_dim: int = 64,
+                 base_interp: str = "bicubic") -> None:
         super().__init__(factor, cond_dim, emb_dim)
+        if base_interp not in BASE_INTERPOLATIONS:
+            raise ValueError(f"base_interp must be one of {BASE_INTERPOLATIONS}, got {base_interp!r}")
+        self.base_interp = base_interp
         self.unet = _UNet(2, base, depth, self.emb_dim)
+
+    def first_guess(self, lr: Tensor, up: Tensor, guide: Tensor | None) -> Tensor:
+        """Bicubic upsample, or TsHARP sharpening with the guide (``base_interp``)."""
+        if self.base_interp == "tsharp" and guide is not None:
+            return tsharp_upsample(lr, guide, self.factor)
+        return up
 
     def residual(self, lr: Tensor, up: Tensor, guide: Tensor | None, emb: Tensor | None) -> Tensor:
         """U-Net residual from the upsampled LST and the NDVI guide."""

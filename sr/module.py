@@ -99,12 +99,16 @@ class SRModule(L.LightningModule):
         self.cond_dim = cond_dim
         std, mean = self.norm.lst_std, self.norm.lst_mean
         self.pixel = PixelLoss(lc["pixel"], weight=lc["w_pixel"])
+        # the forward model's options (checkpoints written before mtf_nyquist existed: default)
+        self.degrade_kw = {"mtf_nyquist": float(d.get("mtf_nyquist", 0.3))} if d["method"] == "psf" else {}
         self.consistency = ConsistencyLoss(
-            self.factor, method=d["method"], kind=lc["pixel"], mean=mean, std=std, weight=lc["w_consistency"]
+            self.factor, method=d["method"], kind=lc["pixel"], mean=mean, std=std, weight=lc["w_consistency"],
+            **self.degrade_kw,
         )
         self.law = LawLoss(lc["law_q"], lc["law_lags"], std=std, weight=lc["w_law"])
         self.fine_consistency = ConsistencyLoss(
-            self.factor, method=d["method"], kind=lc["pixel"], mean=mean, std=std, weight=lc["w_fine_consistency"]
+            self.factor, method=d["method"], kind=lc["pixel"], mean=mean, std=std, weight=lc["w_fine_consistency"],
+            **self.degrade_kw,
         )
         self.texture = NDVITextureLoss(self.factor, weight=lc["w_texture"])
         self.spectral = SpectralSlopeLoss(weight=lc["w_spectral"])
@@ -185,7 +189,8 @@ class SRModule(L.LightningModule):
             self.log(f"val/{k}", v, batch_size=bs, sync_dist=True)
         std, mean = self.norm.lst_std, self.norm.lst_mean
         # consistency in kelvin with the configured degradation (radiance is nonlinear)
-        deg = degrade_tensor(sr.float() * std + mean, self.factor, method=self.config["data"]["method"])
+        deg = degrade_tensor(sr.float() * std + mean, self.factor, method=self.config["data"]["method"],
+                             **self.degrade_kw)
         ok = batch["lr_mask"] & torch.isfinite(deg)
         diff = torch.where(ok, deg - (batch["lr"] * std + mean), torch.zeros_like(deg))
         cons = diff.abs().sum() / ok.sum().clamp_min(1)
@@ -259,7 +264,8 @@ class SRDataModule(L.LightningDataModule):
         d, mode = self.config["data"], self.config["mode"]
         seed = int(self.config["trainer"]["seed"])
         fields = load_fields(d["source"], factor=d["factor"], mode=mode, **d.get("options", {}))
-        scenes = make_scenes(fields, mode, d["factor"], method=d["method"])
+        kw = {"mtf_nyquist": float(d.get("mtf_nyquist", 0.3))} if d["method"] == "psf" else {}
+        scenes = make_scenes(fields, mode, d["factor"], method=d["method"], **kw)
         attach_targets(scenes, mode, self.targets, conditioned=self.conditioned)
         train, val = split_scenes(scenes, d["val_fraction"], seed)
         if self.norm is None:

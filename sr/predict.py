@@ -165,6 +165,10 @@ def predict_array(
         ndvi = np.asarray(ndvi, dtype=np.float32)
         if ndvi.shape != (h * f, w * f):
             raise GridMismatchError(f"NDVI shape {ndvi.shape} is not {f} x the LST shape {lst.shape}")
+        # missing guide pixels (e.g. the 0-3 fine rows/columns the MODIS-ASTER NDVI patch does
+        # not cover once placed by its transform) take the nearest valid NDVI
+        if np.isfinite(ndvi).any():
+            ndvi = _fill_nearest(ndvi)
         g = np.where(np.isfinite(ndvi), (ndvi - norm.ndvi_mean) / norm.ndvi_std, 0.0).astype(np.float32)
     c_t = None
     if module.cond_dim:

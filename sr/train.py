@@ -84,6 +84,7 @@ class DataConfig:
     patch: int = 16
     stride: int | None = None
     method: str = "mean"
+    mtf_nyquist: float = 0.3
     max_missing: float = 0.25
     val_fraction: float = 0.2
     batch_size: int = 16
@@ -186,6 +187,8 @@ class SRConfig:
             raise ConfigError(f"mode {self.mode!r} needs a correction law: set law.path or law.fit")
         if self.data.method not in ("mean", "radiance", "psf"):
             raise ConfigError(f"data.method must be mean, radiance or psf, got {self.data.method!r}")
+        if not 0.0 < self.data.mtf_nyquist < 1.0:
+            raise ConfigError(f"data.mtf_nyquist must lie in (0, 1), got {self.data.mtf_nyquist!r}")
         if self.loss.pixel not in ("l1", "mse"):
             raise ConfigError(f"loss.pixel must be l1 or mse, got {self.loss.pixel!r}")
         if self.trainer.scheduler not in ("cosine", "none"):

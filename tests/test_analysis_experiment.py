@@ -80,3 +80,64 @@ def test_run_modis_aster_two_pairs(modis_aster_root, tmp_path):
     ssim = ds["ssim_mean"]
     assert float(ssim.sel({"method": "flat"})) < 0.5 * float(ssim.sel({"method": "bicubic"}))
     assert (tmp_path / "modis_aster.md").read_text().count("| flat |") == 3  # main, paired, scales
+
+
+def test_make_folds_sorted_interleaved_and_disjoint():
+    folds = X.make_folds([131, 1, 102, 104, 112], 2)
+    assert folds == [[1, 104, 131], [102, 112]]
+    assert not set(folds[0]) & set(folds[1])
+    with pytest.raises(InputError):
+        X.make_folds([1], 2)
+
+
+def test_experiment_markdown_reference_is_the_best_baseline():
+    ds = xr.Dataset(
+        {"rmse_mean": ("method", [1.9, 1.7, 1.5])},
+        coords={"method": ["bicubic", "tsharp_smooth", "disr"]})
+    assert X.best_baseline(ds, ["bicubic", "tsharp_smooth"]) == "tsharp_smooth"
+    with pytest.raises(InputError):
+        X.best_baseline(ds, ["dms"])
+
+
+@pytest.mark.shared_data
+def test_quick_experiment_end_to_end(modis_aster_root, tmp_path):
+    """`scalelaws benchmark modis-aster --train --quick`: every method on 2 pairs, < 60 s."""
+    pytest.importorskip("torch")
+    pytest.importorskip("lightning")
+    import json
+    import time
+
+    from typer.testing import CliRunner
+
+    from scalelaws.cli import app
+
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(app, [
+        "benchmark", "modis-aster", "--train", "--quick", "--data", str(modis_aster_root),
+        "--n-boot", "50", "--no-save-predictions", "-o", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert time.perf_counter() - t0 < 60
+    ds = xr.open_dataset(tmp_path / "modis_aster.nc")
+    methods = [str(m) for m in ds["method"].values]
+    assert methods == [*X.EXPERIMENT_BASELINES, *X.SR_METHODS]
+    assert np.isfinite(ds["rmse"].values).all() and np.isfinite(ds["ssim"].values).all()
+    info = json.loads((tmp_path / "experiment.json").read_text())
+    folds = info["folds"]
+    assert sorted(sum(folds, [])) == [1, 102]
+    # cross-fitting: the network that predicts a pair never trained on it, and the ASTER law
+    # of its fold comes from the other fold's pairs only
+    for per_pair in info["checkpoints"].values():
+        for pid, ckpt in per_pair.items():
+            run = Path(ckpt).parent.parent
+            cfg = json.loads((run / "done.json").read_text())["config"]
+            if cfg["data"]["source"] == "modis_aster":
+                assert int(pid) not in cfg["data"]["options"]["ids"]
+            if "law" in cfg and "aster" in cfg["law"]["path"]:
+                k = int(cfg["law"]["path"].rsplit("fold", 1)[1].split(".")[0])
+                assert int(pid) in folds[k]
+    from scalelaws.laws import load_law
+
+    src = str(load_law(tmp_path / "laws" / "law_aster_fold0.nc").ds.attrs["source"])
+    assert f"pair {folds[1][0]} " in src and f"pair {folds[0][0]} " not in src
+    md = (tmp_path / "experiment.md").read_text()
+    assert "Paired differences against" in md and "| disr_corrected |" in md

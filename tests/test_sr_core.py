@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+F = torch.nn.functional
 
 from scalelaws.grids import degrade_array  # noqa: E402
 from scalelaws.stats.structure import structure_function  # noqa: E402
@@ -230,3 +231,22 @@ def test_few_steps_of_overfitting_lower_the_loss(rng, name):
         opt.step()
         losses.append(loss.item())
     assert min(losses[-5:]) < 0.75 * losses[0]
+
+
+def test_tsharp_first_guess_is_the_ndvi_regression_plus_smooth_residual(rng):
+    from sr.models import tsharp_upsample
+
+    torch.manual_seed(0)
+    ndvi = torch.from_numpy(rng.random((2, 1, 32, 32))).double()
+    lst_fine = 300.0 - 20.0 * ndvi  # LST exactly linear in NDVI at the fine scale
+    lr = F.avg_pool2d(lst_fine, 4)
+    # a linear fine relation is recovered exactly (zero coarse residual)
+    torch.testing.assert_close(tsharp_upsample(lr, ndvi, 4), lst_fine)
+    # a flat guide carries no information: the first guess is the bicubic upsample
+    flat = torch.full_like(ndvi, 0.3)
+    torch.testing.assert_close(tsharp_upsample(lr, flat, 4), bicubic_upsample(lr, 4))
+    # the untrained DISR model with base_interp="tsharp" is exactly its first guess
+    m = build_model("disr_unet", factor=4, base=4, depth=1, base_interp="tsharp").double()
+    torch.testing.assert_close(m(lr, guide=ndvi), tsharp_upsample(lr, ndvi, 4))
+    with pytest.raises(ValueError, match="base_interp"):
+        build_model("disr_unet", base=4, depth=1, base_interp="cubic")

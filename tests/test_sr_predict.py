@@ -59,3 +59,18 @@ def test_trained_like_network_tiles_seamlessly(rng):
     assert np.abs(tiled - whole).max() < 0.05
     with pytest.raises(ValueError, match="overlap"):
         predict_array(m, lst, tile=8, overlap=8)
+
+
+def test_missing_guide_pixels_take_the_nearest_ndvi(rng):
+    """NaN NDVI (the uncovered edge of a placed MODIS-ASTER patch) is filled, not set to 0."""
+    cfg = SRConfig(mode="disr")
+    cfg.model.options = {"base": 4, "depth": 1, "base_interp": "tsharp"}
+    cfg.resolve()
+    norm = {"lst_mean": 290.0, "lst_std": 5.0, "ndvi_mean": 0.5, "ndvi_std": 0.2}
+    m = SRModule(cfg.to_dict(), norm).eval()
+    ndvi = np.repeat(rng.random((8, 8)), 4, axis=1).repeat(4, axis=0).astype(np.float32)
+    lst = (300.0 - 20.0 * ndvi.reshape(8, 4, 8, 4).mean(axis=(1, 3))).astype(np.float32)
+    full = predict_array(m, lst, ndvi)
+    holed = ndvi.copy()
+    holed[:, -2:] = np.nan  # two uncovered fine columns: the nearest column is the same block
+    np.testing.assert_allclose(predict_array(m, lst, holed), full, atol=1e-3)
