@@ -28,6 +28,12 @@ def _parse_floats(text: str | None) -> tuple[float, ...] | None:
         raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from exc
 
 
+def _finite(value: float) -> float | None:
+    """Return a JSON-safe float: ``None`` for NaN (JSON has no NaN)."""
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
 def _scalar(ds, name: str) -> float | None:
     if name not in ds:
         return None
@@ -46,9 +52,10 @@ def exponents_record(path: str, ds) -> dict:
     """Flatten a :func:`scalelaws.fit.fit_scaling` Dataset into one JSON-ready record."""
     qs = [float(q) for q in ds["q"].values]
     key = [f"{q:g}" for q in qs]
-    zeta = {k: float(v) for k, v in zip(key, ds["zeta"].values, strict=True)}
+    zeta = {k: _finite(v) for k, v in zip(key, ds["zeta"].values, strict=True)}
     zeta_ci = {
-        k: [float(lo), float(hi)] for k, (lo, hi) in zip(key, np.asarray(ds["zeta_ci"].values), strict=True)
+        k: [_finite(lo), _finite(hi)]
+        for k, (lo, hi) in zip(key, np.asarray(ds["zeta_ci"].values), strict=True)
     }
     rng = ds.attrs.get("scale_range_m")
     return {

@@ -47,7 +47,7 @@ def test_exponents_json_and_netcdf(tmp_path):
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
     assert len(lines) == 1
-    rec = json.loads(lines[0])
+    rec = _strict_json(lines[0])
     for key in ("file", "H", "zeta", "zeta_ci", "c1", "c2", "c2_ci", "beta", "scale_range_m",
                 "break_m"):
         assert key in rec
@@ -57,6 +57,28 @@ def test_exponents_json_and_netcdf(tmp_path):
     assert lo <= rec["zeta"]["2"] <= hi
     ds = xr.open_dataset(out)
     assert ds.sizes["file"] == 1 and "zeta" in ds
+
+
+def _strict_json(line: str) -> dict:
+    def reject(name):
+        raise ValueError(f"invalid JSON constant {name}")
+
+    return json.loads(line, parse_constant=reject)
+
+
+def test_exponents_by_landscape_json_is_strict(tmp_path):
+    res = runner.invoke(app, ["synth", "-o", str(tmp_path), "--size", "128", "--kinds", "mixed"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, [
+        "exponents", str(tmp_path / "mixed_lst.tif"), "--by-landscape",
+        "--ndvi", str(tmp_path / "mixed_ndvi.tif"), "--n-boot", "10", "--json",
+        "-o", str(tmp_path / "bl.nc"),
+    ])
+    assert res.exit_code == 0, res.output
+    recs = [_strict_json(ln) for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert {r["landscape"] for r in recs} >= {"grass_or_crop", "forest"}
+    assert any(r["H"] is not None for r in recs)
+    assert (tmp_path / "bl.csv").exists()
 
 
 def test_exponents_bad_file_names_it(tmp_path):
