@@ -6,7 +6,10 @@ scale band to the next. The super-resolution networks consume it in three ways:
 * **structure-function targets** for :class:`sr.losses.LawLoss`: the structure functions of the
   coarse field are measured (numba, :func:`scalelaws.stats.structure.structure_function`) and
   the law predicts those of the field ``factor`` times finer
-  (:meth:`CorrectionLaw.predict_sf`); the network output is pulled towards them;
+  (:meth:`CorrectionLaw.predict_sf`); the network output is pulled towards them. With
+  ``anchor="block"`` the law's ratio is taken between its fine-pixel field and its field
+  block-averaged to the coarse pixel (:meth:`LawTargets.regularized_sf`), so that the coarse
+  observation is compared with what the law says a coarse *pixel* field looks like;
 * **LST-NDVI coupling** for :class:`sr.losses.NDVITextureLoss`: slope and correlation of LST on
   NDVI at the fine scale (:meth:`CorrectionLaw.lst_ndvi`);
 * **conditioning vectors** for the FiLM layers: ``[log2(factor), log2(target_res_m / 1000)]``
@@ -114,6 +117,14 @@ class LawTargets:
         Append the law's conditioning vector to the scale features.
     landscape_aware
         Use the scene's landscape when the law has it (else always the pooled law).
+    anchor
+        How the law is anchored on the coarse field. ``"point"``: the law's structure functions
+        at the coarse lags (those of its own high-resolution pixels) are matched to the coarse
+        field's (:meth:`CorrectionLaw.predict_sf`). ``"block"``: they are first regularised to
+        the coarse pixel (block means, :meth:`regularized_sf`) and the fine targets to the fine
+        pixel, i.e. ``S_fine = S_obs(coarse) * S_law,fine-pixel(l_f) / S_law,coarse-pixel(l_c)``
+        (geometric mean over the coarse lags); this removes the loss of variance of a block
+        mean that the point anchoring attributes to the scene.
 
     """
 
@@ -126,7 +137,12 @@ class LawTargets:
         coarse_lags: Sequence[int] = (1, 2, 4),
         use_law_conditioning: bool = True,
         landscape_aware: bool = True,
+        anchor: str = "point",
     ) -> None:
+        if anchor not in ("point", "block"):
+            raise ValueError(f"anchor must be 'point' or 'block', got {anchor!r}")
+        self.anchor = anchor
+        self._reg_cache: dict[tuple, np.ndarray] = {}
         self.law = law
         self.landscape_aware = bool(landscape_aware)
         self.q = tuple(float(v) for v in q)
@@ -222,6 +238,8 @@ class LawTargets:
         if not lags_c:
             raise ValueError(f"coarse field {coarse.shape} too small for lags {self.coarse_lags}")
         sf = structure_function(_field(coarse, coarse_res_m), q=self.q, lags=lags_c)
+        if self.anchor == "block" and not invariant:
+            return self._block_target(sf, lags_c, coarse_res_m, factor, landscape)
         lags_m = np.asarray(self.lags, dtype=float) * coarse_res_m / factor
         pred = law.predict_sf(sf, lags_m, landscape=self._landscape(landscape))
         var = "S_invariant" if invariant else "S"
@@ -229,6 +247,75 @@ class LawTargets:
         lag_dim = next(d for d in S.dims if d != "q")
         S = S.sel(q=list(self.q), method="nearest").transpose("q", lag_dim)
         return np.asarray(S.values, dtype=np.float32)
+
+    def regularized_sf(
+        self, q: float, block_m: float, lags_px: Sequence[int], *, landscape: str | None = None
+    ) -> np.ndarray:
+        """Law structure functions of its field block-averaged to pixels of ``block_m``.
+
+        The law's smooth ``S_2(r)`` (isotropic) is the variogram ``2 gamma(r)`` of its
+        high-resolution field (pixel ``p``). A block of ``m = round(block_m / p)`` law pixels
+        has ``S_2,B(h) = mean_{u in B_0, v in B_h} S_2(|u - v|) - mean_{u, v in B_0} S_2(|u - v|)``
+        at a lag of ``h`` blocks along an axis (exact for block means of a stationary field).
+        Other orders keep the law's shape: ``S_q,B = S_q(h block_m) (S_2,B / S_2)^(q/2)``
+        (Gaussian increments). ``m <= 1`` returns the law's own ``S_q(h block_m)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``S_q,B`` at ``lags_px`` (float64).
+
+        """
+        law = self._require_law("structure-function targets")
+        name = law._pick(self._landscape(landscape))
+        key = (name, float(q), round(float(block_m), 3), tuple(int(v) for v in lags_px))
+        if key in self._reg_cache:
+            return self._reg_cache[key]
+        pix = float(law.ds.attrs["pixel_size_m"])
+        h = np.asarray(lags_px, dtype=float)
+        Sq = np.exp(law._polyS(name, q).value(h * block_m))
+        m = int(round(block_m / pix))
+        if m > 1:
+            s = block_m / m
+            d = np.arange(-(m - 1), m, dtype=float)
+            w = (m - np.abs(d)) / float(m * m)
+            W = w[:, None] * w[None, :]
+            p2 = law._polyS(name, 2.0)
+
+            def mean_s2(dx: np.ndarray, dy: np.ndarray) -> float:
+                r = s * np.hypot(dx, dy)
+                v = np.zeros_like(r)
+                nz = r > 0
+                v[nz] = np.exp(p2.value(r[nz]))
+                return float((W * v).sum())
+
+            dx, dy = np.meshgrid(d, d, indexing="ij")
+            within = mean_s2(dx, dy)
+            S2B = np.array([mean_s2(dx + hh * m, dy) for hh in h]) - within
+            S2P = np.exp(p2.value(h * block_m))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.where(S2B > 0, S2B / S2P, np.nan)
+            Sq = Sq * ratio ** (float(q) / 2.0)
+        self._reg_cache[key] = Sq
+        return Sq
+
+    def _block_target(
+        self, sf: xr.Dataset, lags_c: Sequence[int], coarse_res_m: float, factor: int, landscape: str | None
+    ) -> np.ndarray:
+        """``anchor="block"`` targets: observed coarse S times the law's fine-pixel / coarse-pixel ratio."""
+        S = sf["S"]
+        lag_dim = next(d for d in S.dims if d != "q")
+        out = np.full((len(self.q), len(self.lags)), np.nan)
+        for i, qv in enumerate(self.q):
+            y = np.log(np.asarray(S.sel(q=qv, method="nearest").transpose(lag_dim).values, dtype=np.float64))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                yc = np.log(self.regularized_sf(qv, coarse_res_m, lags_c, landscape=landscape))
+            ok = np.isfinite(y) & np.isfinite(yc)
+            if ok.sum() < 1:
+                continue
+            off = float(np.mean(y[ok] - yc[ok]))
+            out[i] = off + np.log(self.regularized_sf(qv, coarse_res_m / factor, self.lags, landscape=landscape))
+        return np.exp(out).astype(np.float32)
 
     def lst_ndvi(self, scale_m: float, *, landscape: str | None = None) -> tuple[float, float]:
         """Slope (K per NDVI unit) and correlation of LST on NDVI at ``scale_m`` from the law."""

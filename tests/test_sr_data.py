@@ -162,6 +162,36 @@ def test_law_loss_near_zero_on_a_field_that_follows_the_law_positive_on_a_blurre
     assert err_law < err_inv
 
 
+def test_block_anchored_law_targets(law):
+    """anchor="block": the law regularised to the coarse pixel removes the block-mean bias."""
+    truth = landscape("cropland", shape=(256, 256), pixel_size=62.5, seed=99)["lst"]
+    obs = degrade(truth, 4)
+    S_true, _ = structure_function_torch(torch.from_numpy(truth.values.astype(np.float64)), (1, 2), (1, 2, 3, 4))
+    S_true = S_true[0, 0].numpy()
+    kw = dict(q=(1, 2), lags=(1, 2, 3, 4), coarse_lags=(1, 2, 4))
+    point, block = LawTargets(law, anchor="point", **kw), LawTargets(law, anchor="block", **kw)
+    Tp, Tb = point.sf_target(obs.values, 250.0, 4), block.sf_target(obs.values, 250.0, 4)
+    assert Tb.shape == (2, 4) and np.isfinite(Tb).all()
+    err_p = np.abs(np.log(Tp / S_true)).mean()
+    err_b = np.abs(np.log(Tb / S_true)).mean()
+    assert err_b < 0.06 and err_b < 0.5 * err_p, (err_b, err_p)
+    std = 3.0
+    loss = LawLoss((1, 2), (1, 2, 3, 4), std=std)
+    x = torch.from_numpy(((truth.values - truth.values.mean()) / std).astype(np.float64))[None, None]
+    t = torch.from_numpy(Tb.astype(np.float64))[None]
+    follows = loss(x, t).item()
+    blurred = torch.nn.functional.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=False)
+    blur = loss(blurred, t).item()
+    assert follows < 0.01 and blur > 0.15, (follows, blur)
+    # a block of one law pixel is the law itself; block means lose variance at short lags
+    S_law = np.exp(law._polyS("all", 2.0).value(np.array([62.5, 125.0])))
+    np.testing.assert_allclose(block.regularized_sf(2.0, 62.5, [1, 2]), S_law, rtol=1e-10)
+    S_blk = block.regularized_sf(2.0, 250.0, [1, 2, 4])
+    assert np.all(S_blk < np.exp(law._polyS("all", 2.0).value(250.0 * np.array([1, 2, 4]))))
+    with pytest.raises(ValueError, match="anchor"):
+        LawTargets(law, anchor="psf")
+
+
 def test_conditioning_vectors(law):
     targets = LawTargets(law)
     c250 = targets.conditioning(4, 250.0)
