@@ -296,9 +296,13 @@ def write_prediction(da: xr.DataArray, out: str | Path) -> Path:
 def _open_input(
     path: str | Path, kind: str, band: int, units: str | None = None, nodata: float | None = None
 ) -> xr.DataArray:
-    from scalelaws.io import open_raster
+    from scalelaws.io import open_lst, open_ndvi, open_raster
 
-    da = open_raster(path, kind=kind, band=band, units=units, nodata=nodata)
+    if units is None and nodata is None and band == 1:
+        # product-aware readers: MODIS / Landsat / ASTER names get their own scale, QC and masks
+        da = (open_lst if kind == "lst" else open_ndvi)(path)
+    else:
+        da = open_raster(path, kind=kind, band=band, units=units, nodata=nodata)
     if da.ndim != 2:
         raise InputError(f"expected one 2-D band, got dims {da.dims}", path)
     return da

@@ -415,8 +415,17 @@ def train(
         if not Path(ckpt_path).is_file():
             log.warning("no checkpoint to resume from at %s: starting afresh", ckpt_path)
             ckpt_path = None
+    if ckpt_path is None and trainer.is_global_zero:
+        # a fresh run in a used folder: Lightning would version the new files (last-v1.ckpt)
+        # and `last.ckpt` would still be the old network
+        stale = sorted(ckpt_dir.glob("*.ckpt"))
+        if stale:
+            log.warning("starting afresh: removing %d checkpoint(s) of an earlier run in %s",
+                        len(stale), ckpt_dir)
+            for f in stale:
+                f.unlink()
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-    last = ckpt_dir / "last.ckpt"
+    last = Path(callbacks[0].last_model_path or ckpt_dir / "last.ckpt")
     if trainer.is_global_zero:
         for name in ("config.json", "normalisation.json"):
             (ckpt_dir / name).write_text((out / name).read_text())

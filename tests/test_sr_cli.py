@@ -101,6 +101,50 @@ def test_resume_continues_from_last_checkpoint(trained, tmp_path):
     assert after["global_step"] == 4  # resumed: one more epoch, not two
 
 
+def test_fresh_run_in_a_used_folder_replaces_its_checkpoints(trained, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained["disr"], run)
+    cfg = json.loads((run / "config.json").read_text())
+    path = tmp_path / "again.json"
+    path.write_text(json.dumps(cfg))
+    res = CliRunner().invoke(app, ["train", "--config", str(path), "--out", str(run), "--max-epochs", "1"])
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in (run / "checkpoints").glob("*.ckpt"))
+    assert not [n for n in names if "-v" in n], names  # no versioned leftovers: last.ckpt is the new net
+    after = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert after["global_step"] == 2  # a fresh single epoch, not a continuation
+
+
+def test_predict_straight_from_a_mod11a1_hdf_granule(trained, tmp_path):
+    """The product reader is used: scale 0.02, QC-rejected pixels stay NaN at 250 m, sinusoidal grid."""
+    import rioxarray  # noqa: F401
+    import xarray as xr
+    from fakes import write_mod11a1
+
+    from scalelaws.io import open_modis_lst
+
+    rng = np.random.default_rng(0)
+    day = 300.0 + rng.normal(0.0, 2.0, (24, 24))
+    qc = np.zeros((24, 24), dtype=np.uint8)
+    qc[5:8, 10:14] = 0b10  # "not produced, cloud"
+    hdf = write_mod11a1(tmp_path, day, qc)
+    ckpt = trained["sisr_invariant"] / "checkpoints" / "last.ckpt"
+    out = tmp_path / "lst_250m.tif"
+    res = CliRunner().invoke(app, ["predict", "--model", str(ckpt), "--lst", str(hdf), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    coarse = open_modis_lst(hdf)
+    fine = xr.open_dataarray(out, engine="rasterio").squeeze(drop=True)
+    assert fine.shape == (96, 96)
+    assert fine.rio.crs == coarse.rio.crs
+    assert np.allclose(fine.rio.bounds(), coarse.rio.bounds())
+    assert np.isclose(abs(fine.rio.resolution()[0]) * 4, abs(coarse.rio.resolution()[0]))
+    holes = np.isnan(fine.values)
+    assert holes[20:32, 40:56].all() and holes.sum() == 12 * 16
+    assert abs(float(np.nanmean(fine)) - float(np.nanmean(coarse))) < 1.0
+
+
 def test_bad_config_is_a_clear_error(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"mode": "disr_corrected"}))
