@@ -785,17 +785,10 @@ def _pct(a: np.ndarray, level: float, axis: int = 0) -> np.ndarray:
 
 
 def _wls_slopes(x: np.ndarray, Y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted LS slopes of ``Y (..., n)`` on ``x (n,)`` with weights ``w (..., n)``."""
-    w = np.where(np.isfinite(Y), w, 0.0)
-    Y = np.where(np.isfinite(Y), Y, 0.0)
-    sw = w.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xm = (w * x).sum(axis=-1) / sw
-        ym = (w * Y).sum(axis=-1) / sw
-        dx = x - xm[..., None]
-        slope = (w * dx * (Y - ym[..., None])).sum(axis=-1) / (w * dx * dx).sum(axis=-1)
-    npts = (w > 0).sum(axis=-1)
-    return np.where(npts >= 2, slope, np.nan)
+    """Weighted LS slopes of ``Y (..., n)`` on ``x (n,)`` (the log-cumulant fit of the cascade)."""
+    from scalelaws.stats.wavelets import _wls_slope
+
+    return _wls_slope(x, Y, w)[0]
 
 
 def _log_leaders(values: np.ndarray, n_oct: int, gamma: float,
