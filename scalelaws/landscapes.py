@@ -497,14 +497,9 @@ def _scene_task(
 # inputs
 # --------------------------------------------------------------------------------------------
 def _pixel_size(da: xr.DataArray) -> float:
-    try:
-        from scalelaws.grids import pixel_size  # the package's single definition
+    from scalelaws.grids import pixel_size  # the package's single definition
 
-        return float(pixel_size(da))
-    except ImportError:  # pragma: no cover - grids not installed in a stripped-down build
-        if "x" in da.coords and da.sizes.get("x", 0) > 1:
-            return float(abs(da["x"].values[1] - da["x"].values[0]))
-        return float(da.attrs.get("pixel_size", 1.0))
+    return float(pixel_size(da))
 
 
 def _as_scenes(fields: xr.DataArray | Sequence[xr.DataArray], what: str = "lst") -> list[xr.DataArray]:

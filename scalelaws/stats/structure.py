@@ -165,21 +165,11 @@ def _source(da: xr.DataArray) -> str | None:
     return str(src) if src else None
 
 
-def _axis_step(da: xr.DataArray, dim: Hashable) -> float | None:
-    if dim not in da.coords or da[dim].size < 2:
-        return None
-    d = np.diff(np.asarray(da[dim].values, dtype=np.float64))
-    step = float(d.mean())
-    if step == 0.0 or np.max(np.abs(d - step)) > 1e-6 * abs(step):
-        raise GridMismatchError(f"coordinate {dim!r} is not regularly spaced", _source(da))
-    return abs(step)
-
-
 def _pixel_steps(
     da: xr.DataArray, ydim: Hashable, xdim: Hashable, direction: str
 ) -> tuple[float, float]:
     """Pixel size along y and x (metres); square pixels are required unless direction is x or y."""
-    from scalelaws.grids import pixel_size
+    from scalelaws.grids import _coord_step, pixel_size
 
     try:
         p = pixel_size(da, default=1.0)
@@ -187,9 +177,9 @@ def _pixel_steps(
     except GridMismatchError:
         if direction not in ("x", "y"):
             raise
-    py, px = _axis_step(da, ydim), _axis_step(da, xdim)
+    py, px = _coord_step(da, ydim), _coord_step(da, xdim)
     fallback = float(da.attrs.get("pixel_size", 1.0))
-    return (py if py is not None else fallback), (px if px is not None else fallback)
+    return (abs(py) if py is not None else fallback), (abs(px) if px is not None else fallback)
 
 
 def _power_units(units: str, q: float | str) -> str:
