@@ -57,7 +57,7 @@ import xarray as xr
 from scipy import optimize
 from scipy import stats as sps
 
-from scalelaws.errors import AllNaNError, InputError, ScaleRangeError
+from scalelaws.errors import InputError, ScaleRangeError
 
 __all__ = [
     "FitResult",
@@ -512,28 +512,10 @@ def _check_level(level: float) -> None:
 
 
 def _as_field(da: Any) -> xr.DataArray:
-    """Return a float64 2-D ``(y, x)`` DataArray; raise on bad input."""
-    if isinstance(da, np.ndarray):
-        if da.ndim != 2:
-            raise InputError(f"expected a 2-D array, got shape {da.shape}")
-        da = xr.DataArray(da, dims=("y", "x"), attrs={"pixel_size": 1.0})
-    if not isinstance(da, xr.DataArray):
-        raise InputError(f"expected an xarray.DataArray or a numpy array, got {type(da).__name__}")
-    extra = [d for d in da.dims if d not in ("y", "x")]
-    for d in extra:
-        if da.sizes[d] == 1:
-            da = da.squeeze(d, drop=True)
-    if set(da.dims) != {"y", "x"} or da.ndim != 2:
-        raise InputError(
-            f"expected a 2-D field with dims ('y', 'x'), got dims {tuple(da.dims)}; "
-            "loop over extra dimensions (scenes, times) and fit each field"
-        )
-    da = da.transpose("y", "x")
-    if not np.issubdtype(da.dtype, np.floating):
-        da = da.astype(np.float64)
-    if not np.isfinite(da.values).any():
-        raise AllNaNError("every pixel of the field is missing", path=da.attrs.get("source"))
-    return da
+    """Return a float 2-D ``(y, x)`` DataArray; raise on bad input."""
+    from scalelaws.stats.coarse import _as_field as as_field
+
+    return as_field(da, "field")
 
 
 def _pixel_size(da: xr.DataArray) -> float:

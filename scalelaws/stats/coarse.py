@@ -51,6 +51,7 @@ def _now() -> str:
 
 
 def _as_field(da: Any, name: str) -> xr.DataArray:
+    """Return a float 2-D ``(y, x)`` DataArray (length-1 extra dims squeezed); raise on bad input."""
     if isinstance(da, np.ndarray):
         if da.ndim != 2:
             raise InputError(f"{name}: expected a 2-D array, got shape {da.shape}")
@@ -60,7 +61,8 @@ def _as_field(da: Any, name: str) -> xr.DataArray:
     for d in [d for d in da.dims if d not in ("y", "x") and da.sizes[d] == 1]:
         da = da.squeeze(d, drop=True)
     if set(da.dims) != {"y", "x"}:
-        raise InputError(f"{name}: expected dims ('y', 'x'), got {tuple(da.dims)}",
+        raise InputError(f"{name}: expected dims ('y', 'x'), got {tuple(da.dims)}; loop over "
+                         "extra dimensions (scenes, times) and analyse each field",
                          da.attrs.get("source"))
     da = da.transpose("y", "x")
     if not np.issubdtype(da.dtype, np.floating):
