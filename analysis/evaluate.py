@@ -326,6 +326,19 @@ def _target_grid(pair, offset: tuple[float, float]) -> tuple[Affine, Any]:
     return Affine.translation(-du, -dv) @ ta, _crs(pair.aster_250m, "ASTER")
 
 
+def registered_aster(pair, offset: tuple[float, float]) -> xr.DataArray:
+    """Return the ASTER LST moved back by ``offset`` onto the MODIS geolocation.
+
+    The same translation as the scoring grid of :func:`reproject_to_aster`, applied to the
+    field's coordinates (one definition of the co-registration).
+    """
+    du, dv = offset_to_utm(offset, pair)
+    a = pair.aster_250m
+    t = a.rio.transform(recalc=False)
+    out = a.assign_coords(x=a["x"] - du, y=a["y"] - dv)
+    return out.rio.write_transform(Affine.translation(-du, -dv) * t)
+
+
 def reproject_to_aster(pred: xr.DataArray, pair, *, offset: tuple[float, float]) -> xr.DataArray:
     """Bilinear reprojection of a prediction onto the ASTER grid translated back by ``offset``.
 
@@ -352,6 +365,7 @@ def score_pair(
     bands_px: Sequence[tuple[float, float]] = M.DEFAULT_BANDS_PX,
     erode_px: int = 1,
     mask: np.ndarray | None = None,
+    scale_metrics: bool = True,
 ) -> dict[str, Any]:
     """Score one prediction against the pair's ASTER LST with the reference protocol.
 
@@ -373,6 +387,9 @@ def score_pair(
     mask
         Optional boolean array on the ASTER grid further restricting the scored pixels
         (:func:`evaluate` passes the footprint common to all methods of a pair).
+    scale_metrics
+        Compute the structure-function and spectral metrics (``False``: the pixel-wise metrics
+        only, e.g. for a model-selection loop; the arrays are then NaN).
 
     Returns
     -------
@@ -406,15 +423,17 @@ def score_pair(
     rng_k = M.data_range(a, mask)
     grad, _ = M.gradient_stratified_rmse(p, a, mask, n_strata=3)
     cons = M.consistency_error(pred, pair.lst_1km, method="radiance")
-    try:
-        spec = M.spectral_ratio(p, a, mask, bands_px)
-    except (ScaleRangeError, InputError) as exc:
-        logger.warning("pair %s: no spectral ratio (%s)", pair.id, exc)
-        spec = np.full(len(bands_px), np.nan)
-    s2p, _ = M.structure_function_s2(p, mask, lags)
-    s2a, _ = M.structure_function_s2(a, mask, lags)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sf = np.log(s2p / s2a)
+    spec = np.full(len(bands_px), np.nan)
+    s2p = s2a = sf = np.full(len(lags), np.nan)
+    if scale_metrics:
+        try:
+            spec = M.spectral_ratio(p, a, mask, bands_px)
+        except (ScaleRangeError, InputError) as exc:
+            logger.warning("pair %s: no spectral ratio (%s)", pair.id, exc)
+        s2p, _ = M.structure_function_s2(p, mask, lags)
+        s2a, _ = M.structure_function_s2(a, mask, lags)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sf = np.log(s2p / s2a)
     return {
         "rmse": M.rmse(p, a, mask),
         "bias": M.bias(p, a, mask),

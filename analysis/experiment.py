@@ -334,6 +334,8 @@ SR_METHODS: dict[str, tuple[str, str | None]] = {
     "disr": ("disr", None),
     "disr_corrected": ("disr_corrected", "aster"),
     "disr_corrected_synlaw": ("disr_corrected", "synthetic"),
+    "disr_invariant": ("disr_invariant", None),
+    "disr_invariant_corrected": ("disr_invariant_corrected", "aster"),
 }
 
 #: Baselines of the experiment (``tsharp_smooth`` is the strongest on these pairs).
@@ -353,9 +355,9 @@ class ExperimentSettings:
         Optimiser steps per network (every network gets the same number).
     batch_size, lr
         Mini-batch size and AdamW learning rate.
-    sisr_patch, disr_patch, disr_stride
-        Coarse patch sizes (pixels of the network input: 4 km for SISR, 1 km for DISR) and the
-        DISR crop stride.
+    sisr_patch, disr_patch, disr_stride, disr_invariant_patch, disr_invariant_stride
+        Coarse patch sizes (pixels of the network input: 4 km for SISR and the guided
+        scale-invariant modes, 1 km for DISR) and the crop strides.
     sisr_crops
         MODIS 2020 day crops (>= 90 % valid) the SISR networks train on.
     unet
@@ -389,6 +391,8 @@ class ExperimentSettings:
     sisr_patch: int = 16
     disr_patch: int = 16
     disr_stride: int = 8
+    disr_invariant_patch: int = 8
+    disr_invariant_stride: int = 2
     sisr_crops: int = 600
     unet: dict[str, Any] = field(default_factory=lambda: {"base": 16, "depth": 3})
     disr_first_guess: str = "tsharp"
@@ -424,22 +428,35 @@ def make_folds(ids: Iterable[int], k: int = 2) -> list[list[int]]:
 
 
 def fit_aster_law(ids: Sequence[int], path: str | Path, *, root: str | Path | None = None,
-                  n_boot: int = 50, seed: int = 0):
+                  n_boot: int = 50, seed: int = 0,
+                  offset: tuple[float, float] | str | None = "estimate"):
     """Fit a correction law on the ASTER LST of the given pairs (never the evaluated ones).
 
     The law is a handful of statistics per scale (structure functions, detail energies,
     LST-NDVI slope; :class:`scalelaws.laws.CorrectionLaw`), landscapes from the MODIS NDVI
     re-projected bilinearly onto each ASTER grid. Written to ``path``.
+
+    ``offset``: the MODIS-ASTER co-registration applied to ASTER before the NDVI is placed on it
+    (:func:`analysis.evaluate.registered_aster`): ``"estimate"`` (default) estimates it on
+    **these pairs only** (:func:`analysis.evaluate.estimate_offset`), a ``(dx_m, dy_m)`` tuple
+    is used as given, ``None`` fits on ASTER as distributed (about 0.75 of a 250 m pixel off,
+    which weakens the fine-scale LST-NDVI relation).
     """
+    from analysis.evaluate import registered_aster
     from scalelaws.grids import align
     from scalelaws.io import open_modis_aster_pair
     from scalelaws.laws import CorrectionLaw
 
+    pairs = [open_modis_aster_pair(int(pid), root) for pid in ids]
+    if isinstance(offset, str):
+        if offset != "estimate":
+            raise InputError(f"offset must be 'estimate', None or (dx_m, dy_m), got {offset!r}")
+        offset = estimate_offset(offset_correlation(pairs)) if len(pairs) > 1 else None
     lst, ndvi = [], []
-    for pid in ids:
-        pair = open_modis_aster_pair(int(pid), root)
-        lst.append(pair.aster_250m)
-        ndvi.append(align(pair.ndvi_250m, pair.aster_250m, resampling="bilinear"))
+    for pair in pairs:
+        aster = registered_aster(pair, offset) if offset is not None else pair.aster_250m
+        lst.append(aster)
+        ndvi.append(align(pair.ndvi_250m, aster, resampling="bilinear"))
     law = CorrectionLaw.fit(
         lst, ndvi=ndvi, classes="ndvi", q=(1, 2), n_boot=n_boot, rng=seed,
         sources=[f"modis_aster pair {int(p)} aster_lst_250m.tif" for p in ids])
@@ -450,7 +467,10 @@ def fit_aster_law(ids: Sequence[int], path: str | Path, *, root: str | Path | No
 def _sr_config(mode: str, out: Path, st: ExperimentSettings, *, law: Path | None,
                train_ids: Sequence[int] | None, root: str | Path | None,
                lst2020_root: str | Path | None, seed: int) -> dict[str, Any]:
-    sisr = mode.startswith("sisr")
+    from sr import mode_spec
+
+    spec = mode_spec(mode)
+    sisr = not spec.guided
     data: dict[str, Any] = {
         "factor": 4, "method": st.forward, "mtf_nyquist": st.mtf_nyquist,
         "batch_size": st.batch_size,
@@ -458,12 +478,19 @@ def _sr_config(mode: str, out: Path, st: ExperimentSettings, *, law: Path | None
     if sisr:
         data.update(source="modis_lst_2020", patch=st.sisr_patch, val_fraction=0.1,
                     options={"which": ["day"], "min_valid": 0.9, "limit": st.sisr_crops,
-                             "seed": seed, **({"root": str(lst2020_root)} if lst2020_root else {})})
+                             "seed": 0, **({"root": str(lst2020_root)} if lst2020_root else {})})
     else:
-        data.update(source="modis_aster", patch=st.disr_patch, stride=st.disr_stride,
+        # guided supervised modes learn 4 km -> 1 km: their patches are counted in 4 km pixels
+        patch, stride = ((st.disr_invariant_patch, st.disr_invariant_stride) if spec.supervised
+                         else (st.disr_patch, st.disr_stride))
+        data.update(source="modis_aster", patch=patch, stride=stride,
                     val_fraction=0.2,
                     options={"ids": [int(i) for i in train_ids or []],
                              **({"root": str(root)} if root else {})})
+    if seed != 0:
+        # members of an ensemble (seeds) share the data (crop subset, split), hence the
+        # normalisation, of seed 0; the seed varies the initialisation and the batch order
+        data["split_seed"] = 0
     model: dict[str, Any] = {"options": dict(st.unet)}
     if not sisr:
         model["options"]["base_interp"] = st.disr_first_guess
@@ -601,6 +628,7 @@ def run_experiment(
 
     """
     from scalelaws.io import list_modis_aster_pairs
+    from sr import mode_spec
 
     t0 = time.perf_counter()
     st = settings or (ExperimentSettings.quick() if quick else ExperimentSettings())
@@ -642,7 +670,7 @@ def run_experiment(
     ckpts: dict[str, dict[int, Path]] = {}
     for name in sr_methods:
         mode, variant = SR_METHODS[name]
-        sisr = mode.startswith("sisr")
+        sisr = not mode_spec(mode).guided
         per_fold = not (sisr and variant in (None, "synthetic"))
         ckpts[name] = {}
         for k, fold in enumerate(folds if per_fold else [ids]):

@@ -251,21 +251,8 @@ def _resolve_data(path: Path) -> tuple[Path, Path | None]:
     return pairs, modis if modis.is_dir() else None
 
 
-def _registered_aster(pair: Any, offset: tuple[float, float]) -> xr.DataArray:
-    """ASTER LST moved back by the estimated offset onto the MODIS geolocation."""
-    from affine import Affine
-
-    from analysis.evaluate import offset_to_utm
-
-    du, dv = offset_to_utm(offset, pair)
-    a = pair.aster_250m
-    t = a.rio.transform(recalc=False)
-    out = a.assign_coords(x=a["x"] - du, y=a["y"] - dv)
-    return out.rio.write_transform(Affine.translation(-du, -dv) * t)
-
-
 def _real_context(st: Settings, seed: int, data: Path, progress: bool) -> Context:
-    from analysis.evaluate import estimate_offset
+    from analysis.evaluate import estimate_offset, registered_aster
     from scalelaws.grids import align
     from scalelaws.io import list_modis_aster_pairs, open_modis_aster_pair
     from scalelaws.landscapes import class_masks, classify_ndvi
@@ -290,7 +277,7 @@ def _real_context(st: Settings, seed: int, data: Path, progress: bool) -> Contex
         log.warning("one pair only: the law and the evaluation use the same pair")
 
     def ref(pair: Any) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-        lst = _registered_aster(pair, off)
+        lst = registered_aster(pair, off)
         ndvi = align(pair.ndvi_250m, lst, resampling="bilinear")
         ndvi = ndvi.where(lst.notnull())
         labels = classify_ndvi(ndvi)

@@ -66,6 +66,7 @@ __all__ = [
     "degrade",
     "degrade_array",
     "gaussian_sigma_for_mtf",
+    "gaussian_smooth",
     "pixel_size",
     "psf_degrade",
     "refine_like",
@@ -365,6 +366,26 @@ def gaussian_sigma_for_mtf(factor: float, mtf_nyquist: float = 0.3) -> float:
     if not 0.0 < mtf_nyquist <= 1.0:
         raise InputError(f"mtf_nyquist must lie in (0, 1], got {mtf_nyquist}")
     return float(factor) * math.sqrt(-2.0 * math.log(mtf_nyquist)) / math.pi
+
+
+def gaussian_smooth(arr: np.ndarray, sigma: float) -> np.ndarray:
+    """NaN-aware Gaussian filter over the last two axes: ``G*(v a) / G*v`` (zero padding).
+
+    Parameters
+    ----------
+    arr
+        Array whose last two axes are (y, x); NaN = missing (stays NaN only where no valid
+        pixel is within reach of the kernel).
+    sigma
+        Standard deviation in pixels (``<= 0``: a copy).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64.
+
+    """
+    return _normalised_gaussian(arr, sigma)
 
 
 def _normalised_gaussian(arr: np.ndarray, sigma: float) -> np.ndarray:

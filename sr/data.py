@@ -61,11 +61,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-from sr import MODES  # noqa: E402 - the single list of training modes
+from sr import MODE_SPECS, MODES, mode_spec  # noqa: E402 - the single table of training modes
 
-SISR_MODES = ("sisr_invariant", "sisr_corrected")
-DISR_MODES = ("disr", "disr_corrected")
-CORRECTED_MODES = ("sisr_corrected", "disr_corrected")
+#: Single-image modes (no guide).
+SISR_MODES = tuple(m for m, spec in MODE_SPECS.items() if not spec.guided)
+#: Guided modes trained at the target scale (no fine truth: consistency and texture losses).
+DISR_MODES = tuple(m for m, spec in MODE_SPECS.items() if spec.guided and not spec.supervised)
+#: Modes that use a correction law.
+CORRECTED_MODES = tuple(m for m, spec in MODE_SPECS.items() if spec.corrected)
 
 
 @dataclass
@@ -102,7 +105,9 @@ class Scene:
     """One training scene: coarse input, optional fine target and guide, and targets.
 
     Arrays are float32 in physical units (K, NDVI), NaN = missing; the fine arrays are exactly
-    ``factor`` times the coarse shape.
+    ``factor`` times the coarse shape. ``ndvi_band`` (guided supervised modes with a fine NDVI)
+    is the NDVI ``factor`` times finer than ``hr``: the guide of the target-band branch
+    (1 km -> 250 m) whose texture target is ``tex_fine``.
     """
 
     name: str
@@ -118,6 +123,8 @@ class Scene:
     cond_fine: np.ndarray | None = None
     sf_target_fine: np.ndarray | None = None
     tex: tuple[float, float] | None = None
+    ndvi_band: np.ndarray | None = None
+    tex_fine: tuple[float, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -383,7 +390,7 @@ def load_fields(source: str, *, factor: int = 4, mode: str = "sisr_invariant", *
     if source == "synthetic":
         return synthetic_fields(factor=factor, **kw)
     if source == "modis_lst_2020":
-        kw.setdefault("with_ndvi", mode in DISR_MODES)
+        kw.setdefault("with_ndvi", mode_spec(mode).guided)
         return modis_lst_2020_fields(**kw)
     if source == "modis_aster":
         return modis_aster_fields(factor=factor, **kw)
@@ -415,12 +422,13 @@ def make_scenes(
     """
     from scalelaws.grids import degrade, pixel_size
 
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
+    spec = mode_spec(mode)
     dkw = {"mtf_nyquist": mtf_nyquist} if method == "psf" else {}
     scenes = []
     for f in fields:
-        if mode in SISR_MODES:
+        if spec.guided and spec.supervised:
+            scenes.append(_invariant_guided_scene(f, factor, method, max_missing, dkw))
+        elif not spec.guided:
             hr_da = f.lst
             ny, nx = (hr_da.shape[0] // factor) * factor, (hr_da.shape[1] // factor) * factor
             hr_da = hr_da.isel(y=slice(0, ny), x=slice(0, nx))
@@ -476,6 +484,32 @@ def make_scenes(
     return scenes
 
 
+def _invariant_guided_scene(f: Field, factor: int, method: str, max_missing: float,
+                            dkw: dict[str, Any]) -> Scene:
+    """Scene of a guided supervised mode: degraded LST + NDVI on the observed grid -> observed LST.
+
+    The NDVI on the observed grid is the field's own (``ndvi_obs``) or the block mean of its fine
+    NDVI (:func:`scalelaws.grids.degrade`, method ``mean``); the fine NDVI, when present, is kept
+    as the guide of the target-band branch.
+    """
+    from scalelaws.grids import degrade, pixel_size
+
+    ny, nx = (f.lst.shape[0] // factor) * factor, (f.lst.shape[1] // factor) * factor
+    hr_da = f.lst.isel(y=slice(0, ny), x=slice(0, nx))
+    if f.ndvi_obs is not None:
+        nd_obs = _values(f.ndvi_obs)[:ny, :nx]
+    elif f.ndvi_fine is not None:
+        nd_obs = _values(degrade(f.ndvi_fine, factor, method="mean", max_missing=max_missing))[:ny, :nx]
+    else:
+        raise InputError(f"{f.name}: a guided mode needs an NDVI field")
+    band = None
+    if f.ndvi_fine is not None:
+        band = _values(f.ndvi_fine)[: ny * factor, : nx * factor]
+    lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing, **dkw)
+    return Scene(name=f.name, lr=_values(lr_da), ndvi=nd_obs, hr=_values(hr_da), factor=factor,
+                 lr_res_m=pixel_size(lr_da), landscape=f.landscape, ndvi_band=band)
+
+
 def attach_targets(
     scenes: Sequence[Scene],
     mode: str,
@@ -499,19 +533,21 @@ def attach_targets(
     """
     from sr.lawtargets import coarse_lst_ndvi
 
-    corrected = mode in CORRECTED_MODES
+    spec = mode_spec(mode)
     for s in scenes:
         if conditioned:
             s.cond = targets.conditioning(s.factor, s.hr_res_m, landscape=s.landscape)
-        if corrected:
+        if spec.corrected:
             s.sf_target = targets.sf_target(s.lr, s.lr_res_m, s.factor, landscape=s.landscape)
-            if mode == "sisr_corrected" and s.hr is not None:
+            if spec.target_band and s.hr is not None and (not spec.guided or s.ndvi_band is not None):
                 # the target band: observed field -> factor times finer, no truth needed
                 s.sf_target_fine = targets.sf_target(s.hr, s.hr_res_m, s.factor, landscape=s.landscape)
                 if conditioned:
                     s.cond_fine = targets.conditioning(s.factor, s.hr_res_m / s.factor, landscape=s.landscape)
+                if spec.guided:
+                    s.tex_fine = targets.lst_ndvi(s.hr_res_m / s.factor, landscape=s.landscape)
         if mode in DISR_MODES and s.ndvi is not None:
-            if mode == "disr_corrected":
+            if spec.corrected:
                 s.tex = targets.lst_ndvi(s.hr_res_m, landscape=s.landscape)
             else:
                 s.tex = coarse_lst_ndvi(s.lr, s.ndvi, s.factor)
@@ -587,7 +623,8 @@ class PatchDataset(Dataset):
     ``(1, P, P)`` with ``P = p * factor`` when the scenes carry a fine LST; ``ndvi``/``ndvi_mask``
     when they carry an NDVI; ``cond`` when conditioned; ``sf_target`` (law targets, K^q);
     ``fine_in``/``fine_in_mask``/``cond_fine``/``sf_target_fine`` (the target-band branch of
-    corrected SISR: a ``p x p`` crop of the observed field); ``tex`` ``(2,)`` (LST-NDVI slope in
+    the supervised corrected modes: a ``p x p`` crop of the observed field), with
+    ``ndvi_fine_in``/``ndvi_fine_in_mask``/``tex_fine`` for the guided one; ``tex`` ``(2,)`` (LST-NDVI slope in
     normalised units and correlation). Missing values are 0 in the normalised tensors and
     ``False`` in the masks.
 
@@ -667,6 +704,13 @@ class PatchDataset(Dataset):
             item["sf_target_fine"] = torch.from_numpy(s.sf_target_fine)
             if s.cond_fine is not None:
                 item["cond_fine"] = torch.from_numpy(s.cond_fine)
+            if s.ndvi_band is not None:
+                r0, c0 = (r * f + o) * f, (c * f + o) * f
+                band = s.ndvi_band[r0 : r0 + p * f, c0 : c0 + p * f]
+                item["ndvi_fine_in"], item["ndvi_fine_in_mask"] = self._norm(band, nm.ndvi_mean, nm.ndvi_std, aug)
+            if s.tex_fine is not None:
+                slope, corr = s.tex_fine
+                item["tex_fine"] = torch.tensor([slope * nm.ndvi_std / nm.lst_std, corr], dtype=torch.float32)
         if s.tex is not None:
             slope, corr = s.tex
             item["tex"] = torch.tensor([slope * nm.ndvi_std / nm.lst_std, corr], dtype=torch.float32)

@@ -37,6 +37,7 @@ __all__ = [
     "bicubic_upsample",
     "tsharp_upsample",
     "BASE_INTERPOLATIONS",
+    "UPSAMPLINGS",
 ]
 
 
@@ -273,11 +274,31 @@ class _ConvBlock(nn.Module):
         return F.leaky_relu(x, 0.1)
 
 
+#: Decoder up-sampling of the U-Nets: ``"resize"`` (bilinear x 2 then a 3 x 3 convolution, which
+#: cannot make a checkerboard) or ``"transpose"`` (a 2 x 2 stride-2 transposed convolution, the
+#: original design, kept to read earlier checkpoints: its uneven kernel overlap prints a period-2
+#: pattern on smooth inputs).
+UPSAMPLINGS = ("resize", "transpose")
+
+
+class _ResizeConv(nn.Module):
+    """Bilinear up-sampling by 2 followed by a 3 x 3 convolution (no checkerboard artefacts)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, padding_mode="replicate")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+
+
 class _UNet(nn.Module):
     """U-Net on the fine grid with FiLM in every block; input padded to a multiple of 2^depth."""
 
-    def __init__(self, in_ch: int, base: int, depth: int, emb_dim: int) -> None:
+    def __init__(self, in_ch: int, base: int, depth: int, emb_dim: int, upsample: str = "resize") -> None:
         super().__init__()
+        if upsample not in UPSAMPLINGS:
+            raise ValueError(f"upsample must be one of {UPSAMPLINGS}, got {upsample!r}")
         self.depth = depth
         chs = [base * 2**i for i in range(depth + 1)]
         self.enc = nn.ModuleList()
@@ -289,7 +310,10 @@ class _UNet(nn.Module):
         self.upconv = nn.ModuleList()
         self.dec = nn.ModuleList()
         for i in reversed(range(depth)):
-            self.upconv.append(nn.ConvTranspose2d(chs[i + 1], chs[i], 2, stride=2))
+            self.upconv.append(
+                _ResizeConv(chs[i + 1], chs[i]) if upsample == "resize"
+                else nn.ConvTranspose2d(chs[i + 1], chs[i], 2, stride=2)
+            )
             self.dec.append(_ConvBlock(2 * chs[i], chs[i], emb_dim))
         self.out = nn.Conv2d(chs[0], 1, 1)
         nn.init.zeros_(self.out.weight)
@@ -324,14 +348,18 @@ class UNetSR(SRModel):
         Width of the first level (doubles per level).
     depth
         Number of down-sampling levels.
+    upsample
+        Decoder up-sampling, one of :data:`UPSAMPLINGS` (default ``"resize"``: bilinear then a
+        convolution, free of checkerboard artefacts).
     cond_dim, emb_dim
         Conditioning, see :class:`SRModel`.
 
     """
 
-    def __init__(self, factor: int = 4, base: int = 16, depth: int = 3, cond_dim: int = 0, emb_dim: int = 64) -> None:
+    def __init__(self, factor: int = 4, base: int = 16, depth: int = 3, cond_dim: int = 0, emb_dim: int = 64,
+                 upsample: str = "resize") -> None:
         super().__init__(factor, cond_dim, emb_dim)
-        self.unet = _UNet(1, base, depth, self.emb_dim)
+        self.unet = _UNet(1, base, depth, self.emb_dim, upsample)
 
     def residual(self, lr: Tensor, up: Tensor, guide: Tensor | None, emb: Tensor | None) -> Tensor:
         """U-Net residual from the bicubic upsample."""
@@ -351,12 +379,12 @@ class DISRUNet(SRModel):
     needs_guide = True
 
     def __init__(self, factor: int = 4, base: int = 16, depth: int = 3, cond_dim: int = 0, emb_dim: int = 64,
-                 base_interp: str = "bicubic") -> None:
+                 base_interp: str = "bicubic", upsample: str = "resize") -> None:
         super().__init__(factor, cond_dim, emb_dim)
         if base_interp not in BASE_INTERPOLATIONS:
             raise ValueError(f"base_interp must be one of {BASE_INTERPOLATIONS}, got {base_interp!r}")
         self.base_interp = base_interp
-        self.unet = _UNet(2, base, depth, self.emb_dim)
+        self.unet = _UNet(2, base, depth, self.emb_dim, upsample)
 
     def first_guess(self, lr: Tensor, up: Tensor, guide: Tensor | None) -> Tensor:
         """Bicubic upsample, or TsHARP sharpening with the guide (``base_interp``)."""

@@ -18,6 +18,17 @@ Modes (``config["mode"]``):
 ``disr_corrected``
     (d) = (c) + conditioning + law loss; the texture coupling takes its slope and correlation
     from the law's LST-NDVI relation at the fine scale.
+``disr_invariant``
+    (e) the recipe of the strongest published network: LST + NDVI learning 4 km -> 1 km with a
+    pixel loss (NDVI on the observed grid: its own, or the block mean of the fine NDVI), applied
+    at 1 km -> 250 m with the 250 m NDVI: scale invariance with a guide.
+``disr_invariant_corrected``
+    (f) = (e) + conditioning + law loss + a guided target-band branch: the observed 1 km field
+    and its 250 m NDVI super-resolved to 250 m, constrained by the law's structure functions,
+    consistency with the 1 km observation and the law's fine-scale LST-NDVI texture.
+
+The modes are described by properties (:data:`sr.MODE_SPECS`: guided, supervised, corrected),
+never by string comparisons.
 
 Every loss term is logged (``train/<term>``); validation also logs the RMSE (K) against a fine
 truth when one exists (SISR targets, synthetic truth), the consistency error (K) and the
@@ -34,9 +45,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
+from sr import mode_spec
 from sr.data import (
-    CORRECTED_MODES,
-    DISR_MODES,
     Normalisation,
     PatchDataset,
     attach_targets,
@@ -92,6 +102,7 @@ class SRModule(L.LightningModule):
         self.save_hyperparameters()
         self.config = config
         self.mode = config["mode"]
+        self.spec = mode_spec(self.mode)
         self.norm = Normalisation.from_dict(norm)
         d, lc, mc = config["data"], config["loss"], config["model"]
         self.factor = int(d["factor"])
@@ -126,27 +137,39 @@ class SRModule(L.LightningModule):
         """All loss terms of the mode for a batch and its prediction (weighted)."""
         terms: dict[str, Tensor] = {}
         lc = self.config["loss"]
-        if self.mode not in DISR_MODES and lc["w_pixel"]:
+        spec = self.spec
+        if spec.supervised and lc["w_pixel"]:
             terms["pixel"] = self.pixel(sr, batch["hr"], batch["hr_mask"])
         if lc["w_consistency"]:
             terms["consistency"] = self.consistency(sr, batch["lr"], batch["lr_mask"])
-        if self.mode in CORRECTED_MODES and lc["w_law"]:
-            fine_mask = batch.get("hr_mask") if self.mode not in DISR_MODES else None
+        if spec.corrected and lc["w_law"]:
+            fine_mask = batch.get("hr_mask") if spec.supervised else None
             terms["law"] = self.law(sr, batch["sf_target"], fine_mask)
-        if self.mode in DISR_MODES and lc["w_texture"] and "tex" in batch:
+        if not spec.supervised and lc["w_texture"] and "tex" in batch:
             tex = batch["tex"]
             terms["texture"] = self.texture(sr, batch["ndvi"], tex[:, 0], tex[:, 1], batch["ndvi_mask"])
         if lc["w_spectral"]:
             beta_t = self._beta_target(batch)
             if beta_t is not None:
                 terms["spectral"] = self.spectral(sr, beta_t)
-        if self.mode == "sisr_corrected" and "fine_in" in batch:
-            cond_f = batch.get("cond_fine") if self.cond_dim else None
-            sr_f = self.net(batch["fine_in"], cond=cond_f)
-            if lc["w_law"]:
-                terms["law_fine"] = self.law(sr_f, batch["sf_target_fine"])
-            if lc["w_fine_consistency"]:
-                terms["consistency_fine"] = self.fine_consistency(sr_f, batch["fine_in"], batch["fine_in_mask"])
+        if spec.target_band and "fine_in" in batch and (not spec.guided or "ndvi_fine_in" in batch):
+            terms.update(self._target_band_losses(batch))
+        return terms
+
+    def _target_band_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Loss terms of the target-band branch: the observed field super-resolved under the law."""
+        lc = self.config["loss"]
+        cond_f = batch.get("cond_fine") if self.cond_dim else None
+        guide = batch.get("ndvi_fine_in") if self.spec.guided else None
+        sr_f = self.net(batch["fine_in"], guide=guide, cond=cond_f)
+        terms: dict[str, Tensor] = {}
+        if lc["w_law"]:
+            terms["law_fine"] = self.law(sr_f, batch["sf_target_fine"])
+        if lc["w_fine_consistency"]:
+            terms["consistency_fine"] = self.fine_consistency(sr_f, batch["fine_in"], batch["fine_in_mask"])
+        if guide is not None and lc["w_texture"] and "tex_fine" in batch:
+            tex = batch["tex_fine"]
+            terms["texture_fine"] = self.texture(sr_f, guide, tex[:, 0], tex[:, 1], batch["ndvi_fine_in_mask"])
         return terms
 
     def _beta_target(self, batch: dict[str, Tensor]) -> Tensor | None:
@@ -160,7 +183,7 @@ class SRModule(L.LightningModule):
                 ls = torch.log(S2.clamp_min(1e-12))
                 slope = ((ls - ls.mean(dim=1, keepdim=True)) * lc).sum(dim=1) / (lc**2).sum()
                 return (2.0 + slope).to(batch["lr"].dtype)
-        if self.mode not in DISR_MODES and "hr" in batch:
+        if self.spec.supervised and "hr" in batch:
             from sr.losses import spectral_slope_torch
 
             with torch.no_grad():
@@ -267,7 +290,9 @@ class SRDataModule(L.LightningDataModule):
         kw = {"mtf_nyquist": float(d.get("mtf_nyquist", 0.3))} if d["method"] == "psf" else {}
         scenes = make_scenes(fields, mode, d["factor"], method=d["method"], **kw)
         attach_targets(scenes, mode, self.targets, conditioned=self.conditioned)
-        train, val = split_scenes(scenes, d["val_fraction"], seed)
+        # the members of an ensemble (several training seeds) share one split and normalisation
+        split_seed = d.get("split_seed")
+        train, val = split_scenes(scenes, d["val_fraction"], seed if split_seed is None else int(split_seed))
         if self.norm is None:
             self.norm = Normalisation.fit(train)
         self.scenes_train, self.scenes_val = train, val

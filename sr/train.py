@@ -4,7 +4,8 @@ A configuration is a JSON (``.json``) or TOML (``.toml``) file with the sections
 :class:`SRConfig`; every key has a default, so the smallest config is ``{"mode": "disr"}``.
 Example (TOML)::
 
-    mode = "sisr_corrected"          # sisr_invariant | sisr_corrected | disr | disr_corrected
+    mode = "sisr_corrected"          # a key of sr.MODE_SPECS: sisr_invariant | sisr_corrected | disr
+                                     # | disr_corrected | disr_invariant | disr_invariant_corrected
     out_dir = "runs/sisr_corrected"
 
     [data]
@@ -68,7 +69,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_MODEL = {"sisr_invariant": "unet", "sisr_corrected": "unet", "disr": "disr_unet", "disr_corrected": "disr_unet"}
 
 
 class ConfigError(InputError):
@@ -87,6 +87,7 @@ class DataConfig:
     mtf_nyquist: float = 0.3
     max_missing: float = 0.25
     val_fraction: float = 0.2
+    split_seed: int | None = None
     batch_size: int = 16
     num_workers: int = 0
     augment: bool = True
@@ -170,20 +171,21 @@ class SRConfig:
 
     def resolve(self) -> SRConfig:
         """Fill the mode-dependent defaults and validate (returns ``self``)."""
-        from sr.data import CORRECTED_MODES, DISR_MODES, MODES
+        from sr import MODE_SPECS, MODES
         from sr.models import MODELS
 
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
+        spec = MODE_SPECS[self.mode]
         if self.model.name is None:
-            self.model.name = _DEFAULT_MODEL[self.mode]
+            self.model.name = spec.default_model
         if self.model.name not in MODELS:
             raise ConfigError(f"unknown model {self.model.name!r}; registered: {sorted(MODELS)}")
         if self.model.conditioning is None:
-            self.model.conditioning = self.mode in CORRECTED_MODES
+            self.model.conditioning = spec.corrected
         if self.loss.w_consistency is None:
-            self.loss.w_consistency = 1.0 if self.mode in DISR_MODES else 0.0
-        if self.mode in CORRECTED_MODES and not (self.law.path or self.law.fit):
+            self.loss.w_consistency = 0.0 if spec.supervised else 1.0
+        if spec.corrected and not (self.law.path or self.law.fit):
             raise ConfigError(f"mode {self.mode!r} needs a correction law: set law.path or law.fit")
         if self.data.method not in ("mean", "radiance", "psf"):
             raise ConfigError(f"data.method must be mean, radiance or psf, got {self.data.method!r}")
@@ -362,7 +364,9 @@ def train(
     assert norm is not None
     s0 = dm.scenes_train[0]
     # inference: the observed field (SISR: the fine target grid; DISR: the coarse input)
-    infer_res = s0.hr_res_m if cfg.mode in ("sisr_invariant", "sisr_corrected") else s0.lr_res_m
+    from sr import mode_spec
+
+    infer_res = s0.hr_res_m if mode_spec(cfg.mode).supervised else s0.lr_res_m
     pcond = targets.conditioning(cfg.data.factor, infer_res / cfg.data.factor) if cond else None
     module = SRModule(
         conf,

@@ -100,23 +100,21 @@ def test_experiment_markdown_reference_is_the_best_baseline():
 
 
 @pytest.mark.shared_data
+@pytest.mark.e2e
 def test_quick_experiment_end_to_end(modis_aster_root, tmp_path):
-    """`scalelaws benchmark modis-aster --train --quick`: every method on 2 pairs, < 60 s."""
+    """`scalelaws benchmark modis-aster --train --quick`: every method on 2 pairs."""
     pytest.importorskip("torch")
     pytest.importorskip("lightning")
     import json
-    import time
 
     from typer.testing import CliRunner
 
     from scalelaws.cli import app
 
-    t0 = time.perf_counter()
     res = CliRunner().invoke(app, [
         "benchmark", "modis-aster", "--train", "--quick", "--data", str(modis_aster_root),
         "--n-boot", "50", "--no-save-predictions", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    assert time.perf_counter() - t0 < 60
     ds = xr.open_dataset(tmp_path / "modis_aster.nc")
     methods = [str(m) for m in ds["method"].values]
     assert methods == [*X.EXPERIMENT_BASELINES, *X.SR_METHODS]

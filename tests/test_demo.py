@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+pytestmark = pytest.mark.e2e
+
 pytest.importorskip("torch")
 
 

@@ -39,6 +39,7 @@ def test_backend_is_agg():
     assert matplotlib.get_backend().lower() == "agg"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_each_figure_main(name: str, smoke_results: Path, tmp_path: Path):
     path = FIGURES[name].main(tmp_path, smoke=True, results=smoke_results)
@@ -49,6 +50,7 @@ def test_each_figure_main(name: str, smoke_results: Path, tmp_path: Path):
     assert np.std(img[..., :3]) > 0.05
 
 
+@pytest.mark.e2e
 def test_figure_reads_only_result_files(smoke_results: Path, tmp_path: Path):
     from paper_figures._style import MissingResultError
 
@@ -58,6 +60,7 @@ def test_figure_reads_only_result_files(smoke_results: Path, tmp_path: Path):
         FIGURES["overview"].main(tmp_path, smoke=True, results=empty)
 
 
+@pytest.mark.e2e
 def test_figure_draws_what_the_file_holds(smoke_results: Path, tmp_path: Path):
     """Changing a result file changes the figure (nothing hard-coded)."""
     res = tmp_path / "res"
@@ -71,6 +74,7 @@ def test_figure_draws_what_the_file_holds(smoke_results: Path, tmp_path: Path):
     assert a.shape != b.shape or not np.array_equal(a, b)
 
 
+@pytest.mark.e2e
 def test_cli_figures_regenerates_and_completes(smoke_results: Path, tmp_path: Path):
     from typer.testing import CliRunner
 
@@ -87,6 +91,7 @@ def test_cli_figures_regenerates_and_completes(smoke_results: Path, tmp_path: Pa
         f"{m.STEM}.png" for m in FIGURES.values())
 
 
+@pytest.mark.e2e
 def test_result_files_are_cf_netcdf(smoke_results: Path):
     for name in required_files():
         ds = xr.open_dataset(smoke_results / name, engine="h5netcdf")

@@ -1,4 +1,4 @@
-"""sr end to end: the four training modes from the CLI on synthetic data, resume, predict."""
+"""sr end to end: every training mode from the CLI on synthetic data, resume, predict."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from affine import Affine  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from scalelaws.cli import app  # noqa: E402
-from sr import MODES  # noqa: E402
+from sr import MODE_SPECS, MODES  # noqa: E402
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +47,7 @@ def _config(mode: str, tmp: Path) -> Path:
         "model": {"options": {"base": 4, "depth": 2}},
         "trainer": {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1, "log_every_n_steps": 1},
     }
-    if mode in ("sisr_corrected", "disr_corrected"):
+    if MODE_SPECS[mode].corrected:
         cfg["law"] = {"fit": {"kinds": KINDS, "shape": [128, 128], "seed": 500, "n_boot": 4, "q": [1, 2]}}
     path = tmp / f"{mode}.json"
     path.write_text(json.dumps(cfg))

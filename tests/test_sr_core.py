@@ -250,3 +250,40 @@ def test_tsharp_first_guess_is_the_ndvi_regression_plus_smooth_residual(rng):
     torch.testing.assert_close(m(lr, guide=ndvi), tsharp_upsample(lr, ndvi, 4))
     with pytest.raises(ValueError, match="base_interp"):
         build_model("disr_unet", base=4, depth=1, base_interp="cubic")
+
+
+def _nyquist_share(img: np.ndarray, border: int = 8) -> float:
+    """Share of the (mean-removed) power of ``img``'s interior at the periods 2, 4 and 8 pixels."""
+    a = img[border:-border, border:-border]
+    a = a - a.mean()
+    p = np.abs(np.fft.fft2(a)) ** 2
+    n0, n1 = a.shape
+    f0, f1 = np.fft.fftfreq(n0), np.fft.fftfreq(n1)
+    peak = np.zeros_like(p, dtype=bool)
+    for per in (2, 4, 8):
+        for f in (1.0 / per, -1.0 / per):
+            peak |= np.isclose(f0, f)[:, None] | np.isclose(f1, f)[None, :]
+    return float(p[peak].sum() / max(p.sum(), 1e-30))
+
+
+@pytest.mark.parametrize("name", ["unet", "disr_unet"])
+def test_unet_upsampling_makes_no_checkerboard(name):
+    """A random (trained-like) U-Net maps a smooth ramp to a field with no periodic peak.
+
+    The transposed-convolution decoder (``upsample="transpose"``) prints a period-2 pattern on a
+    smooth input; the default resize-convolution cannot.
+    """
+    torch.manual_seed(0)
+    shares = {}
+    for up in ("resize", "transpose"):
+        net = build_model(name, factor=4, base=8, depth=3, upsample=up)
+        for p in net.parameters():  # leave the zero-initialised state: any trained network
+            torch.nn.init.normal_(p, std=0.3)
+        yy, xx = torch.meshgrid(torch.linspace(-1, 1, 16), torch.linspace(-1, 1, 16), indexing="ij")
+        lr = (0.5 * xx + 0.3 * yy)[None, None]
+        guide = torch.zeros(1, 1, 64, 64) + 0.2 if name == "disr_unet" else None
+        with torch.no_grad():
+            out = net(lr, guide=guide)[0, 0].double().numpy()
+        shares[up] = _nyquist_share(out)
+    assert shares["resize"] < 0.05, shares
+    assert shares["transpose"] > 10 * shares["resize"], shares

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 

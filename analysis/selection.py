@@ -1,0 +1,324 @@
+"""Nested model selection on the MODIS-ASTER pairs: every choice made inside the training fold.
+
+The shipped models and the honest scores of the report come from one procedure:
+
+* **Outer cross-fitting** (:func:`analysis.experiment.make_folds`): the pairs of fold ``k`` are
+  scored by models whose every input - weights, law, co-registration offset, and every
+  *setting* - came from the other folds only.
+* **Inner selection** (:func:`select`): inside a training set, its pairs are split again into
+  inner folds; each candidate (a training mode with its settings) is trained on the inner
+  training pairs (MODIS LST + NDVI; the law from their ASTER) and scored on the **ASTER RMSE of
+  the inner validation pairs**, for each output smoothing ``sigma`` (a Gaussian of ``sigma``
+  fine pixels applied to the network's mosaic: the MSE-optimal estimate of a 250 m field seen
+  through an imperfect co-registration and a coarse NDVI is smoother than the field). The
+  candidate and ``sigma`` with the lowest mean inner RMSE are chosen, then retrained on the
+  whole training set with ``n_seeds`` seeds (an ensemble; its mean is the prediction).
+* The chosen models of the outer folds are scored once on their held-out pairs
+  (:func:`run_nested`); the final models are chosen the same way on all pairs and exported
+  (``final/``), to be shipped and scored on pairs that are not in the repository.
+
+No ASTER pixel of a scored pair influences a weight, a law, an offset or a choice. The search
+table, the choices and the times are written to ``selection.json`` before any outer score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from analysis import metrics as M
+from analysis.evaluate import estimate_offset, offset_correlation, open_pairs, score_pair
+from analysis.experiment import (
+    ExperimentSettings,
+    _sr_config,
+    _train_one,
+    fit_aster_law,
+    make_folds,
+    to_grid,
+)
+from scalelaws.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Candidate", "SelectionSettings", "BUDGETS", "select", "run_nested", "ensemble_predict"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One point of the search: a training mode and overrides of its experiment settings.
+
+    Attributes
+    ----------
+    name
+        Label in the tables.
+    mode
+        A key of :data:`sr.MODE_SPECS`.
+    settings
+        Overrides of :class:`analysis.experiment.ExperimentSettings` fields (``steps``,
+        ``w_law``, ``w_texture``, ``unet``, ...).
+
+    """
+
+    name: str
+    mode: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Named training budgets: (steps per network, seeds of the outer ensembles, seeds of the final
+#: ensembles). ``quick`` is for CI, ``default`` runs in well under an hour on 2 cores.
+BUDGETS: dict[str, dict[str, int]] = {
+    "quick": {"steps": 3, "outer_seeds": 1, "final_seeds": 2},
+    "default": {"steps": 400, "outer_seeds": 3, "final_seeds": 5},
+    "full": {"steps": 1200, "outer_seeds": 5, "final_seeds": 5},
+}
+
+
+def default_candidates() -> list[Candidate]:
+    """Return the guided candidates of the search: each corrected mode and its invariant twin."""
+    return [
+        Candidate("disr_invariant", "disr_invariant"),
+        Candidate("disr_invariant_corrected", "disr_invariant_corrected"),
+        Candidate("disr_corrected", "disr_corrected"),
+    ]
+
+
+@dataclass
+class SelectionSettings:
+    """Settings of :func:`run_nested`.
+
+    Attributes
+    ----------
+    budget
+        A key of :data:`BUDGETS`.
+    outer_folds, inner_folds
+        Numbers of cross-fitting folds.
+    sigmas
+        Output smoothings (fine pixels) tried for every candidate (no retraining needed).
+    candidates
+        The search space.
+    base
+        Experiment settings shared by every candidate (network size, forward model, ...).
+
+    """
+
+    budget: str = "default"
+    outer_folds: int = 2
+    inner_folds: int = 2
+    sigmas: tuple[float, ...] = (0.0, 0.5, 0.75, 1.0)
+    candidates: list[Candidate] = field(default_factory=default_candidates)
+    base: ExperimentSettings = field(default_factory=ExperimentSettings)
+
+    def experiment_settings(self, cand: Candidate) -> ExperimentSettings:
+        """Return the experiment settings of a candidate under this budget."""
+        if self.budget not in BUDGETS:
+            raise InputError(f"unknown budget {self.budget!r}; use one of {sorted(BUDGETS)}")
+        st = dataclasses.replace(self.base, steps=BUDGETS[self.budget]["steps"])
+        return dataclasses.replace(st, **dict(cand.settings))
+
+
+# ----------------------------------------------------------------------------------------------
+def ensemble_predict(checkpoints: Sequence[str | Path], pairs: Sequence[Any], *,
+                     tile: int = 64) -> dict[int, xr.DataArray]:
+    """Mean prediction of an ensemble of networks for each pair, on the pair's NDVI grid."""
+    from analysis.experiment import model_predictor
+
+    preds = [model_predictor(c, tile=tile) for c in checkpoints]
+    out = {}
+    for pair in pairs:
+        fields = [to_grid(p(pair), pair.ndvi_250m) for p in preds]
+        mean = xr.concat(fields, "member").mean("member", skipna=False)
+        mean.attrs = dict(fields[0].attrs)
+        out[int(pair.id)] = mean
+    return out
+
+
+def smooth_prediction(pred: xr.DataArray, sigma: float) -> xr.DataArray:
+    """Apply the output smoothing of a model (:func:`sr.predict.smooth_output`) to a DataArray."""
+    from sr.predict import smooth_output
+
+    return pred.copy(data=smooth_output(np.asarray(pred.values, dtype=np.float32), sigma))
+
+
+def _rmse(pred: xr.DataArray, pair: Any, offset: tuple[float, float]) -> float:
+    return float(score_pair(pred, pair, offset=offset, scale_metrics=False)["rmse"])
+
+
+def _train_ensemble(cand: Candidate, st: ExperimentSettings, train_ids: Sequence[int],
+                    law: Path | None, out: Path, seeds: Sequence[int],
+                    root: str | Path | None) -> tuple[list[Path], float]:
+    ckpts, total = [], 0.0
+    for seed in seeds:
+        cfg = _sr_config(cand.mode, out / f"seed{seed}", st, law=law, train_ids=train_ids,
+                         root=root, lst2020_root=None, seed=int(seed))
+        ckpt, dt = _train_one(cfg, retrain=False)
+        ckpts.append(ckpt)
+        total += dt
+    return ckpts, total
+
+
+def _needs_law(cand: Candidate) -> bool:
+    from sr import mode_spec
+
+    return mode_spec(cand.mode).corrected
+
+
+def select(train_ids: Sequence[int], out: str | Path, sel: SelectionSettings, *,
+           root: str | Path | None = None, seed: int = 0,
+           log: Callable[[str], None] = logger.info) -> dict[str, Any]:
+    """Choose a candidate and an output smoothing by inner cross-validation on ``train_ids``.
+
+    Everything here uses the pairs of ``train_ids`` only: the offset that registers their
+    ASTER (for the laws and the inner scores), the inner laws, the inner networks.
+
+    Returns
+    -------
+    dict
+        ``choice`` (candidate name and sigma), ``table`` (mean inner RMSE per candidate and
+        sigma), ``per_pair`` RMSEs, ``offset`` and ``time_s``.
+
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = sorted(int(i) for i in train_ids)
+    pairs = {p.id: p for p in open_pairs(ids, root)}
+    offset = estimate_offset(offset_correlation(list(pairs.values())))
+    inner = make_folds(ids, sel.inner_folds)
+    rmse: dict[str, dict[str, dict[int, float]]] = {}
+    for j, fold in enumerate(inner):
+        tr = [i for i in ids if i not in fold]
+        law = None
+        if any(_needs_law(c) for c in sel.candidates):
+            law = out / f"law_inner{j}.nc"
+            if not law.is_file():
+                fit_aster_law(tr, law, root=root, n_boot=sel.base.law_n_boot, seed=seed)
+        for cand in sel.candidates:
+            st = sel.experiment_settings(cand)
+            ckpts, dt = _train_ensemble(cand, st, tr, law if _needs_law(cand) else None,
+                                        out / "runs" / cand.name / f"inner{j}", [seed], root)
+            preds = ensemble_predict(ckpts, [pairs[i] for i in fold], tile=st.predict_tile)
+            for sigma in sel.sigmas:
+                key = f"{sigma:g}"
+                d = rmse.setdefault(cand.name, {}).setdefault(key, {})
+                for pid, pr in preds.items():
+                    d[pid] = _rmse(smooth_prediction(pr, sigma), pairs[pid], offset)
+            log(f"inner fold {j}: {cand.name} trained in {dt:.0f} s; RMSE by sigma "
+                + ", ".join(f"{s}: {np.mean(list(v.values())):.3f}"
+                            for s, v in rmse[cand.name].items()))
+    table = {c: {s: float(np.mean(list(v.values()))) for s, v in d.items()} for c, d in rmse.items()}
+    best = min(((c, s) for c in table for s in table[c]), key=lambda cs: table[cs[0]][cs[1]])
+    res = {
+        "train_ids": ids, "inner_folds": inner, "offset": [float(v) for v in offset],
+        "table": table, "per_pair": {c: {s: {str(k): v for k, v in d.items()} for s, d in dd.items()}
+                                     for c, dd in rmse.items()},
+        "choice": {"candidate": best[0], "sigma": float(best[1])},
+        "time_s": round(time.perf_counter() - t0, 1),
+    }
+    (out / "selection.json").write_text(json.dumps(res, indent=1))
+    log(f"selected {best[0]} with sigma {best[1]} (inner RMSE {table[best[0]][best[1]]:.3f} K)")
+    return res
+
+
+def _candidate(sel: SelectionSettings, name: str) -> Candidate:
+    for c in sel.candidates:
+        if c.name == name:
+            return c
+    raise InputError(f"unknown candidate {name!r}")
+
+
+def fit_chosen(choice: Mapping[str, Any], train_ids: Sequence[int], out: str | Path,
+               sel: SelectionSettings, *, n_seeds: int, root: str | Path | None = None,
+               seed: int = 0) -> dict[str, Any]:
+    """Retrain the chosen candidate on all of ``train_ids`` with ``n_seeds`` seeds."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cand = _candidate(sel, choice["candidate"])
+    st = sel.experiment_settings(cand)
+    law = None
+    if _needs_law(cand):
+        law = out / "law.nc"
+        if not law.is_file():
+            fit_aster_law(list(train_ids), law, root=root, n_boot=sel.base.law_n_boot, seed=seed)
+    seeds = [seed + 100 * k for k in range(n_seeds)]
+    ckpts, dt = _train_ensemble(cand, st, list(train_ids), law, out / "runs", seeds, root)
+    return {"candidate": cand.name, "mode": cand.mode, "sigma": float(choice["sigma"]),
+            "checkpoints": [str(c) for c in ckpts], "law": str(law) if law else None,
+            "train_s": round(dt, 1), "settings": dataclasses.asdict(st)}
+
+
+def run_nested(out_dir: str | Path, pairs: Sequence[int] | None = None, *,
+               sel: SelectionSettings | None = None, root: str | Path | None = None,
+               seed: int = 0, final: bool = True,
+               log: Callable[[str], None] = logger.info) -> dict[str, Any]:
+    """Nested selection, outer cross-fitted scores, and the final models on all pairs.
+
+    Writes ``selection.json`` (every inner table and choice, frozen before the outer scores),
+    ``outer_scores.json`` (per-pair ASTER RMSE/SSIM of the chosen models on their held-out
+    pairs, scored with the reference protocol) and, with ``final``, ``final/`` (the chosen
+    candidate retrained on all pairs).
+    """
+    from scalelaws.io import list_modis_aster_pairs
+
+    t0 = time.perf_counter()
+    sel = sel or SelectionSettings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ids = sorted(int(p) for p in (pairs if pairs is not None
+                                  else list_modis_aster_pairs(root, split="dev")))
+    folds = make_folds(ids, sel.outer_folds)
+    budget = BUDGETS[sel.budget]
+    report: dict[str, Any] = {"pairs": ids, "outer_folds": folds, "budget": sel.budget,
+                              "sigmas": list(sel.sigmas),
+                              "candidates": [dataclasses.asdict(c) for c in sel.candidates],
+                              "outer": [], "final": None}
+    for k, fold in enumerate(folds):
+        tr = [i for i in ids if i not in fold]
+        s = select(tr, out / f"outer{k}" / "select", sel, root=root, seed=seed, log=log)
+        fitted = fit_chosen(s["choice"], tr, out / f"outer{k}" / "chosen", sel,
+                            n_seeds=budget["outer_seeds"], root=root, seed=seed)
+        report["outer"].append({"fold": k, "scored_ids": fold, "selection": s, "fitted": fitted})
+    if final:
+        s = select(ids, out / "final" / "select", sel, root=root, seed=seed, log=log)
+        fitted = fit_chosen(s["choice"], ids, out / "final" / "chosen", sel,
+                            n_seeds=budget["final_seeds"], root=root, seed=seed)
+        report["final"] = {"selection": s, "fitted": fitted}
+    report["selection_time_s"] = round(time.perf_counter() - t0, 1)
+    # the choices are frozen here, before any outer score is computed
+    (out / "selection.json").write_text(json.dumps(report, indent=1))
+    report["outer_scores"] = score_outer(report, root=root)
+    (out / "outer_scores.json").write_text(json.dumps(report["outer_scores"], indent=1))
+    report["wall_time_s"] = round(time.perf_counter() - t0, 1)
+    return report
+
+
+def score_outer(report: Mapping[str, Any], *, root: str | Path | None = None) -> dict[str, Any]:
+    """Score each outer fold's chosen ensemble on its held-out pairs (reference protocol).
+
+    The scoring offset is the protocol's (estimated on all pairs, common to every method), as in
+    :func:`analysis.evaluate.evaluate`; the models never saw it.
+    """
+    allpairs = open_pairs(report["pairs"], root)
+    offset = estimate_offset(offset_correlation(allpairs))
+    byid = {p.id: p for p in allpairs}
+    per_pair: dict[str, dict[str, float]] = {}
+    for o in report["outer"]:
+        f = o["fitted"]
+        preds = ensemble_predict(f["checkpoints"], [byid[i] for i in o["scored_ids"]])
+        for pid, pr in preds.items():
+            sc = score_pair(smooth_prediction(pr, f["sigma"]), byid[pid], offset=offset,
+                            scale_metrics=False)
+            per_pair[str(pid)] = {"rmse": sc["rmse"], "ssim": sc["ssim"], "bias": sc["bias"],
+                                  "fold": o["fold"], "candidate": f["candidate"]}
+    rm = np.array([v["rmse"] for v in per_pair.values()])
+    ss = np.array([v["ssim"] for v in per_pair.values()])
+    return {"per_pair": per_pair, "rmse_mean": float(rm.mean()), "ssim_mean": float(ss.mean()),
+            "offset": [float(v) for v in offset], "metrics": M.__name__}

@@ -1,0 +1,80 @@
+"""Nested model selection (analysis.selection) and the output smoothing it chooses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+
+def test_smooth_output_keeps_missing_pixels_and_lowers_noise():
+    from sr.predict import smooth_output
+
+    rng = np.random.default_rng(0)
+    truth = np.linspace(290, 300, 64)[None, :] * np.ones((64, 1))
+    noisy = (truth + rng.normal(0, 1, truth.shape)).astype(np.float32)
+    noisy[10:14, 20:30] = np.nan
+    out = smooth_output(noisy, 1.0)
+    assert np.isnan(out[10:14, 20:30]).all() and np.isfinite(out[~np.isnan(noisy)]).all()
+    ok = np.isfinite(noisy)
+    assert np.sqrt(np.mean((out[ok] - truth[ok]) ** 2)) < 0.5 * np.sqrt(np.mean((noisy[ok] - truth[ok]) ** 2))
+    assert smooth_output(noisy, 0.0) is noisy
+
+
+def test_output_sigma_from_the_model_metadata():
+    from sr.predict import output_sigma
+
+    class M:
+        hparams = {"config": {}}
+
+    assert output_sigma(M()) == 0.0
+    m = M()
+    m.postprocess = {"gaussian_sigma_px": 0.75}
+    assert output_sigma(m) == 0.75
+
+
+def test_budgets_and_candidates():
+    from analysis.selection import BUDGETS, SelectionSettings, default_candidates
+
+    assert {"quick", "default", "full"} <= set(BUDGETS)
+    assert BUDGETS["quick"]["steps"] < BUDGETS["default"]["steps"] < BUDGETS["full"]["steps"]
+    names = [c.mode for c in default_candidates()]
+    assert "disr_invariant" in names and "disr_invariant_corrected" in names
+    sel = SelectionSettings(budget="default")
+    assert sel.experiment_settings(default_candidates()[0]).steps == BUDGETS["default"]["steps"]
+
+
+@pytest.mark.e2e
+@pytest.mark.shared_data
+def test_nested_selection_never_uses_a_scored_pair(modis_aster_root, tmp_path):
+    """Quick budget on 4 pairs: every weight, law, offset and choice of an outer fold comes
+    from the other fold's pairs; the choices are written before the outer scores."""
+    from analysis.experiment import ExperimentSettings
+    from analysis.selection import Candidate, SelectionSettings, run_nested
+
+    base = ExperimentSettings(unet={"base": 4, "depth": 1}, law_n_boot=0, batch_size=4)
+    sel = SelectionSettings(budget="quick", sigmas=(0.0, 1.0), base=base, candidates=[
+        Candidate("disr_invariant", "disr_invariant"),
+        Candidate("disr_invariant_corrected", "disr_invariant_corrected")])
+    rep = run_nested(tmp_path, [1, 2, 14, 18], sel=sel, root=modis_aster_root, final=False)
+    frozen = json.loads((tmp_path / "selection.json").read_text())
+    assert "outer_scores" not in frozen
+    for o in rep["outer"]:
+        scored = set(o["scored_ids"])
+        assert not scored & set(o["selection"]["train_ids"])
+        for fold in o["selection"]["inner_folds"]:
+            assert not scored & set(fold)
+        for ck in o["fitted"]["checkpoints"]:
+            cfg = json.loads((__import__("pathlib").Path(ck).parent.parent / "done.json").read_text())["config"]
+            assert not scored & set(cfg["data"]["options"]["ids"])
+        if o["fitted"]["law"]:
+            from scalelaws.laws import load_law
+
+            src = str(load_law(o["fitted"]["law"]).ds.attrs["source"])
+            assert all(f"pair {i} " not in src for i in scored)
+    sc = rep["outer_scores"]
+    assert sorted(int(k) for k in sc["per_pair"]) == [1, 2, 14, 18]
+    assert np.isfinite(sc["rmse_mean"]) and 0.5 < sc["rmse_mean"] < 5
