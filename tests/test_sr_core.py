@@ -224,7 +224,8 @@ def test_few_steps_of_overfitting_lower_the_loss(rng, name):
     opt = torch.optim.Adam(m.parameters(), lr=3e-3)
     loss_fn = PixelLoss("mse")
     losses = []
-    for _ in range(80):
+    # the resize-convolution U-Net memorises rough fBm more slowly than a transposed one
+    for _ in range(150 if name == "unet" else 80):
         opt.zero_grad()
         loss = loss_fn(m(lr, guide=guide), hr)
         loss.backward()
