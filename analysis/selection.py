@@ -49,7 +49,8 @@ from scalelaws.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Candidate", "SelectionSettings", "BUDGETS", "select", "run_nested", "ensemble_predict"]
+__all__ = ["Candidate", "SelectionSettings", "BUDGETS", "select", "pooled_choice", "run_nested",
+           "ensemble_predict"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Candidate:
 #: ensembles). ``quick`` is for CI, ``default`` runs in well under an hour on 2 cores.
 BUDGETS: dict[str, dict[str, int]] = {
     "quick": {"steps": 3, "outer_seeds": 1, "final_seeds": 2},
-    "default": {"steps": 400, "outer_seeds": 3, "final_seeds": 5},
+    "default": {"steps": 400, "outer_seeds": 2, "final_seeds": 5},
     "full": {"steps": 1200, "outer_seeds": 5, "final_seeds": 5},
 }
 
@@ -255,16 +256,36 @@ def fit_chosen(choice: Mapping[str, Any], train_ids: Sequence[int], out: str | P
             "train_s": round(dt, 1), "settings": dataclasses.asdict(st)}
 
 
+def pooled_choice(selections: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Choose from the inner tables of several selections pooled over their pairs.
+
+    The outer selections' inner validation pairs together cover every pair once per outer
+    fold: their pooled per-pair RMSEs are a cross-validated estimate over all the pairs, the
+    criterion of the final choice when it is not searched again (``final="pooled"``).
+    """
+    pooled: dict[str, dict[str, list[float]]] = {}
+    for s in selections:
+        for cand, by_sigma in s["per_pair"].items():
+            for sigma, d in by_sigma.items():
+                pooled.setdefault(cand, {}).setdefault(sigma, []).extend(d.values())
+    table = {c: {s: float(np.mean(v)) for s, v in d.items()} for c, d in pooled.items()}
+    best = min(((c, s) for c in table for s in table[c]), key=lambda cs: table[cs[0]][cs[1]])
+    return {"table": table, "n": {c: {s: len(v) for s, v in d.items()} for c, d in pooled.items()},
+            "choice": {"candidate": best[0], "sigma": float(best[1])}}
+
+
 def run_nested(out_dir: str | Path, pairs: Sequence[int] | None = None, *,
                sel: SelectionSettings | None = None, root: str | Path | None = None,
-               seed: int = 0, final: bool = True,
+               seed: int = 0, final: bool | str = True,
                log: Callable[[str], None] = logger.info) -> dict[str, Any]:
-    """Nested selection, outer cross-fitted scores, and the final models on all pairs.
+    """Nested selection, the final models on all pairs, and outer cross-fitted scores.
 
-    Writes ``selection.json`` (every inner table and choice, frozen before the outer scores),
-    ``outer_scores.json`` (per-pair ASTER RMSE/SSIM of the chosen models on their held-out
-    pairs, scored with the reference protocol) and, with ``final``, ``final/`` (the chosen
-    candidate retrained on all pairs).
+    Order: the inner selection of every outer fold; the final choice (``final=True``: a new
+    inner selection on all pairs; ``final="pooled"``: :func:`pooled_choice` of the outer
+    selections' inner tables, which already cover every pair); the final ensemble on all pairs
+    (``final/``); the outer ensembles; ``selection.json`` (every inner table and choice, frozen
+    before the outer scores); then ``outer_scores.json`` (per-pair ASTER RMSE/SSIM of each
+    outer fold's chosen ensemble on its held-out pairs, reference protocol).
     """
     from scalelaws.io import list_modis_aster_pairs
 
@@ -280,17 +301,25 @@ def run_nested(out_dir: str | Path, pairs: Sequence[int] | None = None, *,
                               "sigmas": list(sel.sigmas),
                               "candidates": [dataclasses.asdict(c) for c in sel.candidates],
                               "outer": [], "final": None}
+    selections = []
     for k, fold in enumerate(folds):
         tr = [i for i in ids if i not in fold]
-        s = select(tr, out / f"outer{k}" / "select", sel, root=root, seed=seed, log=log)
+        selections.append(select(tr, out / f"outer{k}" / "select", sel, root=root, seed=seed,
+                                 log=log))
+    if final:
+        s = (pooled_choice(selections) if final == "pooled"
+             else select(ids, out / "final" / "select", sel, root=root, seed=seed, log=log))
+        log(f"final choice: {s['choice']}")
+        fitted = fit_chosen(s["choice"], ids, out / "final" / "chosen", sel,
+                            n_seeds=budget["final_seeds"], root=root, seed=seed)
+        report["final"] = {"selection": s, "fitted": fitted, "how": str(final)}
+        (out / "final" / "final.json").write_text(json.dumps(report["final"], indent=1))
+    for k, fold in enumerate(folds):
+        tr = [i for i in ids if i not in fold]
+        s = selections[k]
         fitted = fit_chosen(s["choice"], tr, out / f"outer{k}" / "chosen", sel,
                             n_seeds=budget["outer_seeds"], root=root, seed=seed)
         report["outer"].append({"fold": k, "scored_ids": fold, "selection": s, "fitted": fitted})
-    if final:
-        s = select(ids, out / "final" / "select", sel, root=root, seed=seed, log=log)
-        fitted = fit_chosen(s["choice"], ids, out / "final" / "chosen", sel,
-                            n_seeds=budget["final_seeds"], root=root, seed=seed)
-        report["final"] = {"selection": s, "fitted": fitted}
     report["selection_time_s"] = round(time.perf_counter() - t0, 1)
     # the choices are frozen here, before any outer score is computed
     (out / "selection.json").write_text(json.dumps(report, indent=1))
