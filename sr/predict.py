@@ -215,7 +215,10 @@ def predict_dataarray(
     """Super-resolve a georeferenced LST field onto the grid ``factor`` times finer.
 
     The NDVI (when given) is placed on the fine grid by its own transform
-    (:func:`sr.data.place_on_fine_grid`). ``**kw`` go to :func:`predict_array`; the
+    (:func:`sr.data.place_on_fine_grid`). Isolated implausible input pixels are replaced by
+    their local median first (:func:`despike`; ``despike=False`` to keep them), and the
+    model's output smoothing is applied last (:func:`smooth_output`; ``output_sigma_px`` to
+    override it). The other ``**kw`` go to :func:`predict_array`; the
     conditioning vector is recomputed when the model stores a law path and the input's pixel
     size differs from the one the model was trained for.
 
@@ -240,7 +243,14 @@ def predict_dataarray(
         if abs(res_in / expected - 1.0) > 0.05:
             kw["cond"] = _conditioning_for(module, res_in / f)
     sigma = kw.pop("output_sigma_px", None)
-    out = predict_array(module, np.asarray(lst.values), nd, **kw)
+    values = np.asarray(lst.values)
+    if kw.pop("despike", True):
+        values, spikes = despike(values)
+        if spikes.any():
+            log.warning("%d input LST pixel(s) far from their neighbourhood (e.g. %.1f K) were "
+                        "replaced by the local median before super-resolution",
+                        int(spikes.sum()), float(np.asarray(lst.values)[spikes][0]))
+    out = predict_array(module, values, nd, **kw)
     out = smooth_output(out, output_sigma(module) if sigma is None else float(sigma))
     da = refine_like(lst, f, out, name="lst")
     cfg = module.hparams["config"]
@@ -254,6 +264,36 @@ def predict_dataarray(
         }
     )
     return da
+
+
+def despike(lst: np.ndarray, *, size: int = 5, min_k: float = 20.0,
+            n_sigma: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Replace isolated implausible LST pixels (a 402 K pixel in a 300 K scene) by local medians.
+
+    A pixel is a spike when it departs from the median of its ``size x size`` neighbourhood by
+    more than ``max(min_k, n_sigma * s)``, ``s`` being the robust (MAD) standard deviation of
+    those departures over the scene. Such values survive the product's QC now and then, and a
+    network (or a regression fitted on the tile) would spread them over the fine grid.
+
+    Returns
+    -------
+    (cleaned, spikes)
+        A copy with the spikes replaced, and their boolean mask. NaN stays NaN.
+
+    """
+    from scipy.ndimage import median_filter
+
+    a = np.asarray(lst, dtype=np.float64)
+    ok = np.isfinite(a)
+    if ok.sum() < 9:
+        return a.astype(np.float32), np.zeros(a.shape, dtype=bool)
+    med = median_filter(_fill_nearest(a), size=size, mode="nearest")
+    dev = np.where(ok, a - med, np.nan)
+    s = 1.4826 * float(np.nanmedian(np.abs(dev - np.nanmedian(dev))))
+    spikes = ok & (np.abs(np.nan_to_num(dev)) > max(min_k, n_sigma * s))
+    out = a.copy()
+    out[spikes] = med[spikes]
+    return out.astype(np.float32), spikes
 
 
 def output_sigma(module: Any) -> float:

@@ -78,3 +78,20 @@ def test_nested_selection_never_uses_a_scored_pair(modis_aster_root, tmp_path):
     sc = rep["outer_scores"]
     assert sorted(int(k) for k in sc["per_pair"]) == [1, 2, 14, 18]
     assert np.isfinite(sc["rmse_mean"]) and 0.5 < sc["rmse_mean"] < 5
+
+
+def test_despike_replaces_isolated_implausible_pixels_only():
+    from scalelaws.synthetic import fbm
+    from sr.predict import despike
+
+    rng = np.random.default_rng(1)
+    lst = (300 + 4 * fbm((64, 64), 0.7, rng=rng) / 1.0).astype(np.float32)
+    lst[5:9, 40:44] += 12.0  # a hot 4 x 4 km town: real, kept
+    lst[20, 20] = 402.0  # the kind of value found in the held-out MODIS pairs
+    lst[30, 31] = np.nan
+    out, spikes = despike(lst)
+    assert spikes.sum() == 1 and spikes[20, 20]
+    assert abs(out[20, 20] - np.nanmedian(lst[18:23, 18:23])) < 1e-3
+    assert np.isnan(out[30, 31])
+    keep = ~spikes & np.isfinite(lst)
+    np.testing.assert_array_equal(out[keep], lst[keep])
