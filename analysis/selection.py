@@ -84,11 +84,16 @@ BUDGETS: dict[str, dict[str, int]] = {
 
 
 def default_candidates() -> list[Candidate]:
-    """Return the guided candidates of the search: each corrected mode and its invariant twin."""
+    """Return the guided candidates of the search: a corrected mode and its invariant twin.
+
+    ``disr_corrected`` (trained at the target scale) is left out of the default search: on 2
+    cores a 400-step run costs about 15 minutes (its law and texture terms on 64 x 64 fine
+    patches), and it over-smooths more the longer it trains (docs/evaluation.md); add
+    ``Candidate("disr_corrected", "disr_corrected")`` to search it.
+    """
     return [
         Candidate("disr_invariant", "disr_invariant"),
         Candidate("disr_invariant_corrected", "disr_invariant_corrected"),
-        Candidate("disr_corrected", "disr_corrected"),
     ]
 
 
@@ -351,3 +356,70 @@ def score_outer(report: Mapping[str, Any], *, root: str | Path | None = None) ->
     ss = np.array([v["ssim"] for v in per_pair.values()])
     return {"per_pair": per_pair, "rmse_mean": float(rm.mean()), "ssim_mean": float(ss.mean()),
             "offset": [float(v) for v in offset], "metrics": M.__name__}
+
+
+# ----------------------------------------------------------------------------------------------
+# shipping the final models as package data
+# ----------------------------------------------------------------------------------------------
+def _ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> list[float]:
+    v = np.asarray(values, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(v), size=(n_boot, len(v)))
+    return [float(np.percentile(v[idx].mean(1), 2.5)), float(np.percentile(v[idx].mean(1), 97.5))]
+
+
+def model_card(name: str, fitted: Mapping[str, Any], *, description: str, training_data: str,
+               metrics: Mapping[str, Any] | None = None, selection: Mapping[str, Any] | None = None,
+               limits: Sequence[str] = ()) -> dict[str, Any]:
+    """Assemble the card of a shipped model (stored in the model file and as Markdown)."""
+    return {
+        "name": name, "mode": fitted["mode"], "description": description,
+        "training_data": training_data,
+        "settings": {"candidate": fitted.get("candidate"), "output_sigma_px": fitted.get("sigma", 0.0),
+                     "members": len(fitted["checkpoints"]),
+                     **{k: fitted["settings"][k] for k in ("steps", "batch_size", "lr", "unet",
+                                                             "forward", "w_law", "w_texture",
+                                                             "w_consistency")
+                        if k in fitted.get("settings", {})}},
+        "metrics": dict(metrics or {}), "selection": dict(selection or {}), "limits": list(limits),
+    }
+
+
+def card_markdown(card: Mapping[str, Any]) -> str:
+    """Render a model card as Markdown."""
+    lines = [f"# {card['name']}", "", card["description"], "",
+             f"* **Mode:** `{card['mode']}`", f"* **Training data:** {card['training_data']}",
+             "* **Settings:** " + ", ".join(f"{k} = {v}" for k, v in card["settings"].items())]
+    if card.get("metrics"):
+        lines += ["", "## Metrics", ""]
+        lines += [f"* {k}: {v}" for k, v in card["metrics"].items()]
+    if card.get("selection"):
+        lines += ["", "## How it was chosen", ""]
+        lines += [f"* {k}: {v}" for k, v in card["selection"].items()]
+    if card.get("limits"):
+        lines += ["", "## Known limits", ""] + [f"* {x}" for x in card["limits"]]
+    return "\n".join(lines) + "\n"
+
+
+def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, Any],
+               weights_dir: str | Path, *, sigma: float = 0.0, default: str | None = None) -> Path:
+    """Export an ensemble as ``weights_dir/NAME.pt`` with its card and register it in the index.
+
+    ``default``: ``"default"`` (the recommended, guided model) or ``"default_single_image"``
+    makes this model the default of that kind.
+    """
+    from sr.modelfile import export_model
+    from sr.zoo import _index
+
+    d = Path(weights_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = export_model(list(checkpoints), d / f"{name}.pt", card=dict(card),
+                        postprocess={"gaussian_sigma_px": float(sigma)})
+    (d / f"{name}.md").write_text(card_markdown(card))
+    idx = _index(d)
+    idx["models"][name] = {"file": f"{name}.pt", "card": f"{name}.md", "mode": card["mode"],
+                           "description": card["description"]}
+    if default:
+        idx[default] = name
+    (d / "models.json").write_text(json.dumps(idx, indent=1) + "\n")
+    logger.info("shipped %s (%d members) -> %s", name, len(checkpoints), path)
+    return path
