@@ -17,8 +17,6 @@ pytest.importorskip("lightning")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from scalelaws.cli import app  # noqa: E402
-
 pytestmark = pytest.mark.e2e
 
 STEPS_PER_EPOCH = 5
@@ -159,3 +157,34 @@ def test_resume_after_a_crash_mid_epoch_or_at_an_epoch_end_is_exact(tmp_path, re
     assert seen[0] == divmod(crash_at, STEPS_PER_EPOCH)
     assert len(seen) == STEPS_PER_EPOCH * EPOCHS - crash_at
     assert _max_rel_diff(got, reference) <= 1e-6
+
+
+def test_a_fresh_run_moves_the_previous_run_aside_and_divergence_stops_cleanly(tmp_path):
+    """Run 1 trains; run 2 (fresh, same folder, lr 1e30) keeps run 1 in previous-*/ and stops on inf/NaN."""
+    from scalelaws.cli import app
+    run = tmp_path / "run"
+    cfg = _config(tmp_path, max_epochs=1, limit_train_batches=2)
+    res = CliRunner().invoke(app, ["train", "--config", str(cfg), "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    first = (run / "checkpoints" / "last.ckpt").read_bytes()
+
+    cfg = _config(tmp_path, max_epochs=2, lr=1e30, checkpoint_every_n_steps=1)
+    d = json.loads(cfg.read_text())
+    d["loss"] = {"pixel": "mse"}  # Adam moves every weight by ~lr: the squared error overflows at step 2
+    cfg.write_text(json.dumps(d))
+    res = CliRunner().invoke(app, ["train", "--config", str(cfg), "--out", str(run)])
+    assert res.exit_code == 2, res.output
+    msg = res.output.strip().splitlines()[-1]
+    assert msg.startswith("error: ") and "diverged" in msg and "last.ckpt" in msg and "trainer.lr" in msg, msg
+    assert "Traceback" not in res.output
+
+    prev = list(run.glob("previous-*"))
+    assert len(prev) == 1
+    assert (prev[0] / "checkpoints" / "last.ckpt").read_bytes() == first  # the earlier run, untouched
+    assert (prev[0] / "config.json").is_file() and (prev[0] / "logs").is_dir()
+    assert not list((run / "checkpoints").glob("*-v*.ckpt"))
+
+    sd = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert sd["global_step"] == 1  # the step before the first non-finite loss
+    assert all(bool(torch.isfinite(v).all()) for v in sd["state_dict"].values())
+    assert f"step {sd['global_step'] + 1}" in msg
