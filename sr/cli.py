@@ -1,4 +1,4 @@
-"""``scalelaws train`` and ``scalelaws predict``: the super-resolution sub-commands.
+"""``scalelaws train``, ``export-model`` and ``predict``: the super-resolution sub-commands.
 
 Registered through the ``scalelaws.cli`` entry-point group. torch and Lightning are imported
 inside the command bodies so that ``scalelaws --help`` stays fast.
@@ -19,14 +19,14 @@ log = logging.getLogger(__name__)
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``train`` and ``predict`` to the ``scalelaws`` app."""
+    """Add ``train``, ``export-model`` and ``predict`` to the ``scalelaws`` app."""
 
     @app.command("train")
     def train_cmd(
         config: Annotated[Path, typer.Option("--config", "-c", help="JSON or TOML training configuration.")],
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (overrides out_dir).")] = None,
         max_epochs: Annotated[int | None, typer.Option("--max-epochs", help="Override trainer.max_epochs.")] = None,
-        resume: Annotated[bool, typer.Option("--resume", help="Resume from OUT/checkpoints/last.ckpt.")] = False,
+        resume: Annotated[bool, typer.Option("--resume", help="Resume from OUT/checkpoints/last.ckpt (without it, an earlier run in OUT is moved to OUT/previous-<time>/).")] = False,
     ) -> None:
         """Train a super-resolution model (modes: sisr_invariant, sisr_corrected, disr, disr_corrected)."""
         from sr.train import load_config, train
@@ -42,9 +42,35 @@ def register(app: typer.Typer) -> None:
         if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
             typer.echo(str(ckpt))  # once, from the launching process of a DDP run
 
+    @app.command("export-model")
+    def export_model_cmd(
+        checkpoints: Annotated[list[Path], typer.Argument(help="Training checkpoints (.ckpt) of one configuration.")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (.pt).")],
+        card: Annotated[Path | None, typer.Option("--card", help="JSON file: the model card (description, data, metrics).")] = None,
+    ) -> None:
+        """Pack one or several checkpoints (an ensemble) into one safe scalelaws-sr model file."""
+        import json
+
+        from sr.modelfile import export_model
+
+        try:
+            card_d = None
+            if card is not None:
+                try:
+                    card_d = json.loads(card.read_text())
+                except (OSError, json.JSONDecodeError) as exc:
+                    raise InputError(f"cannot read the model card as JSON ({exc})", card) from exc
+                if not isinstance(card_d, dict):
+                    raise InputError("the model card must be a JSON object", card)
+            out = export_model(checkpoints, output, card=card_d)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(str(out))
+
     @app.command("predict")
     def predict_cmd(
-        model: Annotated[Path, typer.Option("--model", "-m", help="Trained checkpoint (.ckpt).")],
+        model: Annotated[Path, typer.Option("--model", "-m", help="Model file (.pt) or training checkpoint (.ckpt).")],
         lst: Annotated[Path, typer.Option("--lst", help="LST raster in kelvin (GeoTIFF or NetCDF).")],
         output: Annotated[Path, typer.Option("--output", "-o", help="Output .tif (COG) or .nc on the fine grid.")],
         ndvi: Annotated[Path | None, typer.Option("--ndvi", help="Fine NDVI raster (guided models).")] = None,

@@ -38,12 +38,14 @@ bicubic RMSE for reference.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from sr import mode_spec
 from sr.data import (
@@ -58,9 +60,10 @@ from sr.data import (
 from sr.degrade import degrade_tensor
 from sr.lawtargets import LawTargets
 from sr.losses import ConsistencyLoss, LawLoss, NDVITextureLoss, PixelLoss, SpectralSlopeLoss
+from sr.modelfile import atomic_torch_save, safe_torch_load
 from sr.models import bicubic_upsample, build_model
 
-__all__ = ["SRModule", "SRDataModule"]
+__all__ = ["SRModule", "SRDataModule", "ResumableSampler", "DivergenceGuard", "SafeCheckpointIO"]
 
 log = logging.getLogger(__name__)
 
@@ -227,13 +230,6 @@ class SRModule(L.LightningModule):
             self.log("val/rmse_K", rmse, prog_bar=True, batch_size=bs, sync_dist=True)
             self.log("val/bicubic_rmse_K", rmse_b, batch_size=bs, sync_dist=True)
 
-    def on_train_epoch_start(self) -> None:
-        """Advance the augmentation draw of the training set."""
-        dm = getattr(self.trainer, "datamodule", None)
-        ds = getattr(dm, "train_ds", None)
-        if isinstance(ds, PatchDataset):
-            ds.set_epoch(self.current_epoch)
-
     def configure_optimizers(self) -> Any:
         """Adam(W) with an optional cosine schedule over the epochs."""
         tc = self.config["trainer"]
@@ -245,6 +241,126 @@ class SRModule(L.LightningModule):
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(tc["max_epochs"]), 1))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return opt
+
+
+class _EpochItems(Dataset):
+    """A :class:`sr.data.PatchDataset` indexed by ``(epoch, item)``.
+
+    The epoch travels with every index, so the augmentation draw is right in data-loader
+    worker processes too (where a ``set_epoch`` call on the main process's copy is not seen).
+    """
+
+    def __init__(self, ds: PatchDataset) -> None:
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Tensor]:
+        epoch, i = key
+        self.ds.set_epoch(epoch)
+        return self.ds[i]
+
+
+class ResumableSampler(DistributedSampler):
+    """Shuffle seeded by ``(seed, epoch)``, sharded over ranks, able to start mid-epoch.
+
+    Yields ``(epoch, index)`` pairs (for :class:`_EpochItems`). The permutation of an epoch
+    depends only on the seed and the epoch (torch's :class:`~torch.utils.data.DistributedSampler`
+    draw), never on how many epochs this process has run, so a resumed run sees the same
+    batches as an uninterrupted one.
+
+    Parameters
+    ----------
+    dataset
+        The indexed dataset (its length is used).
+    num_replicas, rank
+        Data-parallel world size and this process's rank.
+    seed
+        Shuffle seed.
+
+    """
+
+    def __init__(self, dataset: Dataset, *, num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self._pending: tuple[int, int] | None = None
+        #: epoch and number of skipped indices of the iteration in progress
+        self.iter_epoch, self.iter_skip = 0, 0
+
+    def start_at(self, epoch: int, skip: int) -> None:
+        """Make the next iteration, if it is of ``epoch``, start after its first ``skip`` indices.
+
+        Only the next iteration is affected; when Lightning then asks for another epoch
+        (:meth:`set_epoch`) the skip is dropped.
+        """
+        self.set_epoch(epoch)
+        self._pending = (int(epoch), int(skip))
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:  # type: ignore[override]
+        epoch, skip = self.epoch, 0
+        if self._pending is not None:
+            if self._pending[0] == epoch:
+                skip = self._pending[1]
+            self._pending = None
+        self.iter_epoch, self.iter_skip = epoch, skip
+        idx = list(super().__iter__())[skip:]
+        return iter([(epoch, int(i)) for i in idx])
+
+
+class ResumableLoader(DataLoader):
+    """A :class:`~torch.utils.data.DataLoader` over a :class:`ResumableSampler` that Lightning checkpoints.
+
+    Lightning 2.x saves ``state_dict()`` of a train loader that has one (in the checkpoint's
+    ``loops.fit_loop.state_dict.combined_loader``) and calls ``load_state_dict()`` on resume,
+    before iterating. The state is the epoch and the number of batches of it handed out, so a
+    run resumed from a mid-epoch checkpoint continues with the next batch of the same epoch
+    (Lightning alone would restart the epoch's data from its first batch).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of :class:`~torch.utils.data.DataLoader`; ``sampler`` must be a
+        :class:`ResumableSampler`.
+    batches_per_epoch
+        Callable returning the number of batches an epoch trains on (Lightning's
+        ``num_training_batches``, which ``limit_train_batches`` may make smaller than the
+        loader); ``None``: the loader's length.
+
+    """
+
+    def __init__(self, *args: Any, batches_per_epoch: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.sampler, ResumableSampler):
+            raise TypeError("ResumableLoader needs a ResumableSampler")
+        self._batches_per_epoch = batches_per_epoch
+        self._epoch, self._handed = 0, 0
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        it = super().__iter__()
+        sampler = self.sampler
+        assert isinstance(sampler, ResumableSampler) and self.batch_size is not None
+        first = True
+        for batch in it:
+            if first:  # the sampler has started this iteration: record where it stands
+                self._epoch, self._handed = sampler.iter_epoch, sampler.iter_skip // self.batch_size
+                first = False
+            self._handed += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        """Epoch, batches of it handed out so far, and the batches an epoch trains on."""
+        per_epoch = self._batches_per_epoch() if self._batches_per_epoch is not None else len(self)
+        per_epoch = int(per_epoch) if per_epoch != float("inf") else -1
+        return {"epoch": int(self._epoch), "batches": int(self._handed), "batches_per_epoch": per_epoch}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Start the next iteration where ``state`` stands (the next epoch if it was complete)."""
+        epoch, done, per_epoch = int(state["epoch"]), int(state["batches"]), int(state["batches_per_epoch"])
+        if 0 <= per_epoch <= done:
+            epoch, done = epoch + 1, 0
+        assert isinstance(self.sampler, ResumableSampler) and self.batch_size is not None
+        self.sampler.start_at(epoch, done * self.batch_size)
+        self._epoch, self._handed = epoch, done
 
 
 class SRDataModule(L.LightningDataModule):
@@ -311,13 +427,18 @@ class SRDataModule(L.LightningDataModule):
         self._ready = True
 
     def train_dataloader(self) -> DataLoader:
-        """Shuffled training patches (seeded)."""
+        """Shuffled training patches: seeded per epoch, resumable mid-epoch (:class:`ResumableLoader`)."""
         d = self.config["data"]
-        g = torch.Generator().manual_seed(int(self.config["trainer"]["seed"]))
-        return DataLoader(
-            self.train_ds, batch_size=d["batch_size"], shuffle=True, num_workers=d["num_workers"],
-            generator=g, drop_last=len(self.train_ds) > d["batch_size"],
-            persistent_workers=d["num_workers"] > 0,
+        assert self.train_ds is not None, "call setup() first"
+        items = _EpochItems(self.train_ds)
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        sampler = ResumableSampler(items, num_replicas=world, rank=rank, seed=int(self.config["trainer"]["seed"]))
+        bs = int(d["batch_size"])
+        per_epoch = (lambda: trainer.num_training_batches) if trainer is not None else None
+        return ResumableLoader(
+            items, batch_size=bs, sampler=sampler, num_workers=d["num_workers"],
+            drop_last=len(sampler) > bs, persistent_workers=d["num_workers"] > 0, batches_per_epoch=per_epoch,
         )
 
     def val_dataloader(self) -> DataLoader | list:
@@ -326,3 +447,74 @@ class SRDataModule(L.LightningDataModule):
             return []
         d = self.config["data"]
         return DataLoader(self.val_ds, batch_size=d["batch_size"], shuffle=False, num_workers=d["num_workers"])
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written atomically and read back with ``weights_only=True`` only.
+
+    Writing goes to a temporary file in the checkpoint folder that is renamed over the target
+    (Lightning's own local writer goes through the system temporary folder, which is a copy,
+    not a rename, when that folder is on another file system). Reading refuses anything but
+    tensors and plain containers (:func:`sr.modelfile.safe_torch_load`), so resuming from an
+    untrusted checkpoint cannot run code.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        """Write ``checkpoint`` to ``path`` atomically."""
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} does not take storage_options")
+        atomic_torch_save(checkpoint, path)
+
+    def load_checkpoint(self, path: Any, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        """Read a checkpoint with ``torch.load(weights_only=True)``."""
+        ckpt = safe_torch_load(path, map_location=map_location or "cpu")
+        if not isinstance(ckpt, dict):
+            raise TypeError(f"{path}: a checkpoint must hold a dict, got {type(ckpt).__name__}")
+        return ckpt
+
+
+class DivergenceGuard(L.Callback):
+    """Stop training when the loss or the weights stop being finite, before that step is saved.
+
+    Runs at the end of every training batch, before the checkpoint callbacks (Lightning runs
+    :class:`~lightning.pytorch.callbacks.ModelCheckpoint` last), and raises
+    :class:`sr.train.TrainingDivergedError` naming the last good checkpoint.
+
+    Parameters
+    ----------
+    last_checkpoint
+        Path of the run's ``last.ckpt``.
+
+    """
+
+    def __init__(self, last_checkpoint: Any) -> None:
+        self.last_checkpoint = last_checkpoint
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Check the step's loss and the weights."""
+        from pathlib import Path
+
+        from sr.train import TrainingDivergedError
+
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        problem = ""
+        if isinstance(loss, Tensor) and not bool(torch.isfinite(loss.detach()).all()):
+            problem = f"the training loss is {float(loss.detach().float().mean())}"
+        else:
+            sums = [p.detach().sum() for p in pl_module.parameters()]
+            if sums and not bool(torch.isfinite(torch.stack(sums).float()).all()):
+                problem = "the weights are no longer finite"
+        if not trainer.strategy.reduce_boolean_decision(bool(problem), all=False):
+            return
+        problem = problem or "another process's loss or weights are no longer finite"
+        last = Path(self.last_checkpoint)
+        kept = (f"the last good checkpoint is kept: {last}" if last.is_file()
+                else "no checkpoint had been written yet")
+        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        raise TrainingDivergedError(
+            f"training diverged: {problem} at epoch {trainer.current_epoch}, step {trainer.global_step}; "
+            f"stopped without saving this step, {kept}. Lower trainer.lr (now {lr:g}) or check the data",
+            last if last.is_file() else None,
+        )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +22,11 @@ import torch
 import xarray as xr
 
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError
+from sr.modelfile import load_sr_model  # safe loading of model files and checkpoints (re-exported)
 
 __all__ = ["load_sr_model", "predict_array", "predict_dataarray", "predict_file", "blend_window"]
 
 log = logging.getLogger(__name__)
-
-
-def load_sr_model(path: str | Path, *, map_location: str = "cpu") -> Any:
-    """Load a trained :class:`sr.module.SRModule` from a Lightning checkpoint, in eval mode."""
-    from sr.module import SRModule
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("model checkpoint not found", path)
-    try:
-        module = SRModule.load_from_checkpoint(path, map_location=map_location)
-    except (RuntimeError, KeyError, EOFError, TypeError, pickle.UnpicklingError) as exc:
-        raise InputError(f"not a scalelaws SR checkpoint: {exc}", path) from exc
-    module.eval()
-    return module
 
 
 def blend_window(n: int, ramp: int, *, kind: str = "cosine", lo: bool = True, hi: bool = True) -> np.ndarray:
@@ -396,7 +381,7 @@ def predict_file(
     Parameters
     ----------
     model
-        Checkpoint path or a loaded module.
+        Model file or checkpoint path (read by :func:`load_sr_model`), or a loaded model.
     lst_path
         LST raster in kelvin (GeoTIFF or NetCDF readable by :func:`scalelaws.io.open_raster`).
     out_path

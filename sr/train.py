@@ -32,11 +32,27 @@ Example (TOML)::
     [trainer]
     max_epochs = 20
     precision = "auto"               # bf16-mixed on a GPU that supports it, else 32-true
+    checkpoint_every_n_steps = 100   # last.ckpt every N optimiser steps (0: epoch ends only)
 
 :func:`train` writes under ``out_dir``: ``checkpoints/`` (``last.ckpt`` and the best by
 ``val/loss``; resumable), ``logs/`` (CSV and TensorBoard), ``config.json`` (the resolved
 configuration), ``normalisation.json`` and, when a law is used, ``law.nc``. The resolved config,
 the normalisation and the inference conditioning are also in the checkpoint's hyper-parameters.
+
+Fault tolerance (see ``docs/models.md``):
+
+* ``checkpoints/last.ckpt`` is rewritten every ``trainer.checkpoint_every_n_steps`` optimiser
+  steps and at every epoch end (atomically: a kill never leaves it truncated).
+* ``trainer.resume`` (``scalelaws train --resume``) continues from ``last.ckpt``: optimiser,
+  schedule, loop counters and the position in the training data are restored, and the data
+  order and augmentation are seeded per epoch and per item, so a run killed at any point and
+  resumed ends with the same weights as an uninterrupted one (deterministic CPU runs).
+* A fresh (not resumed) run into a folder holding an earlier run moves that run's files
+  (``checkpoints/``, ``logs/``, ``config.json``, ``normalisation.json``, a fitted ``law.nc``)
+  into ``out_dir/previous-<UTC timestamp>/``; nothing is deleted.
+* A non-finite loss or weight stops training with :class:`TrainingDivergedError` before the
+  step is checkpointed, so ``last.ckpt`` stays the last good state.
+* Checkpoints are read back with ``torch.load(weights_only=True)`` only (resume included).
 """
 
 from __future__ import annotations
@@ -45,6 +61,7 @@ import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +82,8 @@ __all__ = [
     "load_config",
     "train",
     "build_targets",
+    "ConfigError",
+    "TrainingDivergedError",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +92,10 @@ log = logging.getLogger(__name__)
 
 class ConfigError(InputError):
     """The training configuration is invalid."""
+
+
+class TrainingDivergedError(InputError):
+    """The training loss or the weights became NaN or infinite (``path``: the last good checkpoint)."""
 
 
 @dataclass
@@ -155,6 +178,7 @@ class TrainerConfig:
     check_val_every_n_epoch: int = 1
     enable_progress_bar: bool = False
     resume: Any = False
+    checkpoint_every_n_steps: int = 100
 
 
 @dataclass
@@ -310,6 +334,56 @@ def build_targets(cfg: SRConfig, out_dir: Path | None = None) -> Any:
     )
 
 
+#: What a run writes directly under ``out_dir`` (moved aside by a fresh run; see :func:`train`).
+_RUN_FILES = ("checkpoints", "logs", "config.json", "normalisation.json", "law.nc")
+
+
+def _is_rank_zero() -> bool:
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def _move_previous_run(out: Path, cfg: SRConfig) -> Path | None:
+    """Move an earlier run's files out of the way into ``out/previous-<UTC time>/``.
+
+    ``law.nc`` stays when it is the law this configuration reads (``law.path``).
+    Returns the new folder, or ``None`` when ``out`` held no earlier run.
+    """
+    keep = Path(cfg.law.path).resolve() if cfg.law.path else None
+    present = [n for n in _RUN_FILES if (out / n).exists() and (out / n).resolve() != keep]
+    if not present or (present == ["checkpoints"] and not any((out / "checkpoints").iterdir())):
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dest, k = out / f"previous-{stamp}", 1
+    while dest.exists():
+        dest, k = out / f"previous-{stamp}-{k}", k + 1
+    dest.mkdir()
+    for name in present:
+        (out / name).rename(dest / name)
+    log.warning("%s held an earlier run: moved %s to %s (pass --resume to continue it instead)",
+                out, ", ".join(present), dest)
+    return dest
+
+
+def _resume_checkpoint(cfg: SRConfig, ckpt_dir: Path) -> Path | None:
+    """Find the checkpoint ``trainer.resume`` asks for (``None``: start afresh)."""
+    r = cfg.trainer.resume
+    if not r:
+        return None
+    path = ckpt_dir / "last.ckpt" if r is True or r == "last" else Path(str(r))
+    if not path.is_file():
+        if r is True or r == "last":
+            log.warning("no checkpoint to resume from at %s: starting afresh", path)
+            return None
+        raise ConfigError("the checkpoint to resume from does not exist", path)
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ConfigError("cannot resume: the checkpoint is truncated or not a torch checkpoint", path)
+    return path
+
+
 def _precision(requested: str) -> str:
     import torch
 
@@ -328,6 +402,11 @@ def train(
 ) -> Path:
     """Train a model; return the path of the last checkpoint.
 
+    ``checkpoints/last.ckpt`` is written every ``trainer.checkpoint_every_n_steps`` steps
+    and at every epoch end. With ``trainer.resume`` (``True``/``"last"``: ``last.ckpt``, or a
+    checkpoint path) training continues exactly where that checkpoint stands. Without it, an
+    earlier run's files in ``out_dir`` are moved to ``out_dir/previous-<UTC time>/``.
+
     Parameters
     ----------
     config
@@ -337,12 +416,21 @@ def train(
     max_epochs
         Overrides ``config.trainer.max_epochs``.
 
+    Raises
+    ------
+    ConfigError
+        Invalid configuration, or a checkpoint to resume from that is missing or truncated.
+    TrainingDivergedError
+        The loss or the weights became NaN or infinite; ``last.ckpt`` is the last good state.
+    sr.modelfile.ModelFileError
+        The checkpoint to resume from holds something else than tensors and plain data.
+
     """
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-    from sr.module import SRDataModule, SRModule
+    from sr.module import DivergenceGuard, SafeCheckpointIO, SRDataModule, SRModule
 
     cfg = load_config(config) if isinstance(config, (str, Path)) else config
     if out_dir is not None:
@@ -350,9 +438,19 @@ def train(
     if max_epochs is not None:
         cfg.trainer.max_epochs = int(max_epochs)
     cfg.resolve()
+    tc = cfg.trainer
+    every = tc.checkpoint_every_n_steps
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise ConfigError(f"trainer.checkpoint_every_n_steps must be an integer >= 0 (0: epoch ends only), got {every!r}")
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tc = cfg.trainer
+    ckpt_dir = out / "checkpoints"
+    ckpt_path = _resume_checkpoint(cfg, ckpt_dir)
+    rank_zero = _is_rank_zero()
+    if ckpt_path is None and rank_zero:
+        # a fresh run in a used folder keeps the earlier run (Lightning would otherwise version
+        # the new files, last-v1.ckpt, and last.ckpt would still be the old network)
+        _move_previous_run(out, cfg)
     L.seed_everything(tc.seed, workers=True, verbose=False)
 
     targets = build_targets(cfg, out)
@@ -376,12 +474,15 @@ def train(
         inference_res_m=float(infer_res),
         cond_names=targets.conditioning_names() if cond else None,
     )
-    (out / "config.json").write_text(json.dumps(conf, indent=2))
-    (out / "normalisation.json").write_text(json.dumps(norm.to_dict(), indent=2))
+    if rank_zero:
+        (out / "config.json").write_text(json.dumps(conf, indent=2))
+        (out / "normalisation.json").write_text(json.dumps(norm.to_dict(), indent=2))
 
-    ckpt_dir = out / "checkpoints"
     has_val = dm.val_ds is not None
-    callbacks = [
+    last_name = ModelCheckpoint.CHECKPOINT_NAME_LAST
+    callbacks: list[Any] = [
+        DivergenceGuard(ckpt_dir / f"{last_name}.ckpt"),
+        # the best by the monitored loss, and last.ckpt, at every epoch end
         ModelCheckpoint(
             dirpath=ckpt_dir,
             filename="best-{epoch:03d}",
@@ -389,9 +490,16 @@ def train(
             mode="min",
             save_top_k=1,
             save_last=True,
+            enable_version_counter=False,
         ),
         LearningRateMonitor(logging_interval="epoch"),
     ]
+    if every:
+        # last.ckpt every `every` optimiser steps too (same file: no versioned copies)
+        callbacks.append(
+            ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every, save_top_k=0, save_last=True,
+                            enable_version_counter=False)
+        )
     loggers = [CSVLogger(out / "logs", name="csv"), TensorBoardLogger(out / "logs", name="tensorboard")]
     trainer = L.Trainer(
         accelerator=tc.accelerator,
@@ -412,24 +520,15 @@ def train(
         callbacks=callbacks,
         logger=loggers,
         default_root_dir=out,
+        plugins=[SafeCheckpointIO()],
     )
-    ckpt_path = None
-    if tc.resume:
-        ckpt_path = str(ckpt_dir / "last.ckpt") if tc.resume is True or tc.resume == "last" else str(tc.resume)
-        if not Path(ckpt_path).is_file():
-            log.warning("no checkpoint to resume from at %s: starting afresh", ckpt_path)
-            ckpt_path = None
-    if ckpt_path is None and trainer.is_global_zero:
-        # a fresh run in a used folder: Lightning would version the new files (last-v1.ckpt)
-        # and `last.ckpt` would still be the old network
-        stale = sorted(ckpt_dir.glob("*.ckpt"))
-        if stale:
-            log.warning("starting afresh: removing %d checkpoint(s) of an earlier run in %s",
-                        len(stale), ckpt_dir)
-            for f in stale:
-                f.unlink()
-    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
-    last = Path(callbacks[0].last_model_path or ckpt_dir / "last.ckpt")
+    if ckpt_path is not None:
+        log.info("resuming from %s", ckpt_path)
+        if rank_zero:  # temporary files of a checkpoint write that a kill interrupted
+            for tmp in ckpt_dir.glob(".*.ckpt.*.tmp"):
+                tmp.unlink(missing_ok=True)
+    trainer.fit(module, datamodule=dm, ckpt_path=None if ckpt_path is None else str(ckpt_path), weights_only=True)
+    last = Path(callbacks[1].last_model_path or ckpt_dir / f"{last_name}.ckpt")
     if trainer.is_global_zero:
         for name in ("config.json", "normalisation.json"):
             (ckpt_dir / name).write_text((out / name).read_text())
