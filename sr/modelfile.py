@@ -35,6 +35,9 @@ lists and dicts is in the file)
     ``card``
         Free-form dict filled by whoever ships the model: description, training data, metrics,
         licence...
+    ``postprocess`` (optional)
+        Applied to the mosaic by :func:`sr.predict.predict_dataarray`:
+        ``{"gaussian_sigma_px": s}``, the output smoothing chosen by the nested selection.
     ``members_info``
         Per member: the source checkpoint's file name, ``epoch``, ``global_step`` and
         ``seed``.
@@ -236,6 +239,7 @@ class SRInferenceModel(nn.Module):
         self.cond_dim = int(meta["cond_dim"])
         self.norm = Normalisation.from_dict(meta["norm"])
         self.card: dict[str, Any] = dict(meta.get("card") or {})
+        self.postprocess: dict[str, Any] = dict(meta.get("postprocess") or {})
         self.hparams: dict[str, Any] = {k: meta[k] for k in _HPARAM_KEYS}
         self.eval()
 
@@ -464,6 +468,7 @@ def export_model(
     out: str | Path,
     *,
     card: dict[str, Any] | None = None,
+    postprocess: dict[str, Any] | None = None,
 ) -> Path:
     """Write a scalelaws-sr model file from one or several training checkpoints.
 
@@ -478,6 +483,10 @@ def export_model(
     card
         Free-form, JSON-serialisable description stored as ``meta["card"]``; default: the
         first input's card, or ``{}``.
+    postprocess
+        What :func:`sr.predict.predict_dataarray` applies to the mosaic, stored as
+        ``meta["postprocess"]``: ``{"gaussian_sigma_px": s}`` (the output smoothing chosen by
+        :mod:`analysis.selection`); default: the first input's, or none.
 
     Returns
     -------
@@ -521,6 +530,8 @@ def export_model(
     assert first is not None
     meta = {k: first[k] for k in _REQUIRED_META}
     meta["card"] = dict(card) if card is not None else dict(first.get("card") or {})
+    meta["postprocess"] = (dict(postprocess) if postprocess is not None
+                           else dict(first.get("postprocess") or {}))
     meta["members_info"] = infos
     meta["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta["scalelaws_version"] = scalelaws.__version__
