@@ -423,3 +423,34 @@ def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, 
     (d / "models.json").write_text(json.dumps(idx, indent=1) + "\n")
     logger.info("shipped %s (%d members) -> %s", name, len(checkpoints), path)
     return path
+
+
+def nested_predictor(report: Mapping[str, Any], *, tile: int = 64):
+    """Predictor ``pair -> DataArray`` of the outer folds' chosen ensembles (cross-fitted).
+
+    Each pair is predicted by the ensemble of the outer fold that held it out, with that
+    ensemble's output smoothing: the predictor of the honest outer score, usable in
+    :func:`analysis.evaluate.evaluate` beside the baselines.
+    """
+    by_pair: dict[int, Mapping[str, Any]] = {}
+    for o in report["outer"]:
+        for pid in o["scored_ids"]:
+            by_pair[int(pid)] = o["fitted"]
+    cache: dict[int, Any] = {}
+
+    def predict(pair) -> xr.DataArray:
+        from analysis.experiment import model_predictor
+
+        f = by_pair.get(int(pair.id))
+        if f is None:
+            raise InputError(f"pair {pair.id} is not held out by any outer fold")
+        key = id(f)
+        if key not in cache:
+            cache[key] = [model_predictor(c, tile=tile) for c in f["checkpoints"]]
+        fields = [to_grid(p(pair), pair.ndvi_250m) for p in cache[key]]
+        mean = xr.concat(fields, "member").mean("member", skipna=False)
+        mean.attrs = dict(fields[0].attrs)
+        return smooth_prediction(mean, f["sigma"])
+
+    predict.__name__ = "nested"
+    return predict
