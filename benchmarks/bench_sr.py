@@ -91,10 +91,9 @@ def bench_training(model: str, mode: str, options: dict, *, batch: int, patch: i
 
 def _threads() -> int:
     """Cores this process may run on (the torch threads of every timing)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    from sr.predict import _available_cores
+
+    return _available_cores()
 
 
 def _raster(size: int, rng: np.random.Generator) -> np.ndarray:

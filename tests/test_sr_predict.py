@@ -258,7 +258,8 @@ def test_prediction_restores_threads_and_weight_layout(rng):
     before = torch.get_num_threads()
     predict_array(m, _field(rng, 20, 20), tile=8, overlap=2, threads=1)
     assert torch.get_num_threads() == before
-    assert all(p.is_contiguous() for p in m.parameters())
+    assert all(p.is_contiguous() and not p.is_inference() for p in m.parameters())
+    m.net(torch.zeros(1, 1, 4, 4)).sum().backward()  # still trainable
     lst = _field(rng, 20, 20)
     a = predict_array(m, lst, tile=8, overlap=2, channels_last=False, batch_size=1)
     b = predict_array(m, lst, tile=8, overlap=2, channels_last=True, batch_size=64)
