@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +89,121 @@ def _fill_nearest(a: np.ndarray) -> np.ndarray:
     return a[tuple(idx)]
 
 
-@torch.no_grad()
+class _MemberView:
+    """One network of a model file seen as a module (its container's normalisation and settings)."""
+
+    def __init__(self, parent: Any, net: Any) -> None:
+        self.net = net
+        self.norm = parent.norm
+        self.factor = parent.factor
+        self.cond_dim = parent.cond_dim
+        self.hparams = parent.hparams
+
+
+def _members(module: Any) -> list[Any]:
+    """Return the member networks of ``module``: its ``members``, a sequence's items, or itself."""
+    if hasattr(module, "members"):
+        # a model file (sr.modelfile.SRInferenceModel) holds bare networks sharing one norm
+        members = [m if hasattr(m, "net") else _MemberView(module, m) for m in module.members]
+    elif isinstance(module, (Sequence, torch.nn.ModuleList)) and not isinstance(module, str):
+        members = list(module)
+    else:
+        members = [module]
+    if not members:
+        raise ValueError("the model ensemble has no member")
+    f0, g0 = int(members[0].factor), bool(members[0].net.needs_guide)
+    for m in members[1:]:
+        if int(m.factor) != f0 or bool(m.net.needs_guide) != g0:
+            raise ValueError("every ensemble member must have the same factor and the same guide (NDVI) need")
+    return members
+
+
+def _available_cores() -> int:
+    """CPU cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def _inference_settings(members: list[Any], devices: list[torch.device], threads: int | None, channels_last: bool):
+    """Torch threads and channels-last convolution weights for the duration of a prediction.
+
+    The thread count is ``threads``, or the available cores unless ``OMP_NUM_THREADS`` is set;
+    the previous thread count and the members' (contiguous) weight layout are restored after.
+    """
+    old_threads = torch.get_num_threads()
+    on_cpu = any(d.type == "cpu" for d in devices)
+    if on_cpu and threads is None and "OMP_NUM_THREADS" not in os.environ:
+        threads = _available_cores()
+    if on_cpu and threads is not None and threads != old_threads:
+        torch.set_num_threads(int(threads))
+    if channels_last:
+        for m in members:
+            m.net.to(memory_format=torch.channels_last)
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        if channels_last:
+            for m in members:
+                m.net.to(memory_format=torch.contiguous_format)
+        if torch.get_num_threads() != old_threads:
+            torch.set_num_threads(old_threads)
+
+
+def _member_inputs(
+    member: Any, filled: np.ndarray, ndvi: np.ndarray | None, cond: np.ndarray | None, cache: dict
+) -> tuple[np.ndarray, np.ndarray | None, torch.Tensor | None]:
+    """Normalised LST, normalised guide and conditioning row of one member (shared when equal)."""
+    norm = member.norm
+    key = ("lst", float(norm.lst_mean), float(norm.lst_std))
+    if key not in cache:
+        cache[key] = ((filled - norm.lst_mean) / norm.lst_std).astype(np.float32, copy=False)
+    g = None
+    if ndvi is not None:
+        gkey = ("ndvi", float(norm.ndvi_mean), float(norm.ndvi_std))
+        if gkey not in cache:
+            cache[gkey] = np.where(np.isfinite(ndvi), (ndvi - norm.ndvi_mean) / norm.ndvi_std, 0.0).astype(np.float32)
+        g = cache[gkey]
+    c_t = None
+    if member.cond_dim:
+        c = cond
+        if c is None:
+            stored = member.hparams.get("predict_cond")
+            if stored is None:
+                raise InputError("the model is conditioned but no conditioning vector was given or stored")
+            c = stored
+        c_t = torch.as_tensor(np.asarray(c, dtype=np.float32))[None]
+    return cache[key], g, c_t
+
+
+def _edge_windows(starts: np.ndarray, t: int, n: int, ramp: int, blend: str) -> np.ndarray:
+    """Return the ``(len(starts), t)`` float32 blending windows of the tiles along one axis.
+
+    ``starts``, ``t`` and the axis length ``n`` are on the fine grid; a window is tapered except
+    at the raster's borders, and each edge case is computed once.
+    """
+    cases = {}
+    rows = []
+    for s in starts:
+        key = (s > 0, s + t < n)
+        if key not in cases:
+            cases[key] = blend_window(t, ramp, kind=blend, lo=key[0], hi=key[1]).astype(np.float32)
+        rows.append(cases[key])
+    return np.stack(rows)
+
+
+def _weight_sum(starts: np.ndarray, win: np.ndarray, n: int) -> np.ndarray:
+    """Sum of the 1-D windows of all tiles along one axis (length ``n``, fine grid, float64)."""
+    total = np.zeros(n, dtype=np.float64)
+    t = win.shape[1]
+    for s, w in zip(starts, win, strict=True):
+        total[s : s + t] += w
+    return total
+
+
 def predict_array(
     module: Any,
     lst: np.ndarray,
@@ -95,17 +212,30 @@ def predict_array(
     tile: int = 64,
     overlap: int = 8,
     blend: str = "cosine",
-    batch_size: int = 8,
+    batch_size: int = 16,
     cond: np.ndarray | None = None,
     device: str | torch.device | None = None,
-) -> np.ndarray:
+    return_std: bool = False,
+    threads: int | None = None,
+    channels_last: bool = True,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Super-resolve a whole LST array (kelvin) with overlapping tiles.
+
+    Each tile's output is weighted by a separable cosine (or linear) ramp over the overlap; the
+    weighted outputs are summed and divided by the sum of the weights, so that a model that is
+    exact on each tile stays exact on the mosaic. All tiles have the same size (the last row
+    and column of tiles are shifted to end at the border), are gathered with a strided view and
+    run in batches of ``batch_size`` under ``torch.inference_mode``, in float32, with
+    channels-last convolutions. Tiles whose coarse pixels are all missing are not run: every
+    fine pixel they cover is NaN in the output anyway.
 
     Parameters
     ----------
     module
         A trained :class:`sr.module.SRModule` (or any object with ``net``, ``norm``,
-        ``factor`` and ``cond_dim`` like it).
+        ``factor``, ``cond_dim`` and ``hparams`` like it), or an ensemble: a sequence of such
+        modules or an object with a ``members`` list of them. Every member runs on each batch
+        of tiles; the prediction is the members' mean.
     lst
         ``(h, w)`` LST in kelvin; NaN = missing.
     ndvi
@@ -119,32 +249,46 @@ def predict_array(
     batch_size
         Tiles per forward pass.
     cond
-        Conditioning vector (default: the one stored in the model for its inference band).
+        Conditioning vector (default: the one stored in each model for its inference band).
     device
-        Where to run (default: the module's device).
+        Where to run (default: each module's device); the modules are moved there.
+    return_std
+        Also return the per-pixel ensemble standard deviation (population, over the members),
+        ``sqrt(E[y^2] - E[y]^2)`` from the blended first and second moments of the members'
+        outputs. Where tiles overlap, it also holds the spread between the overlapping tiles'
+        predictions (law of total variance; 0 for a seam-free model), so a single model gives
+        0 except in the overlaps. The moments are accumulated in float64.
+    threads
+        Torch CPU threads during the call (default: the cores this process may run on, from
+        ``os.sched_getaffinity``, unless ``OMP_NUM_THREADS`` is set); restored afterwards.
+    channels_last
+        Run the convolutions in channels-last memory layout (the weights are converted for the
+        call and restored to the contiguous layout afterwards).
 
     Returns
     -------
-    numpy.ndarray
-        ``(h * factor, w * factor)`` float32 kelvin; NaN under missing coarse pixels.
+    numpy.ndarray or tuple of numpy.ndarray
+        ``(h * factor, w * factor)`` float32 kelvin, NaN under missing coarse pixels; with
+        ``return_std``, ``(mean, std)`` (std in kelvin, NaN at the same pixels).
 
     """
     lst = np.asarray(lst, dtype=np.float32)
     if lst.ndim != 2:
         raise InputError(f"LST must be a 2-D array, got shape {lst.shape}")
-    f = int(module.factor)
-    h, w = lst.shape
-    net = module.net
-    norm = module.norm
     if overlap >= tile:
         raise ValueError(f"overlap ({overlap}) must be smaller than tile ({tile})")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    members = _members(module)
+    ref = members[0]
+    f = int(ref.factor)
+    h, w = lst.shape
     if device is not None:
-        module = module.to(device)
-    dev = next(iter(module.parameters()), torch.zeros(())).device
+        members = [m.to(device) for m in members]
+    devices = [next(iter(m.parameters()), torch.zeros(())).device for m in members]
     missing = ~np.isfinite(lst)
-    x = (_fill_nearest(lst) - norm.lst_mean) / norm.lst_std
-    g = None
-    if net.needs_guide:
+    filled = _fill_nearest(lst)
+    if ref.net.needs_guide:
         if ndvi is None:
             raise InputError("this model needs an NDVI guide on the fine grid (--ndvi)")
         ndvi = np.asarray(ndvi, dtype=np.float32)
@@ -154,41 +298,86 @@ def predict_array(
         # not cover once placed by its transform) take the nearest valid NDVI
         if np.isfinite(ndvi).any():
             ndvi = _fill_nearest(ndvi)
-        g = np.where(np.isfinite(ndvi), (ndvi - norm.ndvi_mean) / norm.ndvi_std, 0.0).astype(np.float32)
-    c_t = None
-    if module.cond_dim:
-        if cond is None:
-            stored = module.hparams.get("predict_cond")
-            if stored is None:
-                raise InputError("the model is conditioned but no conditioning vector was given or stored")
-            cond = np.asarray(stored, dtype=np.float32)
-        c_t = torch.as_tensor(np.asarray(cond, dtype=np.float32), device=dev)[None]
+    else:
+        ndvi = None
+    cache: dict = {}
+    inputs = [_member_inputs(m, filled, ndvi, cond, cache) for m in members]
+    # every member's output y_k (kelvin) in the first member's normalised units: a_k o_k + b_k
+    std0, mean0 = float(ref.norm.lst_std), float(ref.norm.lst_mean)
+    affine = [(float(m.norm.lst_std) / std0, (float(m.norm.lst_mean) - mean0) / std0) for m in members]
+
     th, tw = min(tile, h), min(tile, w)
     ys, xs = _starts(h, th, th - overlap), _starts(w, tw, tw - overlap)
-    acc = np.zeros((h * f, w * f), dtype=np.float64)
-    wsum = np.zeros_like(acc)
-    jobs = [(r, c) for r in ys for c in xs]
-    for b0 in range(0, len(jobs), batch_size):
-        part = jobs[b0 : b0 + batch_size]
-        lr_b = torch.as_tensor(np.stack([x[r : r + th, c : c + tw] for r, c in part])[:, None], device=dev)
-        g_b = None
-        if g is not None:
-            g_b = torch.as_tensor(
-                np.stack([g[r * f : (r + th) * f, c * f : (c + tw) * f] for r, c in part])[:, None], device=dev
-            )
-        cb = c_t.expand(len(part), -1) if c_t is not None else None
-        out = net(lr_b, guide=g_b, cond=cb).float().cpu().numpy()[:, 0]
-        for (r, c), o in zip(part, out, strict=True):
-            ov_y = overlap * f
-            wy = blend_window(th * f, ov_y, kind=blend, lo=r > 0, hi=r + th < h)
-            wx = blend_window(tw * f, ov_y, kind=blend, lo=c > 0, hi=c + tw < w)
-            wt = wy[:, None] * wx[None, :]
-            acc[r * f : (r + th) * f, c * f : (c + tw) * f] += wt * o
-            wsum[r * f : (r + th) * f, c * f : (c + tw) * f] += wt
-    res = acc / np.maximum(wsum, 1e-12)
-    res = (res * norm.lst_std + norm.lst_mean).astype(np.float32)
-    res[np.repeat(np.repeat(missing, f, axis=0), f, axis=1)] = np.nan
-    return res
+    TH, TW = th * f, tw * f
+    ys_a, xs_a = np.asarray(ys), np.asarray(xs)
+    wy = _edge_windows(ys_a * f, TH, h * f, overlap * f, blend)
+    wx = _edge_windows(xs_a * f, TW, w * f, overlap * f, blend)
+    wy_t, wx_t = torch.from_numpy(wy), torch.from_numpy(wx)
+    iy, ix = np.meshgrid(np.arange(len(ys)), np.arange(len(xs)), indexing="ij")
+    # tiles with at least one valid coarse pixel (the others are NaN in the output anyway)
+    valid = np.lib.stride_tricks.sliding_window_view(~missing, (th, tw))[ys_a][:, xs_a].any(axis=(2, 3))
+    iy, ix = iy[valid], ix[valid]
+    log.debug("predict_array: %d of %d tiles of %d x %d, %d member(s)", iy.size, valid.size, th, tw, len(members))
+    acc_dtype = np.float64 if return_std else np.float32
+    acc1 = np.zeros((h * f, w * f), dtype=acc_dtype)
+    acc2 = np.zeros_like(acc1) if return_std else None
+    views = [
+        (
+            np.lib.stride_tricks.sliding_window_view(x, (th, tw)),
+            None if g is None else np.lib.stride_tricks.sliding_window_view(g, (TH, TW)),
+        )
+        for x, g, _ in inputs
+    ]
+    mem_fmt = torch.channels_last if channels_last else torch.contiguous_format
+    with _inference_settings(members, devices, threads, channels_last):
+        for b0 in range(0, iy.size, batch_size):
+            bi, bj = iy[b0 : b0 + batch_size], ix[b0 : b0 + batch_size]
+            r, c = ys_a[bi], xs_a[bj]
+            s1 = s2 = None
+            for m, (_, _, c_t), (xv, gv), (a, b), dev in zip(members, inputs, views, affine, devices, strict=True):
+                lr_b = torch.from_numpy(xv[r, c])[:, None].to(dev).contiguous(memory_format=mem_fmt)
+                g_b = None
+                if gv is not None:
+                    g_b = torch.from_numpy(gv[r * f, c * f])[:, None].to(dev).contiguous(memory_format=mem_fmt)
+                cb = c_t.to(dev).expand(len(bi), -1) if c_t is not None else None
+                y = m.net(lr_b, guide=g_b, cond=cb)[:, 0].float().cpu()
+                if a != 1.0 or b != 0.0:
+                    y = y * a + b
+                if return_std:
+                    y = y.double()
+                    s1 = y if s1 is None else s1 + y
+                    s2 = y * y if s2 is None else s2 + y * y
+                else:
+                    s1 = y if s1 is None else s1 + y
+            wt = (wy_t[bi][:, :, None] * wx_t[bj][:, None, :]).to(s1.dtype)
+            if len(members) > 1:
+                wt = wt / len(members)
+            m1 = (s1 * wt).numpy()
+            m2 = (s2 * wt).numpy() if s2 is not None else None
+            for k in range(len(bi)):
+                sl = (slice(r[k] * f, r[k] * f + TH), slice(c[k] * f, c[k] * f + TW))
+                acc1[sl] += m1[k]
+                if m2 is not None:
+                    acc2[sl] += m2[k]
+    # the weights are separable and the tiles a product grid: their sum is an outer product
+    inv_y = (1.0 / _weight_sum(ys_a * f, wy, h * f)).astype(acc_dtype)
+    inv_x = (1.0 / _weight_sum(xs_a * f, wx, w * f)).astype(acc_dtype)
+    acc1 *= inv_y[:, None]
+    acc1 *= inv_x[None, :]
+    hole = missing[:, None, :, None]
+    if return_std:
+        acc2 *= inv_y[:, None]
+        acc2 *= inv_x[None, :]
+        acc2 -= acc1 * acc1
+        np.maximum(acc2, 0.0, out=acc2)
+        sd = (np.sqrt(acc2) * std0).astype(np.float32)
+        np.copyto(sd.reshape(h, f, w, f), np.float32(np.nan), where=hole)
+    acc1 *= std0
+    acc1 += mean0
+    res = acc1.astype(np.float32, copy=False)
+    np.copyto(res.reshape(h, f, w, f), np.float32(np.nan), where=hole)
+    return (res, sd) if return_std else res
+
 
 
 def predict_dataarray(
