@@ -156,6 +156,16 @@ def exponents_record(path: str, ds) -> dict:
     }
 
 
+def same_grid(a: Any, b: Any) -> bool:
+    """Tell whether two fields share their grid: same shape, same pixel centres and same CRS."""
+    if a.shape != b.shape:
+        return False
+    if not (np.allclose(a["x"].values, b["x"].values) and np.allclose(a["y"].values, b["y"].values)):
+        return False
+    ca, cb = a.rio.crs, b.rio.crs
+    return ca is None or cb is None or ca == cb
+
+
 def _classes_on_grid(classes: Any, field: Any) -> Any:
     """Landscape classes placed on the grid of ``field`` (nearest / mode re-projection).
 
@@ -166,9 +176,7 @@ def _classes_on_grid(classes: Any, field: Any) -> Any:
     from scalelaws.grids import align, pixel_size
     from scalelaws.landscapes import UNCLASSIFIED
 
-    if classes.shape == field.shape and np.allclose(classes["x"], field["x"]) and np.allclose(
-        classes["y"], field["y"]
-    ):
+    if same_grid(classes, field):
         return classes
     finer = pixel_size(classes, default=0.0) < pixel_size(field, default=0.0)
     log.info("placing the landscape classes %s onto the field grid %s (%s)", classes.shape,

@@ -35,6 +35,7 @@ from scalelaws.commands import (
     check_scale_range,
     parse_q,
     reader_options,
+    same_grid,
 )
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,8 @@ def _expand(paths: list[Path], pattern: str) -> list[Path]:
 
 
 def _on_grid(ndvi, lst):
-    """NDVI on the LST grid: unchanged when the shapes match, else re-projected (bilinear)."""
-    if ndvi.shape == lst.shape:
+    """NDVI on the LST grid: unchanged when the grids match, else re-projected (bilinear)."""
+    if same_grid(ndvi, lst):
         return ndvi
     from scalelaws.grids import align
 

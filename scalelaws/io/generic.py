@@ -31,7 +31,7 @@ import rasterio
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning, RasterioError, RasterioIOError
+from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError, RasterioIOError
 
 from scalelaws.errors import MissingCRSError, NotARasterError, ProductError, UnitsError
 from scalelaws.io._common import (
@@ -443,7 +443,10 @@ def open_raster(
     p = Path(path)
     raw = read_band(p, band=band, variable=variable, kind=kind)
     if crs is not None:
-        raw.crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+        try:
+            raw.crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+        except (CRSError, ValueError) as exc:
+            raise MissingCRSError(f"the CRS given ({crs!r}) is not valid: {exc}", p) from exc
     elif raw.crs is not None:
         check_crs(raw.crs, p)
     if raw.transform is None:
