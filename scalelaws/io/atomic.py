@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -41,8 +42,34 @@ _WRITE_ERRNOS = {
 
 
 def _temp_name(path: Path) -> Path:
-    # the suffix is kept last: some writers choose the format from it (matplotlib, GDAL)
-    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.part{path.suffix}")
+    # the suffix is kept last: some writers choose the format from it (matplotlib, GDAL); the
+    # writer's PID lets a later write recognise the leftovers of a killed one
+    return path.with_name(f".{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.part{path.suffix}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. no permission to signal it: it exists
+        return True
+    return True
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove temporary files of ``path`` left by writers that were killed (their PID is gone)."""
+    pattern = re.compile(rf"^\.{re.escape(path.stem)}\.(\d+)-[0-9a-f]{{8}}\.part{re.escape(path.suffix)}$")
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return
+    for f in siblings:
+        m = pattern.match(f.name)
+        if m and not _pid_alive(int(m.group(1))):
+            with suppress(OSError):
+                f.unlink()
+                log.info("removed %s, left by an interrupted write", f)
 
 
 def _output_error(exc: OSError, path: Path) -> OutputError:
@@ -56,8 +83,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The parent folder is created when missing. When the block raises (or the process dies),
     the target is left as it was: absent, or its previous content; the temporary file is
-    removed on an exception (a SIGKILL can leave a hidden ``.NAME.XXXXXXXX.partSUFFIX`` file
-    behind, never a truncated ``NAME``).
+    removed on an exception. A SIGKILL can leave a hidden ``.STEM.PID-XXXXXXXX.partSUFFIX``
+    file behind, never a truncated ``NAME``; the next write of ``NAME`` removes it.
 
     Parameters
     ----------
@@ -80,6 +107,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _output_error(exc, final) from exc
+    _remove_stale(final)
     tmp = _temp_name(final)
     try:
         yield tmp
