@@ -32,10 +32,12 @@ def _parse_offset(text: str) -> str | tuple[float, float]:
     parts = _split(text)
     try:
         dx, dy = (float(v) for v in parts)
-    except ValueError as exc:
-        raise typer.BadParameter(
+    except ValueError:
+        from scalelaws.errors import InputError
+
+        raise InputError(
             f"--offset is 'estimate', 'none' or DX,DY in metres (east, north), got {text!r}"
-        ) from exc
+        ) from None
     return dx, dy
 
 
@@ -107,13 +109,19 @@ def register(app: typer.Typer) -> None:
         import shlex
         import sys
 
-        from analysis.experiment import run_modis_aster
+        from analysis.experiment import parse_model_spec, run_modis_aster
         from scalelaws.errors import InputError
+        from scalelaws.io.atomic import check_output_dir
 
         try:
             ids = [int(p) for p in _split(pairs)] or None
-        except ValueError as exc:
-            raise typer.BadParameter(f"--pairs expects comma-separated integers, got {pairs!r}") from exc
+        except ValueError:
+            raise InputError(f"--pairs expects comma-separated integers, got {pairs!r}") from None
+        check_output_dir(out, [data])
+        for spec in model or []:
+            _, ckpt = parse_model_spec(spec)
+            if not ckpt.is_file():
+                raise InputError("model checkpoint not found", ckpt)
         meth = _split(methods)
         if train:
             import dataclasses
@@ -129,30 +137,22 @@ def register(app: typer.Typer) -> None:
                 ids = [1, 102]
             if methods == "bicubic,tsharp,dms":  # the option's default: the experiment's set
                 meth = list(EXPERIMENT_BASELINES)
-            try:
-                ds = run_experiment(
-                    out, ids, settings=st, methods=meth, sr_methods=_split(sr_methods) or None,
-                    root=data, offset=_parse_offset(offset), n_boot=n_boot, seed=seed,
-                    retrain=retrain, save_predictions=save_predictions,
-                    command="scalelaws " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-            except InputError as exc:
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(code=2) from exc
+            ds = run_experiment(
+                out, ids, settings=st, methods=meth, sr_methods=_split(sr_methods) or None,
+                root=data, offset=_parse_offset(offset), n_boot=n_boot, seed=seed,
+                retrain=retrain, save_predictions=save_predictions,
+                command="scalelaws " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
             from pathlib import Path
 
             typer.echo((Path(out) / "experiment.md").read_text())
             log.info("done in %s s", ds.attrs.get("experiment_wall_time_s"))
             return
-        try:
-            ds = run_modis_aster(
-                meth, out, ids, models=model or None, root=data, offset=_parse_offset(offset),
-                n_boot=n_boot, seed=seed, save_predictions=save_predictions,
-                baseline_kw={"dms": {"seed": seed}} if "dms" in meth else None,
-                model_kw={"device": device} if device else None,
-            )
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from exc
+        ds = run_modis_aster(
+            meth, out, ids, models=model or None, root=data, offset=_parse_offset(offset),
+            n_boot=n_boot, seed=seed, save_predictions=save_predictions,
+            baseline_kw={"dms": {"seed": seed}} if "dms" in meth else None,
+            model_kw={"device": device} if device else None,
+        )
         from analysis.evaluate import markdown_table
 
         typer.echo(markdown_table(ds))

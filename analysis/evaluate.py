@@ -56,6 +56,7 @@ from scalelaws.errors import (
     MissingCRSError,
     ScaleRangeError,
 )
+from scalelaws.io.atomic import atomic_path, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -781,10 +782,12 @@ def write_results(ds: xr.Dataset, out_dir: str | Path, *, stem: str = "modis_ast
         "csv_summary": out / f"{stem}_summary.csv",
         "markdown": out / f"{stem}.md",
     }
-    ds.to_netcdf(paths["netcdf"])
+    with atomic_path(paths["netcdf"]) as tmp:
+        ds.to_netcdf(tmp)
     cols = [*SCALAR_METRICS, "runtime_s"]
     per_pair = ds[cols].to_dataframe().reset_index()[["method", "pair", *cols]]
-    per_pair.to_csv(paths["csv_pairs"], index=False, float_format="%.6g")
+    with atomic_path(paths["csv_pairs"]) as tmp:
+        per_pair.to_csv(tmp, index=False, float_format="%.6g")
     rows = []
     for m in ds["method"].values:
         for c in cols:
@@ -792,7 +795,8 @@ def write_results(ds: xr.Dataset, out_dir: str | Path, *, stem: str = "modis_ast
             rows.append({"method": str(m), "metric": c, "units": ds[c].attrs.get("units", ""),
                          "mean": float(ds[f"{c}_mean"].sel({"method": m})), "ci_low": float(lo),
                          "ci_high": float(hi), "n_pairs": int(ds.sizes["pair"])})
-    pd.DataFrame(rows).to_csv(paths["csv_summary"], index=False, float_format="%.6g")
-    paths["markdown"].write_text(markdown_table(ds))
+    with atomic_path(paths["csv_summary"]) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
+    atomic_write_text(paths["markdown"], markdown_table(ds))
     logger.info("results written to %s", out)
     return paths

@@ -41,6 +41,7 @@ from analysis.evaluate import (
     write_results,
 )
 from scalelaws.errors import InputError
+from scalelaws.io.atomic import atomic_path, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -229,9 +230,8 @@ def _prediction_saver(folder: Path, keep: set[int] | None):
     def save(method: str, pair, pred: xr.DataArray) -> None:
         if keep is not None and int(pair.id) not in keep:
             return
-        d = folder / method
-        d.mkdir(parents=True, exist_ok=True)
-        pred.astype("float32").rio.to_raster(d / f"{int(pair.id)}.tif", compress="deflate")
+        with atomic_path(folder / method / f"{int(pair.id)}.tif") as tmp:
+            pred.astype("float32").rio.to_raster(tmp, compress="deflate")
 
     return save
 
@@ -292,16 +292,17 @@ def run_modis_aster(
     """
     t0 = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     preds = build_predictors(methods, models, predictors, baseline_kw=baseline_kw,
                              model_kw=model_kw)
     plist = open_pairs(pairs, root)
+    out.mkdir(parents=True, exist_ok=True)  # once the models and the pairs are readable
     how = None
     if isinstance(offset, str) and offset == "estimate":
         surf = offset_correlation(plist, step_m=step_m, max_m=max_m)
         off = estimate_offset(surf)
         surf.attrs.update(offset_dx_m=off[0], offset_dy_m=off[1])
-        surf.to_netcdf(out / "offset_correlation.nc")
+        with atomic_path(out / "offset_correlation.nc") as tmp:
+            surf.to_netcdf(tmp)
         how = (f"estimated from {len(plist)} pairs: max of the mean 1 km correlation, "
                f"{step_m:g} m grid within +-{max_m:g} m, quadratic peak fit")
     else:
@@ -532,7 +533,7 @@ def _train_one(cfg: dict[str, Any], retrain: bool) -> tuple[Path, float]:
     t0 = time.perf_counter()
     ckpt = Path(train(SRConfig.from_dict(json.loads(json.dumps(cfg)))))
     dt = time.perf_counter() - t0
-    done.write_text(json.dumps({"config": cfg, "train_s": dt}, indent=1))
+    atomic_write_text(done, json.dumps({"config": cfg, "train_s": dt}, indent=1))
     logger.info("trained %s in %.0f s", out, dt)
     return ckpt, dt
 
@@ -707,8 +708,8 @@ def run_experiment(
         "checkpoints": {m: {str(p): str(c) for p, c in d.items()} for m, d in ckpts.items()},
         "torch_threads": _torch_threads(),
     }
-    (out / "experiment.json").write_text(json.dumps(info, indent=1))
-    (out / "experiment.md").write_text(experiment_markdown(ds, info, methods))
+    atomic_write_text(out / "experiment.json", json.dumps(info, indent=1))
+    atomic_write_text(out / "experiment.md", experiment_markdown(ds, info, methods))
     logger.info("experiment done in %.0f s -> %s", wall, out / "experiment.md")
     return ds
 

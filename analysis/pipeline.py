@@ -57,6 +57,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from scalelaws.errors import InputError
+from scalelaws.io.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -353,10 +354,8 @@ def _write(ds: xr.Dataset, path: Path, title: str, ctx: Context) -> Path:
                          if ctx.source == "synthetic" else f"MODIS-ASTER pairs at {ctx.data_root}"),
                  data_source=ctx.source, seed=int(ctx.seed), smoke=int(ctx.settings.smoke))
     ds.attrs = attrs
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".part")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
     log.info("wrote %s", path)
     return path
 
@@ -679,7 +678,8 @@ def step_exponents(ctx: Context, out: Path, progress: bool) -> list[Path]:
             row[k] = float(ds[k][i])
             row[f"{k}_lo"], row[f"{k}_hi"] = (float(v) for v in ds[f"{k}_ci"][i])
         rows.append(row)
-    pd.DataFrame(rows).to_csv(out / "exponents.csv", index=False, float_format="%.5g")
+    with atomic_path(out / "exponents.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.5g")
     paths.append(out / "exponents.csv")
     return paths
 
@@ -782,10 +782,9 @@ def step_law(ctx: Context, out: Path, progress: bool) -> list[Path]:
                                  "and training scenes)" if ctx.source == "synthetic" else
                                  "ASTER LST of the law half of the MODIS-ASTER pairs")
     path = out / "law.nc"
-    tmp = out / "law.nc.part"
-    law.ds.to_netcdf(tmp, engine="h5netcdf")
-    tmp.replace(path)
-    (out / "law_summary.txt").write_text(law.summary() + "\n")
+    with atomic_path(path) as tmp:
+        law.ds.to_netcdf(tmp, engine="h5netcdf")
+    atomic_write_text(out / "law_summary.txt", law.summary() + "\n")
     return [path, out / "law_summary.txt"]
 
 
@@ -899,7 +898,8 @@ def step_invariance(ctx: Context, out: Path, progress: bool) -> list[Path]:
             "detail_ratio_measured": float(meas[i]),
             "detail_ratio_invariant": float(inv[i]), "detail_ratio_law": float(law_ratio[i]),
         })
-    pd.DataFrame(rows).to_csv(out / "invariance.csv", index=False, float_format="%.5g")
+    with atomic_path(out / "invariance.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.5g")
     paths.append(out / "invariance.csv")
     return paths
 
@@ -1065,7 +1065,8 @@ def step_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
             row[k] = float(ds[f"{k}_mean"].sel({"method": m}))
             row[f"{k}_lo"], row[f"{k}_hi"] = (float(v) for v in ds[f"{k}_ci"].sel({"method": m}).values)
         wide.append(row)
-    pd.DataFrame(wide).to_csv(out / "metrics.csv", index=False, float_format="%.5g")
+    with atomic_path(out / "metrics.csv") as tmp:
+        pd.DataFrame(wide).to_csv(tmp, index=False, float_format="%.5g")
     paths.append(out / "metrics.csv")
 
     # maps of the display scene on the reference grid
@@ -1233,7 +1234,6 @@ def compute_results(
 
     """
     out = Path(results_dir)
-    out.mkdir(parents=True, exist_ok=True)
     wanted = list(STEPS) if steps is None else list(steps)
     unknown = [s for s in wanted if s not in _STEP_FUNCS]
     if unknown:
@@ -1246,6 +1246,7 @@ def compute_results(
     random.seed(seed)
     t0 = time.perf_counter()
     ctx = build_context(data=data, smoke=smoke, seed=seed, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)  # once the data are known to be readable
     log.info("scenes ready in %.1f s (%d reference scenes, landscapes %s)",
              time.perf_counter() - t0, len(ctx.scenes), ctx.landscapes)
     written: dict[str, Path] = {}
@@ -1272,6 +1273,6 @@ def compute_results(
             info["step_seconds"] = old_t
         except (json.JSONDecodeError, OSError):
             pass
-    prev.write_text(json.dumps(info, indent=2, default=str))
+    atomic_write_text(prev, json.dumps(info, indent=2, default=str))
     written["run_info.json"] = prev
     return written

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from scalelaws.io.atomic import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 __all__ = ["write_report", "report_text"]
@@ -239,8 +241,7 @@ def write_report(out: str | Path, results: str | Path, figures: Sequence[str | P
 
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "report.md"
-    path.write_text(report_text(results, figures, report_dir=out, wall_s=wall_s))
+    atomic_write_text(path, report_text(results, figures, report_dir=out, wall_s=wall_s))
     log.info("wrote %s", path)
     return path

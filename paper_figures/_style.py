@@ -68,17 +68,25 @@ def open_result(results: str | Path | None, name: str) -> xr.Dataset:
     if not path.is_file():
         raise MissingResultError(f"result file {path} is missing: run `scalelaws figures` "
                                  "(it computes missing results) or `scalelaws demo`")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except Exception as exc:  # noqa: BLE001 - the NetCDF backends raise several types
+        from scalelaws.errors import InputError
+
+        raise InputError(f"cannot read this result file as NetCDF ({exc})", path) from exc
 
 
 def save(fig: plt.Figure, out: str | Path, stem: str, smoke: bool = False) -> Path:
     """Write ``fig`` as ``out/stem.png`` and close it."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{stem}.png"
-    fig.savefig(path, dpi=90 if smoke else 150)
-    plt.close(fig)
+    from scalelaws.io.atomic import atomic_path
+
+    path = Path(out) / f"{stem}.png"
+    try:
+        with atomic_path(path) as tmp:  # never a truncated PNG
+            fig.savefig(tmp, dpi=90 if smoke else 150)
+    finally:
+        plt.close(fig)
     log.info("wrote %s", path)
     return path
 

@@ -7,6 +7,7 @@ Result files a figure needs and that are missing are computed first with
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,45 @@ def steps_for_missing(results: Path, files: list[str]) -> list[str]:
 
     missing = {f for f in files if not (results / f).is_file()}
     return [step for step, outs in FILES.items() if missing & set(outs)]
+
+
+def results_for_figures(results: Path, out: Path, names: list[str] | None = None) -> Path:
+    """Choose the results folder to read and complete, never writing into an input folder.
+
+    When ``results`` holds every file the figures need it is read as is. Otherwise the
+    missing files are computed into ``out/results`` and the files ``results`` does hold
+    are copied there first, so that the user's folder is only read.
+
+    Returns
+    -------
+    pathlib.Path
+        ``results``, or ``out / "results"``.
+
+    """
+    import shutil
+
+    from paper_figures import FIGURES, required_files
+    from scalelaws.errors import InputError
+    from scalelaws.io.atomic import atomic_path, check_output_dir
+
+    if results.exists() and not results.is_dir():
+        raise InputError("--results must be a folder of result files, not a file", results)
+    names = list(names) if names else list(FIGURES)
+    unknown = [n for n in names if n not in FIGURES]
+    if unknown:
+        raise InputError(f"unknown figure(s) {unknown}; known: {list(FIGURES)}")
+    need = required_files(names)
+    if not steps_for_missing(results, need):
+        return results
+    work = out / "results"
+    check_output_dir(work, [results])
+    for name in need:
+        src, dst = results / name, work / name
+        if src.is_file() and not dst.exists():
+            with atomic_path(dst) as tmp:
+                shutil.copy2(src, tmp)
+    log.info("results missing in %s: computing them into %s", results, work)
+    return work
 
 
 def make_figures(
@@ -60,11 +100,12 @@ def make_figures(
     from tqdm.auto import tqdm
 
     from paper_figures import FIGURES, required_files
+    from scalelaws.errors import InputError
 
     names = list(only) if only else list(FIGURES)
     unknown = [n for n in names if n not in FIGURES]
     if unknown:
-        raise typer.BadParameter(f"unknown figure(s) {unknown}; known: {list(FIGURES)}")
+        raise InputError(f"unknown figure(s) {unknown}; known: {list(FIGURES)}")
     steps = steps_for_missing(results, required_files(names))
     if steps:
         from analysis.pipeline import compute_results
@@ -84,8 +125,10 @@ def register(app: typer.Typer) -> None:
     @app.command("figures")
     def figures(
         out: Annotated[Path, typer.Option("-o", "--out", help="Output folder (PNG).")] = _OUT,
-        results: Annotated[Path, typer.Option(
-            "--results", help="Results folder (missing files are computed).")] = _RESULTS,
+        results: Annotated[Path | None, typer.Option(
+            "--results", help="Results folder to read (never written: missing files are computed "
+                              "into OUT/results). Default: $SCALELAWS_RESULTS or ./results, "
+                              "completed in place.")] = None,
         smoke: Annotated[bool, typer.Option("--smoke", help="Small sizes (CI).")] = False,
         data: Annotated[Path | None, typer.Option(
             "--data", help="Real data for missing results.")] = None,
@@ -94,13 +137,19 @@ def register(app: typer.Typer) -> None:
             "--only", help="Figure name (repeatable).")] = None,
     ) -> None:
         """Regenerate every paper figure from the result files."""
-        from scalelaws.errors import InputError
+        from scalelaws.errors import NotARasterError
+        from scalelaws.io.atomic import check_output_dir
 
-        try:
-            paths = make_figures(out, results=results, smoke=smoke, data=data, seed=seed,
-                                 only=only)
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        if data is not None and not data.exists():
+            raise NotARasterError("no such data folder", data)
+        check_output_dir(out, [results, data])
+        if results is None:
+            results = _RESULTS
+        else:
+            if not results.exists():
+                raise NotARasterError("no such results folder", results)
+            results = results_for_figures(results, out, only)
+        paths = make_figures(out, results=results, smoke=smoke, data=data, seed=seed,
+                             only=only, progress=sys.stderr.isatty())
         for p in paths:
             typer.echo(str(p))

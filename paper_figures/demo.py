@@ -11,6 +11,7 @@ trained on the MODIS 1 km crops, ASTER used for the law half and the evaluation 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -71,12 +72,12 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     ) -> None:
         """Run the whole story: exponents, laws, SR, evaluation, figures and a report."""
-        from scalelaws.errors import InputError
+        from scalelaws.errors import NotARasterError
+        from scalelaws.io.atomic import check_output_dir
 
+        if data is not None and not data.is_dir():
+            raise NotARasterError("no such data folder", data)
+        check_output_dir(out, [data])
         t0 = time.perf_counter()
-        try:
-            path = run_demo(out, data=data, smoke=smoke, seed=seed)
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        path = run_demo(out, data=data, smoke=smoke, seed=seed, progress=sys.stderr.isatty())
         typer.echo(f"report: {path} ({time.perf_counter() - t0:.0f} s)")

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 from pathlib import Path
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -19,13 +20,94 @@ import typer
 log = logging.getLogger(__name__)
 
 
-def _parse_floats(text: str | None) -> tuple[float, ...] | None:
-    if text is None:
-        return None
+# ------------------------------------------------------------------- options shared by commands
+UnitsOpt = Annotated[str | None, typer.Option(
+    "--units", help="Units of generic rasters that declare none: K (kelvin), 1 (NDVI), or degC "
+                    "(Celsius, converted to kelvin).")]
+ScaleOpt = Annotated[float | None, typer.Option(
+    "--scale", help="Generic rasters: physical = stored x SCALE + OFFSET (integer rasters without "
+                    "a scale_factor, e.g. 0.02 for MODIS LST counts).")]
+OffsetOpt = Annotated[float | None, typer.Option("--offset", help="Generic rasters: see --scale.")]
+NodataOpt = Annotated[float | None, typer.Option(
+    "--nodata", help="Generic rasters: a stored value marking missing pixels (e.g. 0).")]
+CrsOpt = Annotated[str | None, typer.Option(
+    "--crs", help="Generic rasters without a CRS (or a corrupt one): e.g. EPSG:32631.")]
+NdviScaleOpt = Annotated[float | None, typer.Option(
+    "--ndvi-scale", help="Generic NDVI rasters of scaled integers: NDVI = stored x SCALE "
+                         "(e.g. 1e-4).")]
+
+#: Largest fraction of missing pixels (cloud, fill) a field may have for scaling statistics.
+MAX_MISSING_FRACTION = 0.95
+
+
+def reader_options(
+    units: str | None = None,
+    scale: float | None = None,
+    offset: float | None = None,
+    nodata: float | None = None,
+    crs: str | None = None,
+) -> dict[str, Any]:
+    """Collect the generic-raster options a user gave (``None`` left out) for the readers."""
+    opts = {"units": units, "scale": scale, "offset": offset, "nodata": nodata, "crs": crs}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def parse_q(text: str, option: str = "--q") -> tuple[float, ...]:
+    """Parse a comma-separated list of positive moment orders; :class:`InputError` otherwise."""
+    from scalelaws.errors import InputError
+
     try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as exc:
-        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from exc
+        qs = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"{option} expects comma-separated numbers, got {text!r}") from None
+    if not qs:
+        raise InputError(f"{option} expects at least one moment order, got {text!r}")
+    if not all(math.isfinite(v) and v > 0 for v in qs):
+        raise InputError(f"{option} expects positive finite moment orders, got {text!r}")
+    if len(set(qs)) != len(qs):
+        raise InputError(f"{option} lists a moment order twice: {text!r}")
+    return qs
+
+
+def check_scale_range(scale_range: tuple[float, float] | None) -> tuple[float, float] | None:
+    """Refuse an inverted, empty or non-positive ``--range MIN_M MAX_M`` before any reading."""
+    from scalelaws.errors import ScaleRangeError
+
+    if scale_range is None:
+        return None
+    lo, hi = (float(v) for v in scale_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise ScaleRangeError(
+            f"--range {lo:g} {hi:g}: the scale range must be MIN_M MAX_M with 0 < MIN_M < MAX_M "
+            "(metres)")
+    return lo, hi
+
+
+def check_field(da: Any, path: str | Path) -> None:
+    """Refuse a field that carries no scaling to measure: mostly missing, or constant.
+
+    Raises
+    ------
+    AllNaNError
+        More than :data:`MAX_MISSING_FRACTION` of the pixels are missing (cloud, fill).
+    InputError
+        Every valid pixel has the same value.
+
+    """
+    from scalelaws.errors import AllNaNError, InputError
+
+    values = np.asarray(da.values)
+    valid = np.isfinite(values)
+    frac = 1.0 - float(valid.mean())
+    if frac > MAX_MISSING_FRACTION:
+        raise AllNaNError(
+            f"{frac:.1%} of the pixels are missing (cloud, fill or QC); at most "
+            f"{MAX_MISSING_FRACTION:.0%} may be for scaling statistics", path)
+    v = values[valid]
+    if float(v.max()) == float(v.min()):
+        raise InputError(
+            f"the field is constant (every valid pixel is {float(v[0]):g}): there is no "
+            "variability, hence no scaling, to measure", path)
 
 
 def _finite(value: float) -> float | None:
@@ -74,6 +156,40 @@ def exponents_record(path: str, ds) -> dict:
     }
 
 
+def same_grid(a: Any, b: Any) -> bool:
+    """Tell whether two fields share their grid: same shape, same pixel centres and same CRS."""
+    if a.shape != b.shape:
+        return False
+    if not (np.allclose(a["x"].values, b["x"].values) and np.allclose(a["y"].values, b["y"].values)):
+        return False
+    ca, cb = a.rio.crs, b.rio.crs
+    return ca is None or cb is None or ca == cb
+
+
+def _classes_on_grid(classes: Any, field: Any) -> Any:
+    """Landscape classes placed on the grid of ``field`` (nearest / mode re-projection).
+
+    Unchanged when the grids already match; otherwise :func:`scalelaws.grids.align` with
+    ``mode`` resampling (the most frequent class when the classes are finer than the field,
+    the nearest one when they are coarser), so class labels are never blended.
+    """
+    from scalelaws.grids import align, pixel_size
+    from scalelaws.landscapes import UNCLASSIFIED
+
+    if same_grid(classes, field):
+        return classes
+    finer = pixel_size(classes, default=0.0) < pixel_size(field, default=0.0)
+    log.info("placing the landscape classes %s onto the field grid %s (%s)", classes.shape,
+             field.shape, "mode" if finer else "nearest")
+    src = classes.where(classes != UNCLASSIFIED)
+    placed = align(src, field, resampling="mode" if finer else "nearest")
+    lab = np.where(np.isfinite(placed.values), placed.values, UNCLASSIFIED).astype(np.int16)
+    out = placed.copy(data=lab)
+    out.attrs = dict(classes.attrs)
+    out.name = classes.name
+    return out
+
+
 def register(app: typer.Typer) -> None:
     """Add the core sub-commands to ``app``."""
 
@@ -99,10 +215,13 @@ def register(app: typer.Typer) -> None:
                 f"{truth.lst_ndvi_slope_coarse:.1f} K at {pixel_size * truth.factors[-1]:g} m"
             )
             if out is not None:
-                out.mkdir(parents=True, exist_ok=True)
+                from scalelaws.io.atomic import atomic_path, check_output_dir
+
+                check_output_dir(out)
                 for var in ("lst", "ndvi"):
                     path = out / f"{kind}_{var}.tif"
-                    ds[var].rio.to_raster(path)
+                    with atomic_path(path) as tmp:
+                        ds[var].rio.to_raster(tmp)
                     typer.echo(f"  wrote {path}")
 
     @app.command("exponents")
@@ -119,43 +238,62 @@ def register(app: typer.Typer) -> None:
         landcover: Path | None = typer.Option(
             None, help="Land-cover raster for --by-landscape (default: NDVI classes)."
         ),
-        ndvi: Path | None = typer.Option(None, help="NDVI raster for NDVI classes."),
+        ndvi: Path | None = typer.Option(
+            None, help="NDVI raster for NDVI classes (any grid: the classes are placed on each "
+                       "field's grid, nearest / mode)."),
         seed: int = typer.Option(0, help="Bootstrap seed."),
+        kind: str = typer.Option("lst", "--kind", help="What the rasters hold: lst or ndvi."),
+        units: UnitsOpt = None,
+        scale: ScaleOpt = None,
+        offset: OffsetOpt = None,
+        nodata: NodataOpt = None,
+        crs: CrsOpt = None,
+        ndvi_scale: NdviScaleOpt = None,
     ) -> None:
         """Scaling exponents (zeta(q), H, c1, c2, beta, break) with bootstrap intervals."""
         import xarray as xr
 
-        from scalelaws.errors import InputError
+        from scalelaws.errors import InputError, naming
         from scalelaws.fit import fit_scaling
-        from scalelaws.io import open_lst
+        from scalelaws.io import open_lst, open_ndvi
+        from scalelaws.io.atomic import atomic_path, check_output
 
-        qs = _parse_floats(q)
+        qs = parse_q(q)
+        scale_range = check_scale_range(scale_range)
+        if kind not in ("lst", "ndvi"):
+            raise InputError(f"--kind must be lst or ndvi, got {kind!r}")
+        if by_landscape and landcover is None and ndvi is None:
+            raise InputError("--by-landscape needs --landcover or --ndvi")
+        if out is not None:
+            inputs = [*paths, landcover, ndvi]
+            check_output(out, inputs)
+            if by_landscape:
+                check_output(out.with_suffix(".csv"), inputs)
+        opener = open_lst if kind == "lst" else open_ndvi
+        opts = reader_options(units, scale, offset, nodata, crs)
+        nd_field = None
+        if by_landscape and landcover is None:
+            nd_field = open_ndvi(ndvi, scale=ndvi_scale)
         results = []
         for path in paths:
-            try:
-                da = open_lst(path)
-            except InputError as exc:
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(2) from exc
-            if by_landscape:
-                from scalelaws import landscapes
+            with naming(path):
+                da = opener(path, **opts)
+                check_field(da, path)
+                if by_landscape:
+                    from scalelaws import landscapes
 
-                if landcover is not None:
-                    classes = landscapes.classes_from_landcover(landcover, like=da)
-                elif ndvi is not None:
-                    from scalelaws.io import open_ndvi
-
-                    classes = landscapes.classify_ndvi(open_ndvi(ndvi))
+                    if landcover is not None:
+                        classes = landscapes.classes_from_landcover(landcover, like=da)
+                    else:
+                        classes = _classes_on_grid(landscapes.classify_ndvi(nd_field), da)
+                    ds = landscapes.exponents_by_landscape(
+                        da, classes, q=qs, scale_range=scale_range, n_boot=n_boot
+                    )
                 else:
-                    raise typer.BadParameter("--by-landscape needs --landcover or --ndvi")
-                ds = landscapes.exponents_by_landscape(
-                    da, classes, q=qs, scale_range=scale_range, n_boot=n_boot
-                )
-            else:
-                ds = fit_scaling(
-                    da, q=qs, scale_range=scale_range, n_boot=n_boot,
-                    rng=np.random.default_rng(seed),
-                )
+                    ds = fit_scaling(
+                        da, q=qs, scale_range=scale_range, n_boot=n_boot,
+                        rng=np.random.default_rng(seed),
+                    )
             ds = ds.expand_dims(file=[str(path)])
             results.append(ds)
             if as_json:
@@ -177,10 +315,11 @@ def register(app: typer.Typer) -> None:
                     typer.echo(ds.to_dataframe().to_string())
         if out is not None:
             combined = xr.concat(results, dim="file")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            combined.to_netcdf(out, engine="h5netcdf")
+            with atomic_path(out) as tmp:
+                combined.to_netcdf(tmp, engine="h5netcdf")
             if by_landscape:
-                combined.to_dataframe().to_csv(out.with_suffix(".csv"))
+                with atomic_path(out.with_suffix(".csv")) as tmp:
+                    combined.to_dataframe().to_csv(tmp)
             log.info("wrote %s", out)
 
     from scalelaws import laws_cli

@@ -9,6 +9,8 @@ and names the file (when there is one) and the problem, e.g.::
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 __all__ = [
     "ScalelawsError",
@@ -20,6 +22,9 @@ __all__ = [
     "UnitsError",
     "ScaleRangeError",
     "ProductError",
+    "OutputError",
+    "naming",
+    "one_line",
 ]
 
 
@@ -71,3 +76,36 @@ class ScaleRangeError(InputError):
 
 class ProductError(InputError):
     """The product's metadata or layout is not what its reader expects."""
+
+
+class OutputError(InputError):
+    """An output cannot be written where asked (read-only folder, a file in the way, an input)."""
+
+
+@contextmanager
+def naming(path: str | os.PathLike | None) -> Iterator[None]:
+    """Attach ``path`` to any :class:`InputError` raised inside the block without a file.
+
+    Errors raised on in-memory data (e.g. by :func:`scalelaws.fit.fit_scaling`) know the
+    problem but not the file; a command that read the data from ``path`` wraps the
+    computation in ``with naming(path):`` so that the message names the file.
+
+    Examples
+    --------
+    >>> with naming("scene.tif"):  # doctest: +SKIP
+    ...     fit_scaling(da)
+
+    """
+    try:
+        yield
+    except InputError as exc:
+        if exc.path is not None or path is None:
+            raise
+        new = type(exc).__new__(type(exc))
+        InputError.__init__(new, exc.problem, path)
+        raise new from exc
+
+
+def one_line(exc: BaseException) -> str:
+    """Return the message of ``exc`` on one line (newlines and runs of spaces collapsed)."""
+    return " ".join(str(exc).split())

@@ -81,6 +81,9 @@ CONDITIONING_NAMES: list[str] = [
 
 _REQUIRED = ("log_S", "zeta_local", "coef_log_S", "coef_log_D", "detail_energy")
 
+#: Version of the law file layout; :func:`load_law` refuses files of a newer layout.
+LAW_FORMAT_VERSION = 1
+
 
 # --------------------------------------------------------------------------------------------
 # polynomial helpers
@@ -492,6 +495,7 @@ class CorrectionLaw:
             source="; ".join(src),
             history=f"{now} CorrectionLaw.fit (scalelaws {__version__})",
             scalelaws_version=__version__,
+            law_format_version=LAW_FORMAT_VERSION,
             date_created=now,
             n_scenes=len(scenes),
             pixel_size_m=float(sums.attrs["pixel_size_m"]),
@@ -869,7 +873,10 @@ class CorrectionLaw:
 
         The backend is the first one xarray finds (netCDF4, or h5netcdf with h5py).
         """
-        self.ds.to_netcdf(path)
+        from scalelaws.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:  # an interrupted write never leaves a truncated law
+            self.ds.to_netcdf(tmp)
 
     def summary(self) -> str:
         """Return a readable table: per landscape and octave, the local exponent and detail energy."""
@@ -1012,6 +1019,22 @@ def load_law(path: str | os.PathLike) -> CorrectionLaw:
     for key in ("scale_range_m", "detail_range_m"):
         if key in ds.attrs:
             ds.attrs[key] = [float(v) for v in np.atleast_1d(ds.attrs[key])]
-    if not all(v in ds for v in _REQUIRED):
-        raise InputError("not a correction law (missing variables)", p)
+    fmt = ds.attrs.get("law_format_version", 1)
+    try:
+        fmt = int(np.atleast_1d(fmt)[0])
+    except (TypeError, ValueError):
+        raise InputError(f"not a correction law (law_format_version {fmt!r})", p) from None
+    if fmt > LAW_FORMAT_VERSION:
+        raise InputError(
+            f"law written by scalelaws {ds.attrs.get('scalelaws_version', '?')} in format "
+            f"version {fmt}; this scalelaws reads format {LAW_FORMAT_VERSION}: upgrade scalelaws",
+            p,
+        )
+    missing = [v for v in _REQUIRED if v not in ds]
+    if missing:
+        raise InputError(
+            f"not a correction law, or one from an incompatible scalelaws version (missing "
+            f"variables {missing})",
+            p,
+        )
     return CorrectionLaw(ds)

@@ -24,38 +24,45 @@ from typing import Annotated
 
 import typer
 
+from scalelaws.commands import (
+    CrsOpt,
+    NdviScaleOpt,
+    NodataOpt,
+    OffsetOpt,
+    ScaleOpt,
+    UnitsOpt,
+    check_field,
+    check_scale_range,
+    parse_q,
+    reader_options,
+    same_grid,
+)
+
 log = logging.getLogger(__name__)
 
 __all__ = ["register"]
 
 
 def _expand(paths: list[Path], pattern: str) -> list[Path]:
+    from scalelaws.errors import InputError, NotARasterError
+
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
             found = sorted(f for f in p.rglob(pattern) if f.is_file())
             if not found:
-                raise typer.BadParameter(f"no file matching {pattern!r} under {p}")
+                raise InputError(f"no file matching {pattern!r} in this folder", p)
             out.extend(found)
         elif p.is_file():
             out.append(p)
         else:
-            raise typer.BadParameter(f"{p}: no such file or folder")
+            raise NotARasterError("no such file or folder", p)
     return out
 
 
-def _open(path: Path, kind: str):
-    from scalelaws import io
-
-    opener = getattr(io, "open_lst" if kind == "lst" else "open_ndvi", None)
-    if opener is not None:
-        return opener(path)
-    return io.open_raster(path, kind=kind)
-
-
 def _on_grid(ndvi, lst):
-    """NDVI on the LST grid: unchanged when the shapes match, else re-projected (bilinear)."""
-    if ndvi.shape == lst.shape:
+    """NDVI on the LST grid: unchanged when the grids match, else re-projected (bilinear)."""
+    if same_grid(ndvi, lst):
         return ndvi
     from scalelaws.grids import align
 
@@ -83,31 +90,48 @@ def register(app: typer.Typer) -> None:
         n_boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 100,
         degree: Annotated[int, typer.Option(help="Degree of the smoothing polynomial in log-scale.")] = 3,
         seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+        units: UnitsOpt = None,
+        scale: ScaleOpt = None,
+        offset: OffsetOpt = None,
+        nodata: NodataOpt = None,
+        crs: CrsOpt = None,
+        ndvi_scale: NdviScaleOpt = None,
     ) -> None:
         """Fit a correction law on high-resolution LST scenes and write it as NetCDF."""
-        from scalelaws.errors import InputError
+        from scalelaws.errors import InputError, naming
+        from scalelaws.io import open_lst, open_ndvi
+        from scalelaws.io.atomic import check_output
         from scalelaws.landscapes import classes_from_landcover
         from scalelaws.laws import CorrectionLaw
 
-        try:
-            qs = tuple(float(v) for v in q.split(",") if v.strip())
-        except ValueError as exc:
-            raise typer.BadParameter(f"--q expects comma-separated numbers, got {q!r}") from exc
+        qs = parse_q(q)
+        scale_range = check_scale_range(scale_range)
         files = _expand(list(scenes), pattern)
         nd_files = _expand(list(ndvi), pattern) if ndvi else []
         if nd_files and len(nd_files) != len(files):
-            raise typer.BadParameter(f"{len(nd_files)} NDVI file(s) for {len(files)} scene(s)")
+            raise InputError(f"{len(nd_files)} NDVI file(s) for {len(files)} scene(s): give one "
+                             "--ndvi per scene, in the same order")
         if by_landscape and landcover is None and not nd_files:
-            raise typer.BadParameter("--by-landscape needs --ndvi (NDVI classes) or --landcover")
-        try:
-            lst = [_open(f, "lst") for f in files]
-            nd = [_on_grid(_open(f, "ndvi"), s) for f, s in zip(nd_files, lst, strict=True)] or None
-            classes = None
-            if by_landscape:
-                if landcover is not None:
-                    classes = [classes_from_landcover(landcover, like=s) for s in lst]
-                else:
-                    classes = "ndvi"
+            raise InputError("--by-landscape needs --ndvi (NDVI classes) or --landcover")
+        check_output(output, [*scenes, *files, *nd_files, landcover])
+        opts = reader_options(units, scale, offset, nodata, crs)
+        lst = []
+        for f in files:
+            da = open_lst(f, **opts)
+            check_field(da, f)
+            lst.append(da)
+        nd = None
+        if nd_files:
+            nd = [_on_grid(open_ndvi(f, scale=ndvi_scale), s)
+                  for f, s in zip(nd_files, lst, strict=True)]
+        classes = None
+        if by_landscape:
+            if landcover is not None:
+                classes = [classes_from_landcover(landcover, like=s) for s in lst]
+            else:
+                classes = "ndvi"
+        # errors on the fitted data name the scene when there is one
+        with naming(files[0] if len(files) == 1 else None):
             law = CorrectionLaw.fit(
                 lst,
                 ndvi=nd,
@@ -119,10 +143,6 @@ def register(app: typer.Typer) -> None:
                 rng=seed,
                 sources=[str(f) for f in files],
             )
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-        output.parent.mkdir(parents=True, exist_ok=True)
         law.to_netcdf(output)
         typer.echo(law.summary())
         typer.echo(f"wrote {output}")
@@ -133,22 +153,20 @@ def register(app: typer.Typer) -> None:
         figure: Annotated[Path | None, typer.Option("--figure", help="Write the law curves here.")] = None,
     ) -> None:
         """Print a law's summary table (and draw its curves)."""
-        from scalelaws.errors import InputError
+        from scalelaws.io.atomic import atomic_path, check_output
         from scalelaws.laws import load_law
 
-        try:
-            law = load_law(law_path)
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        if figure is not None:
+            check_output(figure, [law_path])
+        law = load_law(law_path)
         typer.echo(law.summary())
         if figure is not None:
             import matplotlib
 
             matplotlib.use("Agg")
             fig = law.plot()
-            figure.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(figure, dpi=150)
+            with atomic_path(figure) as tmp:
+                fig.savefig(tmp, dpi=150)
             typer.echo(f"wrote {figure}")
 
     app.add_typer(laws, name="laws")

@@ -1,7 +1,9 @@
 """``scalelaws train``, ``export-model`` and ``predict``: the super-resolution sub-commands.
 
 Registered through the ``scalelaws.cli`` entry-point group. torch and Lightning are imported
-inside the command bodies so that ``scalelaws --help`` stays fast.
+inside the command bodies so that ``scalelaws --help`` stays fast. Bad input raises
+:class:`scalelaws.errors.InputError`, answered by the CLI's one handler
+(:class:`scalelaws.cli.ErrorHandlingGroup`): one line and exit code 2.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from scalelaws.commands import CrsOpt, NdviScaleOpt, NodataOpt, OffsetOpt, ScaleOpt, UnitsOpt
 from scalelaws.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -29,16 +32,14 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[bool, typer.Option("--resume", help="Resume from OUT/checkpoints/last.ckpt (without it, an earlier run in OUT is moved to OUT/previous-<time>/).")] = False,
     ) -> None:
         """Train a super-resolution model (modes: sisr_invariant, sisr_corrected, disr, disr_corrected)."""
+        from scalelaws.io.atomic import check_output_dir
         from sr.train import load_config, train
 
-        try:
-            cfg = load_config(config)
-            if resume:
-                cfg.trainer.resume = "last"
-            ckpt = train(cfg, out_dir=out, max_epochs=max_epochs)
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        cfg = load_config(config)
+        check_output_dir(out if out is not None else cfg.out_dir, [config])
+        if resume:
+            cfg.trainer.resume = "last"
+        ckpt = train(cfg, out_dir=out, max_epochs=max_epochs)
         if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
             typer.echo(str(ckpt))  # once, from the launching process of a DDP run
 
@@ -73,10 +74,14 @@ def register(app: typer.Typer) -> None:
         model: Annotated[Path, typer.Option("--model", "-m", help="Model file (.pt) or training checkpoint (.ckpt).")],
         lst: Annotated[Path, typer.Option("--lst", help="LST raster in kelvin (GeoTIFF or NetCDF).")],
         output: Annotated[Path, typer.Option("--output", "-o", help="Output .tif (COG) or .nc on the fine grid.")],
-        ndvi: Annotated[Path | None, typer.Option("--ndvi", help="Fine NDVI raster (guided models).")] = None,
+        ndvi: Annotated[Path | None, typer.Option("--ndvi", help="Fine NDVI raster (guided models); must cover the LST.")] = None,
         band: Annotated[int, typer.Option("--band", help="LST band (MODIS 2020 crops: 1 day, 2 night).")] = 1,
-        units: Annotated[str | None, typer.Option("--units", help="LST units when the file declares none (K).")] = None,
-        nodata: Annotated[float | None, typer.Option("--nodata", help="Extra LST fill value (e.g. 0).")] = None,
+        units: UnitsOpt = None,
+        nodata: NodataOpt = None,
+        scale: ScaleOpt = None,
+        offset: OffsetOpt = None,
+        crs: CrsOpt = None,
+        ndvi_scale: NdviScaleOpt = None,
         tile: Annotated[int, typer.Option("--tile", help="Tile size in input pixels.")] = 64,
         overlap: Annotated[int, typer.Option("--overlap", help="Tile overlap in input pixels.")] = 8,
         blend: Annotated[str, typer.Option("--blend", help="Tile blending: cosine or linear.")] = "cosine",
@@ -84,25 +89,34 @@ def register(app: typer.Typer) -> None:
         device: Annotated[str, typer.Option("--device", help="torch device (cpu, cuda, cuda:1, ...).")] = "cpu",
     ) -> None:
         """Super-resolve a whole LST raster with a trained model, tiled with blended overlaps."""
-        from sr.predict import load_sr_model, predict_file
+        from scalelaws.io.atomic import check_output
+        from sr.predict import predict_file
 
-        try:
-            module = load_sr_model(model, map_location=device)
-            out = predict_file(
-                module,
-                lst,
-                output,
-                ndvi_path=ndvi,
-                band=band,
-                units=units,
-                nodata=nodata,
-                tile=tile,
-                overlap=overlap,
-                blend=blend,
-                batch_size=batch_size,
-                device=device,
-            )
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        check_output(output, [model, lst, ndvi])
+        if output.suffix.lower() not in (".tif", ".tiff", ".nc", ".nc4", ".netcdf"):
+            raise InputError("output must end in .tif/.tiff (GeoTIFF) or .nc (NetCDF)", output)
+        if overlap >= tile or overlap < 0 or tile < 1:
+            raise InputError(f"--overlap ({overlap}) must lie in [0, --tile ({tile}))")
+        if blend not in ("cosine", "linear"):
+            raise InputError(f"--blend must be cosine or linear, got {blend!r}")
+        if not model.is_file():
+            raise InputError("model checkpoint not found", model)
+        out = predict_file(
+            model,  # loaded after the inputs are read and checked, moved to --device
+            lst,
+            output,
+            ndvi_path=ndvi,
+            band=band,
+            units=units,
+            nodata=nodata,
+            scale=scale,
+            offset=offset,
+            crs=crs,
+            ndvi_scale=ndvi_scale,
+            tile=tile,
+            overlap=overlap,
+            blend=blend,
+            batch_size=batch_size,
+            device=device,
+        )
         typer.echo(str(out))

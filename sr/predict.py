@@ -27,7 +27,14 @@ import xarray as xr
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError
 from sr.modelfile import load_sr_model  # safe loading of model files and checkpoints (re-exported)
 
-__all__ = ["load_sr_model", "predict_array", "predict_dataarray", "predict_file", "blend_window"]
+__all__ = [
+    "load_sr_model",
+    "predict_array",
+    "predict_dataarray",
+    "predict_file",
+    "blend_window",
+    "check_guide_covers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -516,10 +523,23 @@ def _cog_available() -> bool:
 
 
 def write_prediction(da: xr.DataArray, out: str | Path) -> Path:
-    """Write a fine LST field as GeoTIFF (COG when available) or NetCDF (by the suffix)."""
+    """Write a fine LST field as GeoTIFF (COG when available) or NetCDF (by the suffix).
+
+    The write is atomic (:func:`scalelaws.io.atomic.atomic_path`): an interrupted run leaves
+    the previous file, never a truncated one.
+    """
+    from scalelaws.io.atomic import atomic_path
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
+    if suffix not in (".tif", ".tiff", ".nc", ".nc4", ".netcdf"):
+        raise InputError("output must end in .tif/.tiff (GeoTIFF) or .nc (NetCDF)", out)
+    with atomic_path(out) as tmp:
+        _write_prediction(da, tmp, suffix)
+    return out
+
+
+def _write_prediction(da: xr.DataArray, out: Path, suffix: str) -> None:
     if suffix in (".tif", ".tiff"):
         driver = "COG" if _cog_available() else "GTiff"
         da.rio.write_nodata(np.nan, encoded=False, inplace=True)
@@ -533,21 +553,67 @@ def write_prediction(da: xr.DataArray, out: str | Path) -> Path:
         ds = da.to_dataset(name="lst")
         ds.attrs.update({"title": "super-resolved LST", "Conventions": "CF-1.8", "source": "scalelaws sr"})
         ds.to_netcdf(out, engine="h5netcdf")
-    else:
-        raise InputError("output must end in .tif/.tiff (GeoTIFF) or .nc (NetCDF)", out)
-    return out
 
 
-def _open_input(
-    path: str | Path, kind: str, band: int, units: str | None = None, nodata: float | None = None
-) -> xr.DataArray:
+#: Margin (in coarse pixels) a guide may fall short of the LST extent on each side (the
+#: MODIS-ASTER NDVI patches miss 0-3 fine pixels of the 1 km blocks).
+GUIDE_MARGIN_PX = 1.0
+
+
+def check_guide_covers(ndvi: xr.DataArray, lst: xr.DataArray, ndvi_path: Any = None,
+                       lst_path: Any = None) -> None:
+    """Refuse an NDVI guide whose footprint does not cover the LST extent.
+
+    Parameters
+    ----------
+    ndvi, lst
+        Georeferenced fields (any CRS: the NDVI bounds are transformed into the LST's).
+    ndvi_path, lst_path
+        Files named in the error.
+
+    Raises
+    ------
+    GridMismatchError
+        The NDVI falls short of the LST extent by more than :data:`GUIDE_MARGIN_PX` coarse
+        pixels on a side; the message gives both extents and the covered fraction.
+
+    """
+    from rasterio.warp import transform_bounds
+
+    from scalelaws.grids import pixel_size
+
+    lb = lst.rio.bounds()
+    nb = ndvi.rio.bounds()
+    if ndvi.rio.crs is not None and lst.rio.crs is not None and ndvi.rio.crs != lst.rio.crs:
+        nb = transform_bounds(ndvi.rio.crs, lst.rio.crs, *nb)
+    tol = GUIDE_MARGIN_PX * pixel_size(lst, default=0.0)
+    if nb[0] <= lb[0] + tol and nb[1] <= lb[1] + tol and nb[2] >= lb[2] - tol and nb[3] >= lb[3] - tol:
+        return
+    ix = max(0.0, min(nb[2], lb[2]) - max(nb[0], lb[0]))
+    iy = max(0.0, min(nb[3], lb[3]) - max(nb[1], lb[1]))
+    frac = ix * iy / max((lb[2] - lb[0]) * (lb[3] - lb[1]), 1e-12)
+
+    def fmt(b: Any) -> str:
+        return "(" + ", ".join(f"{v:.1f}" for v in b) + ")"
+
+    raise GridMismatchError(
+        f"the NDVI guide covers only {frac:.0%} of the LST {lst_path or ''}: NDVI extent "
+        f"{fmt(nb)} vs LST extent {fmt(lb)} (xmin, ymin, xmax, ymax in the LST's CRS); give an "
+        "NDVI that covers the whole LST, or crop the LST to the NDVI",
+        ndvi_path,
+    )
+
+
+def _open_input(path: str | Path, kind: str, band: int, **opts: Any) -> xr.DataArray:
     from scalelaws.io import open_lst, open_ndvi, open_raster
 
-    if units is None and nodata is None and band == 1:
-        # product-aware readers: MODIS / Landsat / ASTER names get their own scale, QC and masks
-        da = (open_lst if kind == "lst" else open_ndvi)(path)
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if band == 1:
+        # product-aware readers: MODIS / Landsat / ASTER names get their own scale, QC and masks;
+        # other files go to the generic reader with the declared units / scale / nodata / CRS
+        da = (open_lst if kind == "lst" else open_ndvi)(path, **opts)
     else:
-        da = open_raster(path, kind=kind, band=band, units=units, nodata=nodata)
+        da = open_raster(path, kind=kind, band=band, **opts)
     if da.ndim != 2:
         raise InputError(f"expected one 2-D band, got dims {da.dims}", path)
     return da
@@ -563,6 +629,10 @@ def predict_file(
     ndvi_band: int = 1,
     units: str | None = None,
     nodata: float | None = None,
+    scale: float | None = None,
+    offset: float | None = None,
+    crs: str | None = None,
+    ndvi_scale: float | None = None,
     **kw: Any,
 ) -> Path:
     """Read an LST raster (and NDVI), super-resolve it, write the fine raster.
@@ -583,15 +653,24 @@ def predict_file(
         Units of the LST file when it declares none (``"K"``); Celsius is refused.
     nodata
         Extra stored value marking missing LST pixels (e.g. ``0`` in MODIS exports).
+    scale, offset, crs
+        Generic LST rasters: ``physical = stored * scale + offset``; CRS of a file without one.
+    ndvi_scale
+        Generic NDVI rasters of scaled integers: ``NDVI = stored * ndvi_scale``.
     **kw
         Passed to :func:`predict_array` (``tile``, ``overlap``, ``blend``, ``batch_size``).
 
     """
-    module = load_sr_model(model) if isinstance(model, (str, Path)) else model
-    lst = _open_input(lst_path, "lst", band, units, nodata)
-    ndvi = _open_input(ndvi_path, "ndvi", ndvi_band) if ndvi_path is not None else None
+    # the inputs are checked before the model is loaded: a bad raster fails fast
+    lst = _open_input(lst_path, "lst", band, units=units, nodata=nodata, scale=scale,
+                      offset=offset, crs=crs)
+    ndvi = (_open_input(ndvi_path, "ndvi", ndvi_band, scale=ndvi_scale)
+            if ndvi_path is not None else None)
     if lst.rio.crs is None:
         raise InputError("the LST raster has no CRS: the output could not be georeferenced", lst_path)
+    if ndvi is not None:
+        check_guide_covers(ndvi, lst, ndvi_path, lst_path)
+    module = load_sr_model(model) if isinstance(model, (str, Path)) else model
     da = predict_dataarray(module, lst, ndvi, **kw)
     da.attrs["source"] = str(lst_path)
     return write_prediction(da, out_path)

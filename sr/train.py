@@ -229,7 +229,7 @@ class SRConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, path: str | Path | None = None) -> SRConfig:
-        """Build from a nested dict, rejecting unknown keys (with the file named)."""
+        """Build from a nested dict, rejecting unknown keys and ill-typed values (file named)."""
         sections = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig, "law": LawConfig, "trainer": TrainerConfig}
         top = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - top
@@ -244,10 +244,57 @@ class SRConfig:
                 bad = set(v) - allowed
                 if bad:
                     raise ConfigError(f"unknown key(s) {sorted(bad)} in [{k}]; allowed: {sorted(allowed)}", path)
+                _check_types(sections[k], v, f"{k}.", path)
                 kw[k] = sections[k](**v)
             else:
                 kw[k] = v
+        _check_types(cls, {k: v for k, v in kw.items() if k not in sections}, "", path)
         return cls(**kw)
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Whether ``value`` (from JSON/TOML) fits the dataclass field type ``hint``."""
+    import types
+    import typing
+
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # an integer is a fine float (TOML ``lr = 1``)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        args = typing.get_args(hint)
+        return isinstance(value, (list, tuple)) and (
+            not args or all(_type_ok(v, args[0]) for v in value))
+    if origin is dict or hint is dict:
+        return isinstance(value, dict)
+    return True  # a type this check does not know: left to the consumer
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def _check_types(section: type, values: dict[str, Any], prefix: str, path: Any) -> None:
+    """Raise :class:`ConfigError` on a value whose type does not fit its field (e.g. ``'many'`` steps)."""
+    import typing
+
+    hints = typing.get_type_hints(section)
+    for key, value in values.items():
+        hint = hints.get(key)
+        if hint is not None and not _type_ok(value, hint):
+            raise ConfigError(
+                f"{prefix}{key} = {value!r} has the wrong type: expected {_type_name(hint)}", path)
 
 
 def load_config(path: str | Path) -> SRConfig:

@@ -135,3 +135,132 @@ def test_field_smaller_than_the_scales(tmp_path):
         coarsen(da, 8)
     with pytest.raises(errors.ScaleRangeError, match=r"tiny\.tif: largest lag 8 px does not fit"):
         landscape_sums(da, lags=[1, 8], block_px=4)
+
+
+# ------------------------------------------------------------------ issue 12: atomic outputs
+def test_atomic_path_keeps_the_previous_file_when_the_writer_fails(tmp_path):
+    from scalelaws.io.atomic import atomic_path
+
+    target = tmp_path / "out" / "table.csv"
+    with atomic_path(target) as tmp:  # a missing output folder is simply created
+        tmp.write_text("version 1\n")
+    assert target.read_text() == "version 1\n"
+
+    class Boom(RuntimeError):
+        pass
+
+    with pytest.raises(Boom), atomic_path(target) as tmp:
+        with open(tmp, "w") as fh:
+            fh.write("version 2, half")
+            raise Boom("the writer dies midway")
+    assert target.read_text() == "version 1\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["table.csv"]
+
+
+def test_a_writer_call_site_is_atomic(tmp_path, monkeypatch):
+    """write_prediction (NetCDF) failing midway: the earlier prediction survives, no temp left."""
+    import xarray as xr
+    from fakes import write_geotiff as _w  # noqa: F401  (tests/ on sys.path)
+
+    from scalelaws.io import open_raster
+
+    pytest.importorskip("torch")
+    from sr.predict import write_prediction
+
+    da = open_raster(_lst(tmp_path, "in.tif", shape=(16, 16)), kind="lst")
+    out = tmp_path / "pred.nc"
+    write_prediction(da, out)
+    before = out.read_bytes()
+    real = xr.Dataset.to_netcdf
+
+    def half_then_fail(self, path, *a, **kw):
+        real(self, path, *a, **kw)
+        with open(path, "r+b") as fh:
+            fh.truncate(100)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", half_then_fail)
+    with pytest.raises(errors.OutputError, match=r"pred\.nc: cannot write the output: No space"):
+        write_prediction(da + 1, out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif", "pred.nc"]
+
+
+_KILLED_WRITER = r"""
+import sys, time
+from scalelaws.io.atomic import atomic_path
+
+target, ready = sys.argv[1], sys.argv[2]
+with atomic_path(target) as tmp:
+    with open(tmp, "wb") as fh:
+        for i in range(100_000):
+            fh.write(bytes([i % 251]) * (1 << 18))  # 256 KiB blocks
+            fh.flush()
+            if i == 8:
+                open(ready, "w").close()  # a good part of the big file is written: kill me now
+            time.sleep(0.01)
+"""
+
+
+def test_sigkill_mid_write_leaves_the_previous_file_intact(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from scalelaws.io.atomic import atomic_write_text
+
+    target = tmp_path / "big.bin"
+    target.write_bytes(b"previous result\n")
+    ready = tmp_path / "ready"
+    script = tmp_path / "writer.py"
+    script.write_text(_KILLED_WRITER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, str(script), str(target), str(ready)], env=env)
+    try:
+        t0 = time.monotonic()
+        while not ready.exists():
+            assert proc.poll() is None, "the writer ended before it was killed"
+            assert time.monotonic() - t0 < 600, "the writer never started writing"
+            time.sleep(0.02)
+        parts = [p for p in tmp_path.iterdir() if p.name.startswith(".big.")]
+        assert parts and parts[0].stat().st_size >= 2 << 20  # >= 2 MiB written to the temp file
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert target.read_bytes() == b"previous result\n"  # intact, not truncated, not replaced
+    # the killed writer's temporary file is hidden, and the next write of the target removes it
+    atomic_write_text(target, "next result\n")
+    assert target.read_text() == "next result\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin", "ready", "writer.py"]
+
+
+def test_check_output_refuses_inputs_files_in_the_way_and_folders(tmp_path):
+    from scalelaws.io.atomic import check_output, check_output_dir
+
+    src = _lst(tmp_path, "in.tif")
+    with pytest.raises(errors.OutputError, match=r"in\.tif: the output would overwrite an input"):
+        check_output(tmp_path / "." / "in.tif", [src])
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(errors.OutputError, match=r"file\.txt is a file, not a folder"):
+        check_output(tmp_path / "file.txt" / "a" / "out.nc")
+    with pytest.raises(errors.OutputError, match="is a folder"):
+        check_output(tmp_path)
+    with pytest.raises(errors.OutputError, match="is a file, not a folder"):
+        check_output_dir(tmp_path / "file.txt")
+    assert check_output(tmp_path / "new" / "deeper" / "out.nc") == tmp_path / "new" / "deeper" / "out.nc"
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_naming_attaches_the_file_to_in_memory_errors():
+    with pytest.raises(errors.ScaleRangeError, match=r"^scene\.tif: too small$"):
+        with errors.naming("scene.tif"):
+            raise errors.ScaleRangeError("too small")
+    with pytest.raises(errors.InputError, match=r"^other\.tif: bad$"):
+        with errors.naming("scene.tif"):
+            raise errors.InputError("bad", "other.tif")
+    assert errors.one_line(ValueError("a\n  b\tc")) == "a b c"

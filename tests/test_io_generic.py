@@ -113,16 +113,19 @@ def test_missing_crs(tmp_path):
 
 
 @pytest.mark.parametrize("units", ["C", "degC", "celsius", "degrees_Celsius", "°C"])
-def test_celsius_refused_not_converted(tmp_path, units):
+def test_celsius_refused_not_converted(tmp_path, units, caplog):
     p = write_geotiff(
         tmp_path / "lst_c.tif", np.full((4, 4), 25.0, np.float32), transform=T, units=units
     )
     with pytest.raises(UnitsError, match=r"lst_c.tif.*Celsius.*273.15"):
         open_raster(p, kind="lst")
-    # declared by the caller too
+    # declared by the caller: converted, and said so (issue 12)
     p2 = write_geotiff(tmp_path / "lst_nounits.tif", np.full((4, 4), 25.0, np.float32), transform=T)
-    with pytest.raises(UnitsError, match="lst_nounits.tif"):
-        open_raster(p2, kind="lst", units=units)
+    with caplog.at_level("WARNING", logger="scalelaws.io.generic"):
+        da = open_raster(p2, kind="lst", units=units)
+    np.testing.assert_allclose(da.values, 298.15, rtol=1e-6)
+    assert da.attrs["units"] == "K" and da.attrs["converted_from_units"] == units
+    assert "converted to kelvin" in caplog.text
 
 
 def test_explicit_conversion_is_possible(tmp_path):
@@ -148,8 +151,8 @@ def test_unknown_and_missing_units(tmp_path):
     p2 = write_geotiff(tmp_path / "plain.tif", np.full((4, 4), 300.0, np.float32), transform=T)
     with pytest.raises(UnitsError, match=r"plain.tif.*no units"):
         open_raster(p2, kind="lst")
-    # the dispatcher says which names it knows
-    with pytest.raises(UnitsError, match=r"plain.tif.*matches no known product.*MOD11A1"):
+    # the dispatcher leads with the problem, then says which names it knows
+    with pytest.raises(UnitsError, match=r"plain.tif: no units.*--units K.*matches no known product.*MOD11A1"):
         open_lst(p2)
     assert float(open_lst(p2, units="K").mean()) == pytest.approx(300.0)
 

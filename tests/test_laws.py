@@ -167,6 +167,7 @@ def test_errors(tmp_path):
 def test_cli_fit_and_show(tmp_path):
     import rioxarray  # noqa: F401
 
+    from scalelaws.cli import ErrorHandlingGroup
     from scalelaws.laws_cli import register
 
     folder = tmp_path / "scenes"
@@ -178,7 +179,7 @@ def test_cli_fit_and_show(tmp_path):
         p = tmp_path / f"ndvi_{seed}.tif"
         ds["ndvi"].astype("float32").rio.to_raster(p)
         ndvi_paths.append(p)
-    app = typer.Typer()
+    app = typer.Typer(cls=ErrorHandlingGroup)  # the CLI's one handler of bad input
 
     @app.callback()
     def _root() -> None:

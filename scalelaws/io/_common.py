@@ -119,18 +119,17 @@ def canonical_units(units: str | None, *, kind: str | None, path: str | os.PathL
     """
     if units is None:
         raise UnitsError(
-            "no units declared in the file and none given; pass units='K' for a temperature "
-            "in kelvin or units='1' for NDVI (and kind='lst' / kind='ndvi')",
+            "no units declared in the file and none given; declare them: --units K for a "
+            "temperature in kelvin, --units 1 for NDVI (units='K' / units='1' in Python)",
             path,
         )
     u = str(units).strip().lower()
     u_compact = u.replace("degrees", "deg").replace("degree", "deg")
-    if u in _CELSIUS or u_compact in {"degc", "deg_c", "deg c"}:
+    if is_celsius(units):
         raise UnitsError(
-            f"temperature declared in Celsius (units={units!r}); scalelaws works in kelvin only "
-            "and does not convert silently. Convert the file first (K = degC + 273.15), or, if you "
-            "are sure of the unit, declare the conversion explicitly with "
-            "open_raster(path, kind='lst', units='K', offset=273.15)",
+            f"temperature in Celsius (units={units!r}) and scalelaws works in kelvin: it converts "
+            "only when asked. Declare it with --units degC (units='degC' in Python) to convert "
+            "(K = degC + 273.15), or convert the file first",
             path,
         )
     if u in _FAHRENHEIT or u_compact in {"degf", "deg_f"}:
@@ -154,6 +153,15 @@ def canonical_units(units: str | None, *, kind: str | None, path: str | os.PathL
     if kind == "ndvi" and canon != "1":
         raise UnitsError(f"NDVI is dimensionless, the file declares units={units!r}", path)
     return canon
+
+
+def is_celsius(units: str | None) -> bool:
+    """Tell whether ``units`` spells degrees Celsius (``"degC"``, ``"C"``, ``"celsius"``, ...)."""
+    if units is None:
+        return False
+    u = str(units).strip().lower()
+    u_compact = u.replace("degrees", "deg").replace("degree", "deg")
+    return u in _CELSIUS or u_compact in {"degc", "deg_c", "deg c"}
 
 
 def check_kind(kind: str | None) -> str | None:
@@ -181,7 +189,7 @@ def check_physical_range(
             raise UnitsError(
                 f"declared kelvin but the median value is {med:.4g}, outside the plausible "
                 f"range {lo:g}-{hi:g} K of a land surface temperature: Celsius values or scaled "
-                "counts? Declare the right units / scale",
+                "counts? Declare the right units (--units degC converts Celsius) or scale (--scale)",
                 path,
             )
     if kind == "ndvi":
@@ -189,7 +197,8 @@ def check_physical_range(
         if vmin < NDVI_BOUNDS[0] or vmax > NDVI_BOUNDS[1]:
             raise UnitsError(
                 f"NDVI values span [{vmin:.4g}, {vmax:.4g}], outside [-1, 1]: scaled integers? "
-                "Pass scale= (e.g. 1e-4 for MODIS/Landsat NDVI products)",
+                "Declare the scale: --ndvi-scale 1e-4 for MODIS/Landsat NDVI counts (scale= in "
+                "Python)",
                 path,
             )
 

@@ -17,6 +17,8 @@ Landsat Level-1 files are refused by :func:`open_lst`: they give brightness temp
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 import re
 from pathlib import Path
@@ -30,7 +32,9 @@ from scalelaws.io.generic import open_raster
 from scalelaws.io.landsat import open_landsat_c2l2
 from scalelaws.io.modis import open_modis_lst, open_modis_ndvi
 
-__all__ = ["open_lst", "open_ndvi", "PATTERNS"]
+__all__ = ["open_lst", "open_ndvi", "PATTERNS", "GENERIC_OPTIONS"]
+
+logger = logging.getLogger(__name__)
 
 _MODIS_LST = re.compile(r"^M[OY]D(11A[12]|21A[12][DN]?)\.", re.I)
 _MODIS_NDVI = re.compile(r"^M[OY]D(09GQ|13Q1|13A[123])\.", re.I)
@@ -45,17 +49,36 @@ PATTERNS = (
 )
 
 
+#: Options of the generic reader (:func:`~scalelaws.io.open_raster`) a command line can pass.
+GENERIC_OPTIONS = ("units", "scale", "offset", "nodata", "crs", "band", "variable")
+
+
 def _generic(path: Path, kind: str, kwargs: dict[str, Any]) -> xr.DataArray:
+    given = {k: v for k, v in kwargs.items() if v is not None}
     try:
-        return open_raster(path, kind=kind, **kwargs)
+        return open_raster(path, kind=kind, **given)
     except UnitsError as exc:
-        if kwargs.get("units") is None:
+        if given.get("units") is None:
+            # the problem first; why the generic reader was used after it
             raise UnitsError(
-                f"the file name matches no known product ({PATTERNS}); read as a generic raster: "
-                f"{exc.problem}",
+                f"{exc.problem} (read as a generic raster: the file name matches no known "
+                "product such as MOD11A1.*, LC08_L2SP_*, AST_08*)",
                 path,
             ) from exc
         raise
+
+
+def _product(reader: Any, path: Path, kwargs: dict[str, Any], **fixed: Any) -> xr.DataArray:
+    """Call a product reader with the options it accepts; log the generic ones it ignores."""
+    params = inspect.signature(reader).parameters
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    ignored = sorted(k for k in given if k not in params)
+    if ignored:
+        logger.warning(
+            "%s: read as a known product (%s), which decodes its own units and scale; "
+            "option(s) %s ignored", path, reader.__name__, ", ".join(ignored),
+        )
+    return reader(path, **{k: v for k, v in given.items() if k in params}, **fixed)
 
 
 def open_lst(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:
@@ -67,7 +90,8 @@ def open_lst(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:
         The file (see the module table for the recognised names).
     **kwargs
         Passed to the chosen reader (e.g. ``which=``/``qc=`` for MODIS, ``mask=`` for Landsat,
-        ``units=``/``scale=`` for a generic raster).
+        ``units=``/``scale=`` for a generic raster). ``None`` values are dropped; options a
+        product reader does not take (:data:`GENERIC_OPTIONS`) are ignored with a warning.
 
     Returns
     -------
@@ -77,7 +101,7 @@ def open_lst(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:
     Raises
     ------
     UnitsError
-        Generic file with no declared units (the message lists the recognised names).
+        Generic file with no declared units.
     ProductError
         A Landsat Level-1 file (brightness temperature is not LST).
 
@@ -85,11 +109,11 @@ def open_lst(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:
     p = Path(path)
     name = p.name
     if _MODIS_LST.match(name):
-        return open_modis_lst(p, **kwargs)
+        return _product(open_modis_lst, p, kwargs)
     if _LANDSAT_L2.match(name):
-        return open_landsat_c2l2(p, variable="lst", **kwargs)
+        return _product(open_landsat_c2l2, p, kwargs, variable="lst")
     if _ASTER_08.search(name):
-        return open_aster_lst(p, **kwargs)
+        return _product(open_aster_lst, p, kwargs)
     if _LANDSAT_L1.match(name):
         raise ProductError(
             "Landsat Level-1 product: it gives at-sensor brightness temperature, not LST; call "
@@ -118,7 +142,7 @@ def open_ndvi(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:
     p = Path(path)
     name = p.name
     if _MODIS_NDVI.match(name):
-        return open_modis_ndvi(p, **kwargs)
+        return _product(open_modis_ndvi, p, kwargs)
     if _LANDSAT_L2.match(name):
-        return open_landsat_c2l2(p, variable="ndvi", **kwargs)
+        return _product(open_landsat_c2l2, p, kwargs, variable="ndvi")
     return _generic(p, "ndvi", kwargs)

@@ -3,7 +3,9 @@
 The rules are strict on purpose, so that no field enters the statistics in the wrong unit:
 
 * land surface temperature must be in kelvin; Celsius (``"C"``, ``"degC"``, ``"celsius"``, ...)
-  is refused with :class:`~scalelaws.errors.UnitsError` and never converted silently;
+  found in the file is refused with :class:`~scalelaws.errors.UnitsError` and never converted
+  silently; Celsius declared by the caller (``units="degC"``, ``--units degC``) is converted
+  (+273.15) and the conversion is logged;
 * integer data must come with a scale: the file's ``scale_factor`` (NetCDF attribute or GDAL band
   scale) or ``scale=``; otherwise :class:`~scalelaws.errors.UnitsError`;
 * the file's own ``scale_factor`` / ``add_offset`` / nodata (``_FillValue``, ``missing_value``,
@@ -29,7 +31,7 @@ import rasterio
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.errors import CRSError, NotGeoreferencedWarning, RasterioError, RasterioIOError
 
 from scalelaws.errors import MissingCRSError, NotARasterError, ProductError, UnitsError
 from scalelaws.io._common import (
@@ -38,6 +40,7 @@ from scalelaws.io._common import (
     check_kind,
     finalize,
     grid_dataarray,
+    is_celsius,
     read_text_head,
 )
 
@@ -48,6 +51,8 @@ __all__ = ["open_raster", "RawBand", "read_band"]
 _NETCDF_SUFFIXES = {".nc", ".nc4", ".cdf", ".netcdf", ".h5", ".hdf5"}
 _X_NAMES = ("x", "lon", "longitude", "easting")
 _Y_NAMES = ("y", "lat", "latitude", "northing")
+#: Kelvin at 0 degC: ``K = degC + CELSIUS_TO_KELVIN`` (applied only to Celsius declared by the caller).
+CELSIUS_TO_KELVIN = 273.15
 _DEFAULT_LONG_NAME = {
     "lst": "land surface temperature",
     "ndvi": "normalized difference vegetation index",
@@ -122,8 +127,13 @@ def _read_gdal(path: Path, band: int) -> RawBand:
     with src:
         if not 1 <= band <= src.count:
             raise ProductError(f"band {band} requested but the file has {src.count} band(s)", path)
-        values = src.read(band)
-        mask = src.read_masks(band) == 0
+        try:
+            values = src.read(band)
+            mask = src.read_masks(band) == 0
+        except RasterioError as exc:
+            raise NotARasterError(
+                f"cannot be read: truncated or corrupt raster ({' '.join(str(exc).split())})", path
+            ) from exc
         tags = {**src.tags(), **src.tags(band)}
         units = src.units[band - 1] or tags.get("units") or tags.get("UNITS") or None
         scale = src.scales[band - 1]
@@ -348,9 +358,10 @@ def to_physical(
         )
     if np.issubdtype(values.dtype, np.integer) and eff_scale is None:
         raise UnitsError(
-            f"integer data ({values.dtype}) with no scale factor in the file and no scale= given; "
-            "scaled integers cannot be read as physical values. Pass scale= (and offset=), "
-            "e.g. scale=0.02 for MODIS LST, or scale=1 if the integers are already physical",
+            f"integer data ({values.dtype}) with no scale factor in the file and none given: "
+            "scaled integers cannot be read as physical values. Declare the scale with --scale "
+            "(and --offset), e.g. --scale 0.02 for MODIS LST counts, or --scale 1 if the integers "
+            "are already physical (scale= / offset= in Python)",
             path,
         )
     out = values.astype(np.float64)
@@ -386,8 +397,9 @@ def open_raster(
         ``None`` (any field whose units are kelvin or dimensionless).
     units
         Declared units, overriding the file's ``units`` metadata. Kelvin spellings (``"K"``,
-        ``"kelvin"``) and dimensionless (``"1"``) are accepted; Celsius is refused. With
-        ``kind="ndvi"`` and no units anywhere, NDVI is taken as dimensionless.
+        ``"kelvin"``) and dimensionless (``"1"``) are accepted. Celsius (``"degC"``) declared
+        here is converted to kelvin (+273.15, logged); Celsius found only in the file is
+        refused. With ``kind="ndvi"`` and no units anywhere, NDVI is taken as dimensionless.
     scale, offset
         ``physical = stored * scale + offset``; default: the file's ``scale_factor`` /
         ``add_offset``. Required for integer data whose file declares no scale.
@@ -431,7 +443,10 @@ def open_raster(
     p = Path(path)
     raw = read_band(p, band=band, variable=variable, kind=kind)
     if crs is not None:
-        raw.crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+        try:
+            raw.crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)
+        except (CRSError, ValueError) as exc:
+            raise MissingCRSError(f"the CRS given ({crs!r}) is not valid: {exc}", p) from exc
     elif raw.crs is not None:
         check_crs(raw.crs, p)
     if raw.transform is None:
@@ -450,8 +465,16 @@ def open_raster(
     declared = units if units is not None else raw.units
     if declared is None and kind == "ndvi":
         declared = "1"
-    canon = canonical_units(declared, kind=kind, path=p)
+    # Celsius declared by the caller (not merely found in the file) is converted, and said so
+    from_celsius = is_celsius(units) and kind in ("lst", None)
+    canon = "K" if from_celsius else canonical_units(declared, kind=kind, path=p)
     values, used_scale, used_offset = to_physical(raw, p, scale=scale, offset=offset, nodata=nodata)
+    if from_celsius:
+        values = values + CELSIUS_TO_KELVIN
+        logger.warning(
+            "%s: LST declared in Celsius (units=%r): converted to kelvin (+%g)",
+            p, units, CELSIUS_TO_KELVIN,
+        )
     eff_kind = kind if kind is not None else ("lst" if canon == "K" else None)
     long_name = raw.tags.get("long_name") or _DEFAULT_LONG_NAME.get(eff_kind or "", p.stem)
     da = grid_dataarray(values, raw.transform, raw.crs, name=eff_kind or None)
@@ -470,5 +493,6 @@ def open_raster(
         extra={
             "scale_factor_applied": used_scale,
             "add_offset_applied": used_offset,
+            "converted_from_units": str(units) if from_celsius else None,
         },
     )
