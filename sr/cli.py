@@ -71,9 +71,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("predict")
     def predict_cmd(
-        model: Annotated[Path, typer.Option("--model", "-m", help="Model file (.pt) or training checkpoint (.ckpt).")],
         lst: Annotated[Path, typer.Option("--lst", help="LST raster in kelvin (GeoTIFF or NetCDF).")],
         output: Annotated[Path, typer.Option("--output", "-o", help="Output .tif (COG) or .nc on the fine grid.")],
+        model: Annotated[str | None, typer.Option("--model", "-m", help="A shipped model's name (scalelaws models), a model file (.pt) or a training checkpoint (.ckpt); default: the shipped default (the single-image default without --ndvi).")] = None,
+        uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Also write the ensemble standard deviation (band 2 lst_std, K).")] = False,
         ndvi: Annotated[Path | None, typer.Option("--ndvi", help="Fine NDVI raster (guided models); must cover the LST.")] = None,
         band: Annotated[int, typer.Option("--band", help="LST band (MODIS 2020 crops: 1 day, 2 night).")] = 1,
         units: UnitsOpt = None,
@@ -91,18 +92,19 @@ def register(app: typer.Typer) -> None:
         """Super-resolve a whole LST raster with a trained model, tiled with blended overlaps."""
         from scalelaws.io.atomic import check_output
         from sr.predict import predict_file
+        from sr.zoo import resolve_model
 
-        check_output(output, [model, lst, ndvi])
+        model_path, how = resolve_model(model, guided_input=ndvi is not None)
+        typer.echo(how, err=True)
+        check_output(output, [model_path, lst, ndvi])
         if output.suffix.lower() not in (".tif", ".tiff", ".nc", ".nc4", ".netcdf"):
             raise InputError("output must end in .tif/.tiff (GeoTIFF) or .nc (NetCDF)", output)
         if overlap >= tile or overlap < 0 or tile < 1:
             raise InputError(f"--overlap ({overlap}) must lie in [0, --tile ({tile}))")
         if blend not in ("cosine", "linear"):
             raise InputError(f"--blend must be cosine or linear, got {blend!r}")
-        if not model.is_file():
-            raise InputError("model checkpoint not found", model)
         out = predict_file(
-            model,  # loaded after the inputs are read and checked, moved to --device
+            model_path,  # loaded after the inputs are read and checked, moved to --device
             lst,
             output,
             ndvi_path=ndvi,
@@ -118,5 +120,6 @@ def register(app: typer.Typer) -> None:
             blend=blend,
             batch_size=batch_size,
             device=device,
+            uncertainty=uncertainty,
         )
         typer.echo(str(out))

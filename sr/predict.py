@@ -438,20 +438,34 @@ def predict_dataarray(
             log.warning("%d input LST pixel(s) far from their neighbourhood (e.g. %.1f K) were "
                         "replaced by the local median before super-resolution",
                         int(spikes.sum()), float(np.asarray(lst.values)[spikes][0]))
-    out = predict_array(module, values, nd, **kw)
-    out = smooth_output(out, output_sigma(module) if sigma is None else float(sigma))
+    with_std = bool(kw.pop("return_std", False))
+    sigma = output_sigma(module) if sigma is None else float(sigma)
+    res = predict_array(module, values, nd, return_std=with_std, **kw)
+    out, std = res if with_std else (res, None)
+    out = smooth_output(out, sigma)
     da = refine_like(lst, f, out, name="lst")
     cfg = module.hparams["config"]
-    da.attrs.update(
-        {
-            "units": "K",
-            "long_name": "super-resolved land surface temperature",
-            "sr_mode": cfg["mode"],
-            "sr_model": cfg["model"]["name"],
-            "sr_factor": f,
-        }
-    )
-    return da
+    attrs = {
+        "sr_mode": cfg["mode"],
+        "sr_model": cfg["model"]["name"],
+        "sr_factor": f,
+        "sr_members": len(_members(module)),
+        "sr_output_sigma_px": sigma,
+    }
+    da.attrs.update({"units": "K", "long_name": "super-resolved land surface temperature", **attrs})
+    if not with_std:
+        return da
+    std = smooth_output(std, sigma) * std_scale(module)
+    sda = refine_like(lst, f, std.astype(np.float32), name="lst_std")
+    sda.attrs.update({"units": "K", "long_name": "ensemble standard deviation of the super-resolved "
+                      "land surface temperature (calibrated by the model's std_scale)", **attrs})
+    return da, sda
+
+
+def std_scale(module: Any) -> float:
+    """Return the calibration factor of the ensemble spread (``postprocess["std_scale"]``, 1)."""
+    post = getattr(module, "postprocess", None) or {}
+    return float(post.get("std_scale", 1.0))
 
 
 def despike(lst: np.ndarray, *, size: int = 5, min_k: float = 20.0,
@@ -529,8 +543,11 @@ def _cog_available() -> bool:
         return "COG" in env.drivers()
 
 
-def write_prediction(da: xr.DataArray, out: str | Path) -> Path:
+def write_prediction(da: xr.DataArray, out: str | Path, *, std: xr.DataArray | None = None) -> Path:
     """Write a fine LST field as GeoTIFF (COG when available) or NetCDF (by the suffix).
+
+    With ``std`` (the ensemble standard deviation on the same grid) the GeoTIFF has two bands,
+    ``lst`` and ``lst_std``, and the NetCDF two variables.
 
     The write is atomic (:func:`scalelaws.io.atomic.atomic_path`): an interrupted run leaves
     the previous file, never a truncated one.
@@ -542,22 +559,31 @@ def write_prediction(da: xr.DataArray, out: str | Path) -> Path:
     if suffix not in (".tif", ".tiff", ".nc", ".nc4", ".netcdf"):
         raise InputError("output must end in .tif/.tiff (GeoTIFF) or .nc (NetCDF)", out)
     with atomic_path(out) as tmp:
-        _write_prediction(da, tmp, suffix)
+        _write_prediction(da, tmp, suffix, std)
     return out
 
 
-def _write_prediction(da: xr.DataArray, out: Path, suffix: str) -> None:
+def _write_prediction(da: xr.DataArray, out: Path, suffix: str, std: xr.DataArray | None = None) -> None:
     if suffix in (".tif", ".tiff"):
         driver = "COG" if _cog_available() else "GTiff"
-        da.rio.write_nodata(np.nan, encoded=False, inplace=True)
+        img = da
+        if std is not None:
+            img = xr.concat([da, std.assign_coords(x=da["x"], y=da["y"])], dim="band")
+            img = img.assign_coords(band=[1, 2])
+            img.attrs = dict(da.attrs)
+            img.attrs["long_name"] = ("lst", "lst_std")
+            img = img.rio.write_crs(da.rio.crs).rio.write_transform(da.rio.transform())
+        img.rio.write_nodata(np.nan, encoded=False, inplace=True)
         kw: dict[str, Any] = {"driver": driver}
         if driver == "COG":
             kw["compress"] = "DEFLATE"
         else:
             kw.update(compress="deflate", tiled=True)
-        da.rio.to_raster(out, **kw)
+        img.rio.to_raster(out, **kw)
     elif suffix in (".nc", ".nc4", ".netcdf"):
         ds = da.to_dataset(name="lst")
+        if std is not None:
+            ds["lst_std"] = std
         ds.attrs.update({"title": "super-resolved LST", "Conventions": "CF-1.8", "source": "scalelaws sr"})
         ds.to_netcdf(out, engine="h5netcdf")
 
@@ -640,6 +666,7 @@ def predict_file(
     offset: float | None = None,
     crs: str | None = None,
     ndvi_scale: float | None = None,
+    uncertainty: bool = False,
     **kw: Any,
 ) -> Path:
     """Read an LST raster (and NDVI), super-resolve it, write the fine raster.
@@ -664,6 +691,9 @@ def predict_file(
         Generic LST rasters: ``physical = stored * scale + offset``; CRS of a file without one.
     ndvi_scale
         Generic NDVI rasters of scaled integers: ``NDVI = stored * ndvi_scale``.
+    uncertainty
+        Also write the ensemble standard deviation (K): band 2 ``lst_std`` of the GeoTIFF, or
+        the variable ``lst_std`` of the NetCDF.
     **kw
         Passed to :func:`predict_array` (``tile``, ``overlap``, ``blend``, ``batch_size``).
 
@@ -678,6 +708,7 @@ def predict_file(
     if ndvi is not None:
         check_guide_covers(ndvi, lst, ndvi_path, lst_path)
     module = load_sr_model(model) if isinstance(model, (str, Path)) else model
-    da = predict_dataarray(module, lst, ndvi, **kw)
+    res = predict_dataarray(module, lst, ndvi, return_std=uncertainty, **kw)
+    da, std = res if uncertainty else (res, None)
     da.attrs["source"] = str(lst_path)
-    return write_prediction(da, out_path)
+    return write_prediction(da, out_path, std=std)
