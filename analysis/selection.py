@@ -407,6 +407,7 @@ def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, 
     ``default``: ``"default"`` (the recommended, guided model) or ``"default_single_image"``
     makes this model the default of that kind.
     """
+    from scalelaws.io.atomic import atomic_write_text
     from sr.modelfile import export_model
     from sr.zoo import _index
 
@@ -414,13 +415,13 @@ def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, 
     d.mkdir(parents=True, exist_ok=True)
     path = export_model(list(checkpoints), d / f"{name}.pt", card=dict(card),
                         postprocess={"gaussian_sigma_px": float(sigma)})
-    (d / f"{name}.md").write_text(card_markdown(card))
+    atomic_write_text(d / f"{name}.md", card_markdown(card))
     idx = _index(d)
     idx["models"][name] = {"file": f"{name}.pt", "card": f"{name}.md", "mode": card["mode"],
                            "description": card["description"]}
     if default:
         idx[default] = name
-    (d / "models.json").write_text(json.dumps(idx, indent=1) + "\n")
+    atomic_write_text(d / "models.json", json.dumps(idx, indent=1) + "\n")
     logger.info("shipped %s (%d members) -> %s", name, len(checkpoints), path)
     return path
 

@@ -65,7 +65,6 @@ import math
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -173,18 +172,13 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
 
     An interrupted write never leaves a truncated ``path`` nor destroys the previous file.
     """
+    from scalelaws.io.atomic import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 
