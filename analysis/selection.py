@@ -401,11 +401,14 @@ def card_markdown(card: Mapping[str, Any]) -> str:
 
 
 def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, Any],
-               weights_dir: str | Path, *, sigma: float = 0.0, default: str | None = None) -> Path:
+               weights_dir: str | Path, *, sigma: float = 0.0, std_scale: float = 1.0,
+               default: str | None = None) -> Path:
     """Export an ensemble as ``weights_dir/NAME.pt`` with its card and register it in the index.
 
     ``default``: ``"default"`` (the recommended, guided model) or ``"default_single_image"``
-    makes this model the default of that kind.
+    makes this model the default of that kind. ``sigma`` (output smoothing) and ``std_scale``
+    (calibration of the ensemble spread, :func:`spread_calibration`) go to the model's
+    ``postprocess``.
     """
     from scalelaws.io.atomic import atomic_write_text
     from sr.modelfile import export_model
@@ -414,7 +417,7 @@ def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, 
     d = Path(weights_dir)
     d.mkdir(parents=True, exist_ok=True)
     path = export_model(list(checkpoints), d / f"{name}.pt", card=dict(card),
-                        postprocess={"gaussian_sigma_px": float(sigma)})
+                        postprocess={"gaussian_sigma_px": float(sigma), "std_scale": float(std_scale)})
     atomic_write_text(d / f"{name}.md", card_markdown(card))
     idx = _index(d)
     idx["models"][name] = {"file": f"{name}.pt", "card": f"{name}.md", "mode": card["mode"],
@@ -455,3 +458,74 @@ def nested_predictor(report: Mapping[str, Any], *, tile: int = 64):
 
     predict.__name__ = "nested"
     return predict
+
+
+def _member_fields(checkpoints: Sequence[str | Path], pair: Any, cache: dict) -> list[xr.DataArray]:
+    from analysis.experiment import model_predictor
+
+    out = []
+    for c in checkpoints:
+        if str(c) not in cache:
+            cache[str(c)] = model_predictor(c)
+        out.append(to_grid(cache[str(c)](pair), pair.ndvi_250m))
+    return out
+
+
+def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = None) -> dict[str, Any]:
+    """Calibrate and score the ensemble spread against ASTER, cross-fitted.
+
+    For each outer fold ``k`` the ensemble's per-pixel spread ``s`` (members' standard
+    deviation, smoothed like the mean) is compared with the error ``e`` of the (smoothed) mean
+    against registered ASTER on the fold's held-out pairs. The calibration factor ``c`` makes
+    ``|e| <= c s`` hold for 68.3 % of the pixels; fold ``k`` is scored with the factor of the
+    **other** fold (fitted on ASTER of pairs that were model ``k``'s training pairs), so the
+    reported coverages are out of sample. The factor of the shipped model is the one fitted on
+    all held-out predictions.
+
+    Returns
+    -------
+    dict
+        ``factor_all``, per fold ``factor`` and ``coverage_1sigma`` / ``coverage_2sigma`` (with
+        the other fold's factor), and the mean per-pair spread-error correlation.
+
+    """
+    from analysis.evaluate import reproject_to_aster
+
+    allpairs = open_pairs(report["pairs"], root)
+    offset = estimate_offset(offset_correlation(allpairs))
+    byid = {p.id: p for p in allpairs}
+    cache: dict = {}
+    z: dict[int, list[np.ndarray]] = {}
+    corr: list[float] = []
+    for o in report["outer"]:
+        f = o["fitted"]
+        zs = []
+        for pid in o["scored_ids"]:
+            pair = byid[pid]
+            fields = _member_fields(f["checkpoints"], pair, cache)
+            stack = np.stack([np.asarray(a.values, dtype=np.float64) for a in fields])
+            mean = smooth_prediction(fields[0].copy(data=stack.mean(0).astype(np.float32)), f["sigma"])
+            std = smooth_prediction(fields[0].copy(data=stack.std(0).astype(np.float32)), f["sigma"])
+            m = np.asarray(reproject_to_aster(mean, pair, offset=offset).values, dtype=np.float64)
+            s = np.asarray(reproject_to_aster(std, pair, offset=offset).values, dtype=np.float64)
+            a = np.asarray(pair.aster_250m.values, dtype=np.float64)
+            ok = np.isfinite(m) & np.isfinite(s) & np.isfinite(a) & (s > 0)
+            e = np.abs(m[ok] - a[ok])
+            zs.append(e / s[ok])
+            if ok.sum() > 10:
+                corr.append(float(np.corrcoef(s[ok], e)[0, 1]))
+        z[o["fold"]] = zs
+    factor = {k: float(np.quantile(np.concatenate(v), 0.6827)) for k, v in z.items()}
+    folds: dict[str, Any] = {}
+    for k, zs in z.items():
+        others = [factor[j] for j in factor if j != k]
+        c = float(np.mean(others)) if others else factor[k]
+        zz = np.concatenate(zs)
+        folds[str(k)] = {"factor": factor[k], "factor_used": c,
+                         "coverage_1sigma": float(np.mean(zz <= c)),
+                         "coverage_2sigma": float(np.mean(zz <= 2 * c))}
+    zall = np.concatenate([np.concatenate(v) for v in z.values()])
+    return {"factor_all": float(np.quantile(zall, 0.6827)), "folds": folds,
+            "coverage_1sigma": float(np.mean([v["coverage_1sigma"] for v in folds.values()])),
+            "coverage_2sigma": float(np.mean([v["coverage_2sigma"] for v in folds.values()])),
+            "spread_error_corr_mean": float(np.mean(corr)) if corr else float("nan")}

@@ -23,7 +23,7 @@ import numpy as np
 
 from analysis.evaluate import paired_difference
 from analysis.experiment import model_predictor, run_modis_aster
-from analysis.selection import _ci, model_card, nested_predictor, ship_model
+from analysis.selection import _ci, model_card, nested_predictor, ship_model, spread_calibration
 from sr.zoo import WEIGHTS_DIR
 
 LIMITS = [
@@ -63,6 +63,13 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
         "note": "scored by the outer folds' ensembles (2 members each); the shipped ensemble is "
                 "trained on all 40 pairs and has not been scored on pairs outside its training set",
     }
+    cal = spread_calibration(rep)
+    (sd / "evaluation" / "spread_calibration.json").write_text(json.dumps(cal, indent=1))
+    metrics["uncertainty"] = (
+        f"ensemble spread x {cal['factor_all']:.1f} (calibration factor fitted on the held-out "
+        f"predictions); cross-fitted coverage of |error| <= 1 sigma {cal['coverage_1sigma']:.0%}, "
+        f"<= 2 sigma {cal['coverage_2sigma']:.0%}; spread-error correlation per pair "
+        f"{cal['spread_error_corr_mean']:.2f}")
     fitted = final["fitted"]
     sel = final["selection"]
     card = model_card(
@@ -77,7 +84,7 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
                    "inner RMSE table (K, pooled over the outer selections)": sel["table"]},
         limits=LIMITS)
     ship_model(fitted["checkpoints"], "disr-modis-h18v04", card, WEIGHTS_DIR,
-               sigma=fitted["sigma"], default="default")
+               sigma=fitted["sigma"], std_scale=cal["factor_all"], default="default")
     if sisr_checkpoints:
         r = ds["rmse"].sel({"method": "sisr_shipped"}).values
         d_b = paired_difference(ds, "rmse", "bicubic").sel({"method": "sisr_shipped"})
