@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
         methods: str = typer.Option(
             "bicubic,tsharp,dms", "--methods",
             help="Comma-separated baselines: bicubic, tsharp, dms (block residual: exact 1 km "
-                 "consistency), tsharp_smooth, dms_smooth (interpolated residual); '' for none."),
+                 "consistency), tsharp_smooth, dms_smooth (interpolated residual), atprk (area-to-point "
+                 "regression kriging, coherent); '' for none."),
         model: Annotated[list[str] | None, typer.Option(
             "--model", help="Trained network as NAME=CHECKPOINT (repeatable; needs sr).")] = None,
         pairs: str = typer.Option(
