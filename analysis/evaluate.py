@@ -23,6 +23,12 @@ prediction is a model output that can be resampled at no loss of fairness:
    intersection of all the methods' footprints. The metrics are those of :mod:`analysis.metrics`; the PSNR/SSIM range ``R`` is
    ``max - min`` of ASTER over the scored pixels; the consistency error compares the
    prediction, re-aggregated with ``(mean T^4)^(1/4)`` on its own grid, with the 1 km input.
+   The scale-aware metrics (structure functions, spectral band variances) are computed on each
+   field's **native grid** (the prediction on its 250 m grid over the pixels whose centres fall
+   in the scored area, ASTER on its own grid, the same lags in metres): the bilinear
+   reprojection would smooth the prediction's 1-2 pixel lags (``scale_grid="reference"``
+   keeps the former behaviour). :func:`score_fields` applies the same protocol to any
+   prediction and reference rasters (``scalelaws evaluate``).
 3. **Aggregation** (:func:`summarize`): mean over pairs with percentile bootstrap intervals over
    pairs; :func:`paired_difference` gives method-minus-reference differences with intervals
    from the same (paired) resamples.
@@ -38,7 +44,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -71,6 +77,9 @@ __all__ = [
     "open_pairs",
     "paired_difference",
     "reproject_to_aster",
+    "native_mask",
+    "reproject_onto",
+    "score_fields",
     "score_pair",
     "summarize",
     "write_results",
@@ -86,7 +95,9 @@ PROTOCOL = (
     "inside the prediction footprint eroded by 1 px (3x3), common to all methods of a pair; PSNR/SSIM peak R = max-min of ASTER "
     "over scored pixels; SSIM 7x7 uniform window, K1=0.01, K2=0.03, sample covariance, mean over "
     "pixels whose whole window is scored; consistency: (mean T^4)^(1/4) re-aggregation to the "
-    "1 km grid; scale-aware: ln(S2_pred/S2_ASTER) per lag, spectral power ratio per band"
+    "1 km grid; scale-aware: ln(S2_pred/S2_ASTER) per lag, spectral band-variance ratio per band, "
+    "each field on its own grid (prediction pixels whose centres fall in the scored area; the "
+    "same lags and bands in metres)"
 )
 
 #: Scalar metrics of :func:`score_pair`: name -> (units, long name, better: "low"/"high"/"zero").
@@ -318,12 +329,37 @@ def estimate_offset(
 
 
 # ----------------------------------------------------------------------------------------------
-# scoring one pair
+# scoring one prediction
 # ----------------------------------------------------------------------------------------------
+ScaleGrid = Literal["native", "reference"]
+
+
+def _translated_grid(ref: xr.DataArray, frame: xr.DataArray,
+                     offset: tuple[float, float]) -> Affine:
+    """Transform of the reference grid translated back by ``offset`` (given in ``frame``'s CRS)."""
+    ta = ref.rio.transform(recalc=False)
+    du, dv = _jacobian(frame, _crs(ref, "the reference")) @ np.asarray(offset, dtype=np.float64)
+    return Affine.translation(-float(du), -float(dv)) @ ta
+
+
 def _target_grid(pair, offset: tuple[float, float]) -> tuple[Affine, Any]:
-    ta = pair.aster_250m.rio.transform(recalc=False)
-    du, dv = offset_to_utm(offset, pair)
-    return Affine.translation(-du, -dv) @ ta, _crs(pair.aster_250m, "ASTER")
+    return (_translated_grid(pair.aster_250m, pair.lst_1km, offset),
+            _crs(pair.aster_250m, "ASTER"))
+
+
+def reproject_onto(pred: xr.DataArray, ref: xr.DataArray, transform: Affine) -> xr.DataArray:
+    """Bilinear reprojection (GDAL) of ``pred`` onto the grid of ``ref`` with ``transform``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Shape of ``ref``, NaN outside the prediction.
+
+    """
+    _crs(pred, "the prediction")
+    src = pred.astype(np.float32).rio.write_nodata(np.nan, encoded=False)
+    return src.rio.reproject(_crs(ref, "the reference"), shape=ref.shape, transform=transform,
+                             resampling=Resampling.bilinear, nodata=np.nan)
 
 
 def reproject_to_aster(pred: xr.DataArray, pair, *, offset: tuple[float, float]) -> xr.DataArray:
@@ -335,12 +371,194 @@ def reproject_to_aster(pred: xr.DataArray, pair, *, offset: tuple[float, float])
         On the (translated) ASTER grid, NaN outside the prediction.
 
     """
-    _crs(pred, "the prediction")
-    transform, crs = _target_grid(pair, offset)
-    src = pred.astype(np.float32).rio.write_nodata(np.nan, encoded=False)
-    out = src.rio.reproject(crs, shape=pair.aster_250m.shape, transform=transform,
-                            resampling=Resampling.bilinear, nodata=np.nan)
-    return out
+    transform, _ = _target_grid(pair, offset)
+    return reproject_onto(pred, pair.aster_250m, transform)
+
+
+def _pixel_m(da: xr.DataArray) -> float:
+    t = da.rio.transform(recalc=False)
+    return float(np.sqrt(abs(t.a * t.e - t.b * t.d)))
+
+
+def native_mask(pred: xr.DataArray, ref: xr.DataArray, transform: Affine,
+                mask: np.ndarray) -> np.ndarray:
+    """Mark the prediction pixels whose centre falls in a scored pixel of the reference grid.
+
+    Parameters
+    ----------
+    pred
+        Prediction on its own grid.
+    ref
+        Reference (its CRS and shape).
+    transform
+        The reference grid's transform as scored (translated back by the offset).
+    mask
+        Scored pixels on the reference grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask on the prediction's grid (also requires a finite prediction).
+
+    """
+    tp = pred.rio.transform(recalc=False)
+    ny, nx = pred.shape
+    cc, rr = np.meshgrid(np.arange(nx) + 0.5, np.arange(ny) + 0.5)
+    xs, ys = tp * (cc, rr)
+    tr = Transformer.from_crs(_crs(pred, "the prediction"), _crs(ref, "the reference"),
+                              always_xy=True)
+    u, v = tr.transform(np.asarray(xs).ravel(), np.asarray(ys).ravel())
+    col, row = ~transform * (np.asarray(u), np.asarray(v))
+    i, j = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+    inside = (i >= 0) & (i < mask.shape[0]) & (j >= 0) & (j < mask.shape[1])
+    out = np.zeros(i.shape, dtype=bool)
+    out[inside] = mask[i[inside], j[inside]]
+    return out.reshape(ny, nx) & np.isfinite(np.asarray(pred.values, dtype=np.float64))
+
+
+def _scale_metrics_native(
+    pred: xr.DataArray, ref: xr.DataArray, transform: Affine, mask: np.ndarray,
+    lags: Sequence[int], bands_px: Sequence[tuple[float, float]], label: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Structure functions and band variances of each field on its own grid, same scales in m.
+
+    Lags and bands are given in reference pixels; on the prediction's grid they are converted
+    to metres and back to the nearest whole number of prediction pixels.
+    """
+    ratio = _pixel_m(ref) / _pixel_m(pred)
+    lags_p = [max(1, int(round(lag * ratio))) for lag in lags]
+    bad = [lag for lag, lp in zip(lags, lags_p, strict=True) if abs(lp - lag * ratio) > 0.1 * lag * ratio]
+    if bad:
+        logger.warning("%s: lags %s (reference pixels) are not whole prediction pixels; rounded "
+                       "to %s", label, bad, lags_p)
+    pmask = native_mask(pred, ref, transform, mask)
+    p = np.asarray(pred.values, dtype=np.float64)
+    a = np.asarray(ref.values, dtype=np.float64)
+    s2p, _ = M.structure_function_s2(p, pmask, lags_p)
+    s2a, _ = M.structure_function_s2(a, mask, lags)
+    try:
+        spec = (M.band_variance(p, pmask, [(lo * ratio, hi * ratio) for lo, hi in bands_px])
+                / M.band_variance(a, mask, bands_px))
+    except (ScaleRangeError, InputError) as exc:
+        logger.warning("%s: no spectral ratio (%s)", label, exc)
+        spec = np.full(len(bands_px), np.nan)
+    return s2p, s2a, spec
+
+
+def score_fields(
+    pred: xr.DataArray,
+    ref: xr.DataArray,
+    *,
+    offset: tuple[float, float] = (0.0, 0.0),
+    frame: xr.DataArray | None = None,
+    lst_1km: xr.DataArray | None = None,
+    lags: Sequence[int] = M.DEFAULT_LAGS_PX,
+    bands_px: Sequence[tuple[float, float]] = M.DEFAULT_BANDS_PX,
+    erode_px: int = 1,
+    mask: np.ndarray | None = None,
+    scale_grid: ScaleGrid = "native",
+    label: str = "the prediction",
+) -> dict[str, Any]:
+    """Score a prediction against a reference LST field of any grid (the protocol of the module).
+
+    Parameters
+    ----------
+    pred
+        Prediction (K) with its CRS and transform.
+    ref
+        Reference LST (K) with its CRS and transform (ASTER, Landsat, airborne...).
+    offset
+        ``(dx_m, dy_m)``: displacement of the reference relative to the prediction's frame,
+        x east, y north, in the CRS of ``frame``; the reference grid is translated back by it.
+    frame
+        Field whose CRS (and centre) the offset is expressed in; default ``pred``.
+    lst_1km
+        The coarse input, for the consistency error (NaN without it).
+    lags
+        Lags (reference pixels) of the structure-function error.
+    bands_px
+        Wavelength bands (reference pixels) of the spectral ratio.
+    erode_px
+        Erosion of the prediction footprint (pixels, 3 x 3 square element).
+    mask
+        Optional boolean array on the reference grid further restricting the scored pixels.
+    scale_grid
+        Where the scale-aware metrics are computed: ``"native"`` (default: the prediction on
+        its own grid over the pixels whose centres fall in the scored area, the reference on
+        its own grid, the same lags and bands in metres) or ``"reference"`` (the bilinearly
+        reprojected prediction on the reference grid, which smooths its 1-2 pixel lags).
+    label
+        Name of the prediction in messages.
+
+    Returns
+    -------
+    dict
+        The scalars of :data:`SCALAR_METRICS`, and arrays ``sf_log_ratio``, ``s2_pred``,
+        ``s2_aster`` (per lag; K^2 for S2; ``s2_aster`` is the reference's), ``spectral_ratio``
+        (per band).
+
+    """
+    if pred.ndim != 2:
+        raise InputError(f"the prediction must be 2-D (y, x), got dims {pred.dims}")
+    if scale_grid not in ("native", "reference"):
+        raise InputError(f"scale_grid must be 'native' or 'reference', got {scale_grid!r}")
+    units = pred.attrs.get("units", "K")
+    if units != "K":
+        raise InputError(f"the prediction must be in kelvin, got units {units!r}")
+    transform = _translated_grid(ref, pred if frame is None else frame, offset)
+    rep = reproject_onto(pred, ref, transform)
+    p = np.asarray(rep.values, dtype=np.float64)
+    a = np.asarray(ref.values, dtype=np.float64)
+    if p.shape != a.shape:
+        raise GridMismatchError(f"reprojected prediction {p.shape} vs reference {a.shape}")
+    footprint = np.isfinite(p)
+    if erode_px > 0:
+        footprint = ndimage.binary_erosion(footprint, structure=np.ones((3, 3), bool),
+                                           iterations=erode_px, border_value=0)
+    if mask is not None:
+        extra = np.asarray(mask, dtype=bool)
+        if extra.shape != a.shape:
+            raise GridMismatchError(f"mask {extra.shape} is not on the reference grid {a.shape}")
+        footprint &= extra
+    mask = footprint & np.isfinite(a)
+    if not mask.any():
+        raise AllNaNError(f"{label}: no valid reference pixel inside the prediction footprint "
+                          "(the rasters do not overlap)")
+    rng_k = M.data_range(a, mask)
+    grad, _ = M.gradient_stratified_rmse(p, a, mask, n_strata=3)
+    cons = (M.consistency_error(pred, lst_1km, method="radiance")["rmse"]
+            if lst_1km is not None else float("nan"))
+    if scale_grid == "native":
+        s2p, s2a, spec = _scale_metrics_native(pred, ref, transform, mask, lags, bands_px, label)
+    else:
+        try:
+            spec = M.spectral_ratio(p, a, mask, bands_px)
+        except (ScaleRangeError, InputError) as exc:
+            logger.warning("%s: no spectral ratio (%s)", label, exc)
+            spec = np.full(len(bands_px), np.nan)
+        s2p, _ = M.structure_function_s2(p, mask, lags)
+        s2a, _ = M.structure_function_s2(a, mask, lags)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sf = np.log(s2p / s2a)
+    return {
+        "rmse": M.rmse(p, a, mask),
+        "bias": M.bias(p, a, mask),
+        "ubrmse": M.ubrmse(p, a, mask),
+        "mae": M.mae(p, a, mask),
+        "r": M.pearson_r(p, a, mask),
+        "psnr": M.psnr(p, a, mask, data_range=rng_k),
+        "ssim": M.ssim(p, a, mask, data_range=rng_k),
+        "consistency_rmse": cons,
+        "rmse_grad_low": float(grad[0]),
+        "rmse_grad_mid": float(grad[1]),
+        "rmse_grad_high": float(grad[2]),
+        "data_range": rng_k,
+        "n_scored": int(mask.sum()),
+        "sf_log_ratio": sf,
+        "s2_pred": s2p,
+        "s2_aster": s2a,
+        "spectral_ratio": spec,
+    }
 
 
 def score_pair(
@@ -352,6 +570,7 @@ def score_pair(
     bands_px: Sequence[tuple[float, float]] = M.DEFAULT_BANDS_PX,
     erode_px: int = 1,
     mask: np.ndarray | None = None,
+    scale_grid: ScaleGrid = "native",
 ) -> dict[str, Any]:
     """Score one prediction against the pair's ASTER LST with the reference protocol.
 
@@ -373,67 +592,18 @@ def score_pair(
     mask
         Optional boolean array on the ASTER grid further restricting the scored pixels
         (:func:`evaluate` passes the footprint common to all methods of a pair).
+    scale_grid
+        ``"native"`` or ``"reference"``: see :func:`score_fields`.
 
     Returns
     -------
     dict
-        The scalars of :data:`SCALAR_METRICS`, and arrays ``sf_log_ratio``, ``s2_pred``,
-        ``s2_aster`` (per lag; K^2 for S2), ``spectral_ratio`` (per band).
+        See :func:`score_fields` (the consistency error against ``pair.lst_1km``).
 
     """
-    if pred.ndim != 2:
-        raise InputError(f"the prediction must be 2-D (y, x), got dims {pred.dims}")
-    units = pred.attrs.get("units", "K")
-    if units != "K":
-        raise InputError(f"the prediction must be in kelvin, got units {units!r}")
-    rep = reproject_to_aster(pred, pair, offset=offset)
-    p = np.asarray(rep.values, dtype=np.float64)
-    a = np.asarray(pair.aster_250m.values, dtype=np.float64)
-    if p.shape != a.shape:
-        raise GridMismatchError(f"reprojected prediction {p.shape} vs ASTER {a.shape}")
-    footprint = np.isfinite(p)
-    if erode_px > 0:
-        footprint = ndimage.binary_erosion(footprint, structure=np.ones((3, 3), bool),
-                                           iterations=erode_px, border_value=0)
-    if mask is not None:
-        extra = np.asarray(mask, dtype=bool)
-        if extra.shape != a.shape:
-            raise GridMismatchError(f"mask {extra.shape} is not on the ASTER grid {a.shape}")
-        footprint &= extra
-    mask = footprint & np.isfinite(a)
-    if not mask.any():
-        raise AllNaNError(f"pair {pair.id}: no ASTER pixel inside the prediction footprint")
-    rng_k = M.data_range(a, mask)
-    grad, _ = M.gradient_stratified_rmse(p, a, mask, n_strata=3)
-    cons = M.consistency_error(pred, pair.lst_1km, method="radiance")
-    try:
-        spec = M.spectral_ratio(p, a, mask, bands_px)
-    except (ScaleRangeError, InputError) as exc:
-        logger.warning("pair %s: no spectral ratio (%s)", pair.id, exc)
-        spec = np.full(len(bands_px), np.nan)
-    s2p, _ = M.structure_function_s2(p, mask, lags)
-    s2a, _ = M.structure_function_s2(a, mask, lags)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sf = np.log(s2p / s2a)
-    return {
-        "rmse": M.rmse(p, a, mask),
-        "bias": M.bias(p, a, mask),
-        "ubrmse": M.ubrmse(p, a, mask),
-        "mae": M.mae(p, a, mask),
-        "r": M.pearson_r(p, a, mask),
-        "psnr": M.psnr(p, a, mask, data_range=rng_k),
-        "ssim": M.ssim(p, a, mask, data_range=rng_k),
-        "consistency_rmse": cons["rmse"],
-        "rmse_grad_low": float(grad[0]),
-        "rmse_grad_mid": float(grad[1]),
-        "rmse_grad_high": float(grad[2]),
-        "data_range": rng_k,
-        "n_scored": int(mask.sum()),
-        "sf_log_ratio": sf,
-        "s2_pred": s2p,
-        "s2_aster": s2a,
-        "spectral_ratio": spec,
-    }
+    return score_fields(pred, pair.aster_250m, offset=offset, frame=pair.lst_1km,
+                        lst_1km=pair.lst_1km, lags=lags, bands_px=bands_px, erode_px=erode_px,
+                        mask=mask, scale_grid=scale_grid, label=f"pair {pair.id}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -476,6 +646,7 @@ def evaluate(
     n_boot: int = 2000,
     seed: int = 0,
     on_prediction: Callable[[str, Any, xr.DataArray], None] | None = None,
+    scale_grid: ScaleGrid = "native",
 ) -> xr.Dataset:
     """Run every predictor on every pair and score it against ASTER.
 
@@ -496,6 +667,9 @@ def evaluate(
     on_prediction
         Called as ``on_prediction(method, pair, prediction)`` after each prediction (e.g. to
         save it).
+    scale_grid
+        Grid of the scale-aware metrics: ``"native"`` (each field on its own grid) or
+        ``"reference"`` (after reprojection onto the ASTER grid); see :func:`score_fields`.
 
     Returns
     -------
@@ -531,7 +705,7 @@ def evaluate(
             common &= np.isfinite(reproject_to_aster(pred, pair, offset=off).values)
         for i, name in enumerate(methods):
             sc = score_pair(preds[name], pair, offset=off, lags=lags, bands_px=bands_px,
-                            mask=common)
+                            mask=common, scale_grid=scale_grid)
             for k in SCALAR_METRICS:
                 scal[k][i, j] = sc[k]
             sf[i, j], s2p[i, j], spec[i, j] = sc["sf_log_ratio"], sc["s2_pred"], sc["spectral_ratio"]
@@ -573,7 +747,9 @@ def evaluate(
             "source", "in memory")).rsplit("/", 2)[0],
         "history": f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} "
                    "analysis.evaluate.evaluate",
-        "protocol": PROTOCOL,
+        "protocol": PROTOCOL if scale_grid == "native" else PROTOCOL.split(", each field")[0]
+        + ", on the ASTER grid after the reprojection",
+        "scale_metrics_grid": scale_grid,
         "offset_dx_m": off[0],
         "offset_dy_m": off[1],
         "offset_source": how,
