@@ -44,6 +44,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
@@ -71,7 +72,10 @@ __all__ = [
     "Predictor",
     "estimate_offset",
     "evaluate",
+    "evaluate_prediction",
     "markdown_table",
+    "metrics_json",
+    "metrics_table",
     "offset_correlation",
     "offset_to_utm",
     "open_pairs",
@@ -82,6 +86,7 @@ __all__ = [
     "score_fields",
     "score_pair",
     "summarize",
+    "write_metrics",
     "write_results",
 ]
 
@@ -217,6 +222,7 @@ class _BlockSampler:
 
 def offset_correlation(
     pairs: Iterable, *, step_m: float = 58.0, max_m: float = 500.0,
+    subsamples: int = _SUBSAMPLES,
 ) -> xr.Dataset:
     """Correlation between MODIS 1 km LST and block-averaged translated ASTER, over offsets.
 
@@ -226,6 +232,8 @@ def offset_correlation(
         :class:`scalelaws.io.ModisAsterPair` objects.
     step_m, max_m
         Translation grid: multiples of ``step_m`` within ``+-max_m`` along each axis (m).
+    subsamples
+        Bilinear ASTER samples per 1 km pixel side (averaged into the block mean).
 
     Returns
     -------
@@ -239,7 +247,7 @@ def offset_correlation(
         raise InputError(f"need 0 < step_m <= max_m, got step_m={step_m}, max_m={max_m}")
     k = int(math.floor(max_m / step_m + 1e-9))
     grid = np.arange(-k, k + 1) * float(step_m)
-    samplers = [_BlockSampler(p) for p in pairs]
+    samplers = [_BlockSampler(p, subsamples) for p in pairs]
     if not samplers:
         raise InputError("no pair given to offset_correlation")
     corr = np.full((len(samplers), grid.size, grid.size), np.nan)
@@ -297,6 +305,7 @@ def _quadratic_peak(z: np.ndarray, grid: np.ndarray) -> tuple[float, float, floa
 
 def estimate_offset(
     pairs: Iterable | xr.Dataset, *, step_m: float = 58.0, max_m: float = 500.0,
+    subsamples: int = _SUBSAMPLES,
 ) -> tuple[float, float]:
     """Estimate the ASTER-vs-MODIS displacement by maximising the 1 km correlation.
 
@@ -307,6 +316,8 @@ def estimate_offset(
         :func:`offset_correlation` (then ``step_m``/``max_m`` are ignored).
     step_m, max_m
         Search grid (m).
+    subsamples
+        As in :func:`offset_correlation`.
 
     Returns
     -------
@@ -316,7 +327,7 @@ def estimate_offset(
 
     """
     ds = pairs if isinstance(pairs, xr.Dataset) else offset_correlation(
-        list(pairs), step_m=step_m, max_m=max_m)
+        list(pairs), step_m=step_m, max_m=max_m, subsamples=subsamples)
     z = ds["mean_corr"].values
     if not np.isfinite(z).any():
         raise AllNaNError("no offset gives a usable correlation (no ASTER/MODIS overlap?)")
@@ -604,6 +615,232 @@ def score_pair(
     return score_fields(pred, pair.aster_250m, offset=offset, frame=pair.lst_1km,
                         lst_1km=pair.lst_1km, lags=lags, bands_px=bands_px, erode_px=erode_px,
                         mask=mask, scale_grid=scale_grid, label=f"pair {pair.id}")
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring a user's prediction against a user's reference (``scalelaws evaluate``)
+# ----------------------------------------------------------------------------------------------
+def _check_lst(da: xr.DataArray, what: str) -> None:
+    _crs(da, what)
+    units = str(da.attrs.get("units", "K"))
+    if units not in ("K", "kelvin", "Kelvin"):
+        raise InputError(f"{what} must be LST in kelvin, got units {units!r}")
+    if da.ndim != 2:
+        raise InputError(f"{what} must be a single 2-D field, got dims {da.dims}")
+
+
+def _nests(pred: xr.DataArray, coarse: xr.DataArray) -> bool:
+    from analysis.baselines import coarse_index
+
+    try:
+        coarse_index(pred, coarse)
+    except GridMismatchError as exc:
+        logger.warning("no consistency error: the prediction does not nest in the coarse grid "
+                       "(%s)", exc)
+        return False
+    return True
+
+
+def evaluate_prediction(
+    pred: xr.DataArray,
+    ref: xr.DataArray,
+    *,
+    offset: OffsetSpec = None,
+    coarse: xr.DataArray | None = None,
+    aggregate_ref: bool = True,
+    step_m: float = 58.0,
+    max_m: float = 500.0,
+    lags: Sequence[int] = M.DEFAULT_LAGS_PX,
+    bands_px: Sequence[tuple[float, float]] = M.DEFAULT_BANDS_PX,
+    erode_px: int = 1,
+    scale_grid: ScaleGrid = "native",
+) -> xr.Dataset:
+    """Score one LST prediction against one high-resolution reference (Landsat, ASTER, airborne).
+
+    The protocol of :func:`score_fields` (the benchmark's): the prediction is reprojected
+    bilinearly onto the reference grid translated back by the co-registration offset, the
+    pixel-wise metrics are computed there, the scale-aware ones on each field's native grid.
+
+    Parameters
+    ----------
+    pred
+        Prediction (K) with CRS and transform.
+    ref
+        Reference LST (K) with CRS and transform.
+    offset
+        ``None`` / ``"none"``: no co-registration; ``(dx_m, dy_m)``: the reference's
+        displacement (x east, y north) in the CRS of ``coarse`` when given, else of ``pred``;
+        ``"estimate"``: estimated (:func:`estimate_offset`) by correlating the reference,
+        block-averaged, with ``coarse`` when given (independent of the prediction: the
+        benchmark's choice), else with the prediction itself (which favours it: a warning says
+        so).
+    coarse
+        The coarse input (e.g. MODIS 1 km LST): frame of the offset estimate and, when the
+        prediction nests in its grid, the consistency error (NaN otherwise).
+    aggregate_ref
+        When the reference pixel is at least 1.5 times finer than the prediction's, average it
+        first (``(mean T^4)^(1/4)``, :func:`scalelaws.grids.degrade`, complete blocks only) by
+        the nearest integer ratio, so that the scores do not count sub-pixel variance that no
+        prediction at that resolution can hold.
+    step_m, max_m
+        Offset search grid (m).
+    lags, bands_px
+        Scales of the scale-aware metrics, in (possibly aggregated) reference pixels.
+    erode_px
+        Erosion of the prediction footprint (pixels).
+    scale_grid
+        ``"native"`` or ``"reference"`` (:func:`score_fields`).
+
+    Returns
+    -------
+    xarray.Dataset
+        The scalars of :data:`SCALAR_METRICS` (0-d variables with ``units``/``long_name``),
+        ``sf_log_ratio``, ``s2_pred``, ``s2_ref`` (``lag``), ``spectral_ratio`` (``band``);
+        attrs: offset and its source, the protocol, pixel sizes, the reference aggregation.
+
+    Raises
+    ------
+    InputError
+        A raster without CRS, not in kelvin, or rasters that do not overlap (subclasses of
+        :class:`scalelaws.errors.InputError`).
+
+    """
+    from scalelaws.grids import degrade
+
+    _check_lst(pred, "the prediction")
+    _check_lst(ref, "the reference")
+    if coarse is not None:
+        _check_lst(coarse, "the coarse field")
+    pred_px, ref_px = _pixel_m(pred), _pixel_m(ref)
+    factor = int(round(pred_px / ref_px))
+    if aggregate_ref and pred_px / ref_px >= 1.5:
+        logger.info("reference averaged by %d x %d (%.1f m -> %.1f m) to the prediction's "
+                    "resolution (%.1f m)", factor, factor, ref_px, ref_px * factor, pred_px)
+        ref = degrade(ref, factor, method="radiance", max_missing=0.0)
+    else:
+        factor = 1
+    frame = coarse if coarse is not None else pred
+    if isinstance(offset, str) and offset == "estimate":
+        if coarse is None:
+            logger.warning("offset estimated against the prediction itself: this favours the "
+                           "prediction; give the coarse input (--coarse) for an independent one")
+        sub = int(np.clip(round(_pixel_m(frame) / _pixel_m(ref)), 1, _SUBSAMPLES))
+        probe = SimpleNamespace(id=0, lst_1km=frame, aster_250m=ref)
+        off = estimate_offset([probe], step_m=step_m, max_m=max_m, subsamples=sub)
+        how = "estimated (1 km correlation with the " + (
+            "coarse field)" if coarse is not None else "prediction)")
+    else:
+        off, how = _resolve_offset(offset, [])
+    lst_1km = coarse if coarse is not None and _nests(pred, coarse) else None
+    sc = score_fields(pred, ref, offset=off, frame=frame, lst_1km=lst_1km, lags=lags,
+                      bands_px=bands_px, erode_px=erode_px, scale_grid=scale_grid)
+    px = _pixel_m(ref)
+    ds = xr.Dataset(coords={
+        "lag": ("lag", np.asarray(lags, dtype=np.int64), {"units": "pixel",
+                "long_name": "lag in reference pixels"}),
+        "lag_m": ("lag", np.asarray(lags, dtype=np.float64) * px, {"units": "m"}),
+        "band": ("band", np.arange(len(bands_px)), {"long_name": "wavelength band index"}),
+        "wavelength_lo_m": ("band", np.array([b[0] for b in bands_px], float) * px,
+                            {"units": "m"}),
+        "wavelength_hi_m": ("band", np.array([b[1] for b in bands_px], float) * px,
+                            {"units": "m"}),
+    })
+    for k, (units, long_name, better) in SCALAR_METRICS.items():
+        ds[k] = ((), sc[k], {"units": units, "long_name": long_name.replace("ASTER", "the reference"),
+                             "better": better or "n/a"})
+    ds["sf_log_ratio"] = ("lag", sc["sf_log_ratio"], {"units": "1",
+                          "long_name": "ln(S2 prediction / S2 reference)"})
+    ds["s2_pred"] = ("lag", sc["s2_pred"], {"units": "K2", "long_name":
+                     "second-order structure function of the prediction"})
+    ds["s2_ref"] = ("lag", sc["s2_aster"], {"units": "K2", "long_name":
+                    "second-order structure function of the reference"})
+    ds["spectral_ratio"] = ("band", sc["spectral_ratio"], {"units": "1", "long_name":
+                            "band variance ratio prediction / reference"})
+    ds.attrs = {
+        "title": "LST prediction scored against a high-resolution reference",
+        "Conventions": "CF-1.8",
+        "history": f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} "
+                   "analysis.evaluate.evaluate_prediction",
+        "prediction": str(pred.attrs.get("source", "in memory")),
+        "reference": str(ref.attrs.get("source", "in memory")),
+        "offset_dx_m": float(off[0]),
+        "offset_dy_m": float(off[1]),
+        "offset_frame_crs": str(_crs(frame, "the offset frame")),
+        "offset_source": how,
+        "prediction_pixel_m": pred_px,
+        "reference_pixel_m": px,
+        "reference_aggregation_factor": int(factor),
+        "scale_metrics_grid": scale_grid,
+        "protocol": PROTOCOL.replace("MODIS 250 m grid", "its own grid").replace(
+            "MODIS-ASTER offset", "co-registration offset").replace(
+            "ASTER", "reference").replace(", common to all methods of a pair", "")
+        + ("" if lst_1km is not None else "; no consistency error (no coarse field nesting it)"),
+    }
+    return ds
+
+
+def metrics_json(ds: xr.Dataset) -> dict[str, Any]:
+    """Convert the output of :func:`evaluate_prediction` to a JSON-serialisable dict (NaN -> None)."""
+
+    def num(v: Any) -> Any:
+        v = float(v)
+        return v if math.isfinite(v) else None
+
+    return {
+        "metrics": {k: num(ds[k]) for k in SCALAR_METRICS},
+        "units": {k: ds[k].attrs["units"] for k in SCALAR_METRICS},
+        "scale": {
+            "lag_m": [num(v) for v in ds["lag_m"].values],
+            "sf_log_ratio": [num(v) for v in ds["sf_log_ratio"].values],
+            "s2_pred_K2": [num(v) for v in ds["s2_pred"].values],
+            "s2_ref_K2": [num(v) for v in ds["s2_ref"].values],
+            "wavelength_lo_m": [num(v) for v in ds["wavelength_lo_m"].values],
+            "wavelength_hi_m": [num(v) for v in ds["wavelength_hi_m"].values],
+            "spectral_ratio": [num(v) for v in ds["spectral_ratio"].values],
+        },
+        "attrs": {k: (v if not isinstance(v, (np.floating, np.integer)) else v.item())
+                  for k, v in ds.attrs.items()},
+    }
+
+
+def metrics_table(ds: xr.Dataset) -> str:
+    """Markdown tables of the output of :func:`evaluate_prediction`."""
+    lines = ["| metric | value | units |", "|---|---|---|"]
+    for k in SCALAR_METRICS:
+        v = float(ds[k])
+        nd = 0 if k == "n_scored" else 3 if k in ("ssim", "r") else 2
+        lines.append(f"| {k} | {v:.{nd}f} | {ds[k].attrs['units']} |" if np.isfinite(v)
+                     else f"| {k} | n/a | {ds[k].attrs['units']} |")
+    lines += ["", "| lag (m) | ln(S2 pred / S2 ref) |", "|---|---|"]
+    lines += [f"| {lag:.0f} | {v:+.2f} |" for lag, v in zip(ds["lag_m"].values,
+                                                            ds["sf_log_ratio"].values, strict=True)]
+    lines += ["", "| wavelengths (m) | band variance ratio |", "|---|---|"]
+    for lo, hi, v in zip(ds["wavelength_lo_m"].values, ds["wavelength_hi_m"].values,
+                         ds["spectral_ratio"].values, strict=True):
+        lines.append(f"| {lo:.0f}-{hi:.0f} | " + (f"{v:.2f}" if np.isfinite(v) else "n/a") + " |")
+    lines += ["", f"Offset: {ds.attrs['offset_dx_m']:.1f} m east, {ds.attrs['offset_dy_m']:.1f} m "
+              f"north ({ds.attrs['offset_source']}); reference pixel "
+              f"{ds.attrs['reference_pixel_m']:.1f} m"
+              + (f" (averaged x{ds.attrs['reference_aggregation_factor']})"
+                 if ds.attrs["reference_aggregation_factor"] > 1 else "")
+              + f"; scale-aware metrics on the {ds.attrs['scale_metrics_grid']} grids."]
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write the output of :func:`evaluate_prediction` to NetCDF (``.nc``) or JSON (``.json``)."""
+    import json
+
+    p = Path(path)
+    if p.suffix.lower() not in (".nc", ".json"):
+        raise InputError("the metrics file must end in .nc or .json", p)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix.lower() == ".nc":
+        ds.to_netcdf(p)
+    else:
+        p.write_text(json.dumps(metrics_json(ds), indent=2) + "\n")
+    logger.info("metrics written to %s", p)
+    return p
 
 
 # ----------------------------------------------------------------------------------------------
