@@ -866,7 +866,7 @@ def atprk(
     *,
     model: VariogramModel = "exponential",
     neighbourhood: int = 5,
-    fit_nugget: bool = False,
+    fit_nugget: bool = True,
     max_lag: int | None = None,
     min_coverage: float = 1.0,
 ) -> xr.DataArray:
@@ -895,7 +895,10 @@ def atprk(
     neighbourhood
         Odd side of the coarse kriging neighbourhood (5: 25 coarse pixels).
     fit_nugget
-        Fit a point nugget.
+        Fit a point nugget (default): the part of the 1 km residual without spatial structure
+        (retrieval noise, geolocation) goes into it instead of shortening the range, which
+        would make the kriging sharpen noise (on three MODIS-ASTER pairs: RMSE 1.93, 1.81,
+        1.16 K with the nugget, 1.98, 1.86, 1.19 K without).
     max_lag
         Largest coarse lag of the variogram fit (default ``min(10, n // 2)``).
     min_coverage
