@@ -594,17 +594,11 @@ def score_pair(
     offset
         ``(dx_m, dy_m)`` displacement of ASTER relative to MODIS (MODIS frame, x east, y north;
         see :func:`estimate_offset`); ``(0, 0)`` scores against ASTER as distributed.
-    lags
-        Lags (ASTER pixels) of the structure-function error.
-    bands_px
-        Wavelength bands (ASTER pixels) of the spectral ratio.
-    erode_px
-        Erosion of the prediction footprint (pixels, 3 x 3 square element).
+    lags, bands_px, erode_px, scale_grid
+        As in :func:`score_fields` (the reference is ASTER).
     mask
         Optional boolean array on the ASTER grid further restricting the scored pixels
         (:func:`evaluate` passes the footprint common to all methods of a pair).
-    scale_grid
-        ``"native"`` or ``"reference"``: see :func:`score_fields`.
 
     Returns
     -------
