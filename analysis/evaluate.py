@@ -706,6 +706,10 @@ def evaluate_prediction(
     if coarse is not None:
         _check_lst(coarse, "the coarse field")
     pred_px, ref_px = _pixel_m(pred), _pixel_m(ref)
+    if ref_px >= 1.5 * pred_px:
+        logger.warning("the reference (%.1f m) is coarser than the prediction (%.1f m): the "
+                       "prediction is sampled bilinearly at its pixels, not averaged; aggregate "
+                       "the prediction first for a like-for-like comparison", ref_px, pred_px)
     factor = int(round(pred_px / ref_px))
     if aggregate_ref and pred_px / ref_px >= 1.5:
         logger.info("reference averaged by %d x %d (%.1f m -> %.1f m) to the prediction's "
@@ -1130,9 +1134,11 @@ def markdown_table(ds: xr.Dataset, *, reference: str | None = None) -> str:
             lines.append(
                 f"| {m} | {_fmt(float(a.diff_mean), *map(float, a.diff_ci.values), 2)} | "
                 f"{_fmt(float(b.diff_mean), *map(float, b.diff_ci.values), 3)} |")
-    lines += ["", "Scale-aware metrics (means over pairs): ln(S2 prediction / S2 ASTER) per lag "
-              "(0 = ASTER's variance at that scale, < 0 too smooth) and spectral power ratio "
-              "per wavelength band (1 = ASTER's power).", ""]
+    where = ("each field on its own grid" if ds.attrs.get("scale_metrics_grid", "native")
+             == "native" else "on the ASTER grid after the reprojection")
+    lines += ["", "Scale-aware metrics (means over pairs, " + where + "): ln(S2 prediction / "
+              "S2 ASTER) per lag (0 = ASTER's variance at that scale, < 0 too smooth) and "
+              "spectral band-variance ratio per wavelength band (1 = ASTER's).", ""]
     lag_m = ds["lag_m"].values
     bands = list(zip(ds["wavelength_lo_m"].values, ds["wavelength_hi_m"].values, strict=True))
     lines.append("| method | " + " | ".join(f"lnS2 {v / 1000:.2g} km" for v in lag_m) + " | "
