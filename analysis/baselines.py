@@ -77,10 +77,14 @@ __all__ = [
     "BASELINES",
     "Baseline",
     "aggregate_to",
+    "atp_kriging",
+    "atprk",
     "bicubic",
     "coarse_index",
     "dms",
+    "fit_point_variogram",
     "keys_kernel",
+    "point_covariance",
     "residual_correction",
     "tsharp",
     "upsample_cubic",
@@ -608,6 +612,341 @@ def dms(
                    aggregation=aggregation, seed=seed, **_corr_attrs(pred))
 
 
+
+
+# ----------------------------------------------------------------------------------------------
+# ATPRK: area-to-point regression kriging
+# ----------------------------------------------------------------------------------------------
+VariogramModel = Literal["exponential", "spherical", "gaussian"]
+
+
+def point_covariance(d: np.ndarray, model: VariogramModel, sill: float, range_m: float,
+                     nugget: float = 0.0) -> np.ndarray:
+    """Isotropic point-support covariance ``C(d)`` of a variogram model.
+
+    Parameters
+    ----------
+    d
+        Distances (m).
+    model
+        ``"exponential"`` (``sill exp(-d / range)``), ``"spherical"`` (``sill (1 - 1.5 h +
+        0.5 h^3)`` for ``h = d / range < 1``, 0 beyond) or ``"gaussian"``
+        (``sill exp(-(d / range)^2)``).
+    sill, range_m
+        Partial sill (field units squared) and range parameter (m).
+    nugget
+        Nugget variance, added at ``d = 0`` only.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``C(d)``; the semivariogram is ``sill + nugget - C(d)``.
+
+    """
+    d = np.abs(np.asarray(d, dtype=np.float64))
+    h = d / range_m
+    if model == "exponential":
+        c = np.exp(-h)
+    elif model == "gaussian":
+        c = np.exp(-(h**2))
+    elif model == "spherical":
+        c = np.where(h < 1.0, 1.0 - 1.5 * h + 0.5 * h**3, 0.0)
+    else:
+        raise InputError(f"variogram model must be exponential, spherical or gaussian, got {model!r}")
+    return sill * c + np.where(d < 1e-9, nugget, 0.0)
+
+
+class _AtpGeometry:
+    """Block-to-block and block-to-point covariances of a regular coarse grid.
+
+    A coarse pixel (block) is discretised into ``s x s`` points at the centres of its sub-pixels
+    (the fine point support); positions are in coarse pixel units (the block ``(i, j)`` spans
+    ``[i, i+1) x [j, j+1)``), distances in metres through the pixel sizes ``py``, ``px``.
+    """
+
+    def __init__(self, s: int, py: float, px: float, model: VariogramModel, sill: float,
+                 range_m: float, nugget: float = 0.0) -> None:
+        self.s, self.py, self.px = s, py, px
+        self.cov = functools.partial(point_covariance, model=model, sill=sill, range_m=range_m,
+                                     nugget=nugget)
+        k = np.arange(-(s - 1), s)
+        self._k = k / s  # sub-point separations inside a pair of blocks
+        self._w = (s - np.abs(k)) / float(s * s)  # their frequencies (sum 1 per axis)
+        self._sub = (np.arange(s) + 0.5) / s
+
+    def block_block(self, di: np.ndarray, dj: np.ndarray) -> np.ndarray:
+        """``C_VV`` between blocks ``di`` rows and ``dj`` columns apart (broadcast arrays)."""
+        di = np.asarray(di, dtype=np.float64)[..., None, None]
+        dj = np.asarray(dj, dtype=np.float64)[..., None, None]
+        d = np.hypot((di + self._k[:, None]) * self.py, (dj + self._k[None, :]) * self.px)
+        return np.sum(self.cov(d) * self._w[:, None] * self._w[None, :], axis=(-2, -1))
+
+    def block_point(self, di: np.ndarray, dj: np.ndarray, u: np.ndarray,
+                    v: np.ndarray) -> np.ndarray:
+        """``C_Vx`` between the block at ``(di, dj)`` and the point ``(u, v)`` (broadcast)."""
+        ry = (np.asarray(u, float) - np.asarray(di, float))[..., None, None] - self._sub[:, None]
+        rx = (np.asarray(v, float) - np.asarray(dj, float))[..., None, None] - self._sub[None, :]
+        return np.mean(self.cov(np.hypot(ry * self.py, rx * self.px)), axis=(-2, -1))
+
+    def regularised_semivariogram(self, lags: np.ndarray) -> np.ndarray:
+        """Block semivariogram at axis lags (coarse pixels), averaged over x and y."""
+        lags = np.asarray(lags, dtype=np.float64)
+        c0 = self.block_block(0.0, 0.0)
+        return c0 - 0.5 * (self.block_block(lags, 0.0) + self.block_block(0.0, lags))
+
+
+def fit_point_variogram(
+    residual: np.ndarray,
+    factor: int,
+    pixel_m: tuple[float, float],
+    *,
+    model: VariogramModel = "exponential",
+    max_lag: int | None = None,
+    fit_nugget: bool = False,
+) -> dict[str, float]:
+    """Point-support variogram whose block-regularised version matches the coarse one.
+
+    The empirical semivariogram of the coarse field (``S2 / 2`` pooled over x and y,
+    :func:`analysis.metrics.structure_function_s2`) at lags ``1..max_lag`` coarse pixels is
+    matched, by weighted least squares on the log-parameters (weights ``sqrt`` of the pair
+    counts), by the regularised semivariogram of a point model: each coarse pixel is the mean
+    of its ``factor x factor`` sub-pixel points (deconvolution by model fitting, the
+    non-iterative form of Goovaerts 2008).
+
+    Parameters
+    ----------
+    residual
+        Coarse field (NaN = missing).
+    factor
+        Sub-pixels per coarse pixel side.
+    pixel_m
+        Coarse pixel size ``(py, px)`` in metres.
+    model
+        Point model (:func:`point_covariance`).
+    max_lag
+        Largest lag fitted (coarse pixels); default ``min(10, min(shape) // 2)``.
+    fit_nugget
+        Fit a point nugget too (otherwise 0).
+
+    Returns
+    -------
+    dict
+        ``model``, ``sill``, ``range_m``, ``nugget``, ``rms_misfit`` (field units squared).
+
+    """
+    from scipy.optimize import least_squares
+
+    from analysis.metrics import structure_function_s2
+
+    r = np.asarray(residual, dtype=np.float64)
+    if max_lag is None:
+        max_lag = int(min(10, min(r.shape) // 2))
+    lags = np.arange(1, max_lag + 1)
+    s2, cnt = structure_function_s2(r, None, lags)
+    ok = np.isfinite(s2) & (cnt > 0)
+    if ok.sum() < 3:
+        raise AllNaNError(f"only {int(ok.sum())} coarse lags with pairs: cannot fit a variogram")
+    lags, gam, w = lags[ok].astype(np.float64), s2[ok] / 2.0, np.sqrt(cnt[ok] / cnt[ok].max())
+    var = float(np.nanvar(r))
+    if var <= 0:
+        return {"model": model, "sill": 0.0, "range_m": float(pixel_m[1]), "nugget": 0.0,
+                "rms_misfit": 0.0}
+    py, px = pixel_m
+    scale = float(np.max(gam))
+
+    def params(p: np.ndarray) -> tuple[float, float, float]:
+        return float(np.exp(p[0])), float(np.exp(p[1])), float(np.exp(p[2])) if fit_nugget else 0.0
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        sill, rng, nug = params(p)
+        g = _AtpGeometry(factor, py, px, model, sill, rng, nug).regularised_semivariogram(lags)
+        return w * (g - gam) / scale
+
+    pix = float(np.sqrt(py * px))
+    p0 = [np.log(var), np.log(2.0 * pix)] + ([np.log(0.1 * var)] if fit_nugget else [])
+    lo = [np.log(var * 1e-4), np.log(pix / (4.0 * factor))] + ([np.log(var * 1e-6)] if fit_nugget else [])
+    hi = [np.log(var * 1e2), np.log(pix * 10.0 * max(r.shape))] + ([np.log(var * 10.0)] if fit_nugget else [])
+    sol = least_squares(resid, p0, bounds=(lo, hi))
+    sill, rng, nug = params(sol.x)
+    misfit = float(np.sqrt(np.mean((resid(sol.x) * scale / w) ** 2)))
+    logger.info("ATPK point variogram: %s, sill %.3g, range %.0f m, nugget %.3g (coarse misfit "
+                "%.2g)", model, sill, rng, nug, misfit)
+    return {"model": model, "sill": sill, "range_m": rng, "nugget": nug, "rms_misfit": misfit}
+
+
+def atp_kriging(
+    coarse: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    factor: int,
+    pixel_m: tuple[float, float],
+    variogram: Mapping[str, float | str],
+    *,
+    neighbourhood: int = 5,
+) -> np.ndarray:
+    """Area-to-point (ordinary) kriging of a coarse field at fine points.
+
+    Each fine point is predicted from the ``neighbourhood x neighbourhood`` coarse pixels
+    centred on the coarse pixel that contains it (those inside the grid with a finite value),
+    with weights solving ``sum_j l_j C_VV(V_i, V_j) + mu = C_Vx(V_i, x)``, ``sum l = 1``. All
+    points of a block share its neighbourhood, so the mean of the predictions over the block's
+    ``factor x factor`` sub-pixels reproduces the block value exactly (coherence). Blocks with the
+    same neighbourhood pattern share one factorisation.
+
+    Parameters
+    ----------
+    coarse
+        Coarse field ``(nyc, nxc)``; NaN = missing (left out of every neighbourhood; fine points
+        of a missing block are NaN).
+    rows, cols
+        Fine pixel-centre positions in continuous coarse pixel units (:func:`_centre_positions`).
+    factor
+        Sub-pixels per coarse pixel side (the point support).
+    pixel_m
+        Coarse pixel size ``(py, px)`` (m).
+    variogram
+        ``model``, ``sill``, ``range_m``, ``nugget`` (:func:`fit_point_variogram`).
+    neighbourhood
+        Odd side of the coarse neighbourhood (pixels).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(rows), len(cols))`` predictions.
+
+    """
+    if neighbourhood < 1 or neighbourhood % 2 == 0:
+        raise InputError(f"neighbourhood must be an odd positive integer, got {neighbourhood}")
+    z = np.asarray(coarse, dtype=np.float64)
+    nyc, nxc = z.shape
+    geom = _AtpGeometry(factor, *pixel_m, variogram["model"], float(variogram["sill"]),
+                        float(variogram["range_m"]), float(variogram.get("nugget", 0.0)))
+    h = neighbourhood // 2
+    oi, oj = (a.ravel() for a in np.mgrid[-h:h + 1, -h:h + 1])
+    bi = np.clip(np.floor(rows).astype(np.int64), 0, nyc - 1)
+    bj = np.clip(np.floor(cols).astype(np.int64), 0, nxc - 1)
+    uu, iu = np.unique(np.round(rows - bi, 9), return_inverse=True)
+    vv, iv = np.unique(np.round(cols - bj, 9), return_inverse=True)
+    rhs = geom.block_point(oi[None, None, :], oj[None, None, :], uu[:, None, None],
+                           vv[None, :, None])  # (nu, nv, K)
+    lhs = geom.block_block(oi[:, None] - oi[None, :], oj[:, None] - oj[None, :])  # (K, K)
+    # neighbour values and validity per block
+    ii = np.arange(nyc)[:, None, None] + oi[None, None, :]
+    jj = np.arange(nxc)[None, :, None] + oj[None, None, :]
+    inside = (ii >= 0) & (ii < nyc) & (jj >= 0) & (jj < nxc)
+    vals = z[np.clip(ii, 0, nyc - 1), np.clip(jj, 0, nxc - 1)]
+    valid = inside & np.isfinite(vals)
+    vals = np.where(valid, vals, 0.0)
+    patterns, pid = np.unique(valid.reshape(nyc * nxc, -1), axis=0, return_inverse=True)
+    pid = pid.reshape(nyc, nxc)
+    nu, nv, k = rhs.shape
+    weights = np.zeros((len(patterns), nu, nv, k))
+    for p, pat in enumerate(patterns):
+        idx = np.flatnonzero(pat)
+        if idx.size == 0:
+            continue
+        n = idx.size
+        a = np.ones((n + 1, n + 1))
+        a[:n, :n] = lhs[np.ix_(idx, idx)]
+        a[n, n] = 0.0
+        b = np.ones((n + 1, nu * nv))
+        b[:n] = rhs[:, :, idx].reshape(nu * nv, n).T
+        sol = np.linalg.solve(a, b)
+        weights[p][:, :, idx] = sol[:n].T.reshape(nu, nv, n)
+    logger.debug("ATPK: %d neighbourhood patterns, %d x %d point positions", len(patterns), nu, nv)
+    w = weights[pid[np.ix_(bi, bj)], iu[:, None], iv[None, :], :]  # (ny, nx, K)
+    out = np.einsum("yxk,yxk->yx", w, vals[np.ix_(bi, bj)])
+    out[~np.isfinite(z[np.ix_(bi, bj)])] = np.nan
+    return out
+
+
+def atprk(
+    lst_1km: xr.DataArray,
+    ndvi_250m: xr.DataArray,
+    *,
+    model: VariogramModel = "exponential",
+    neighbourhood: int = 5,
+    fit_nugget: bool = True,
+    max_lag: int | None = None,
+    min_coverage: float = 1.0,
+) -> xr.DataArray:
+    """ATPRK: TsHARP's regression plus area-to-point kriging of its 1 km residual.
+
+    After Wang, Shi, Atkinson et al. (2015, 2016), applied to LST since. (1) The linear LST-NDVI regression of :func:`tsharp` (``residual=None``) is applied at
+    250 m. (2) Its 1 km residual ``LST - A(pred)`` (``A`` = :func:`aggregate_to`, arithmetic
+    mean: the kriging is linear) gets a point-support variogram by deconvolution
+    (:func:`fit_point_variogram`: a model whose block-regularised version matches the empirical
+    1 km residual variogram, the 250 m point support approximated by the ``factor x factor``
+    sub-pixels of each 1 km pixel). (3) The residual is kriged to the 250 m pixel centres by
+    area-to-point kriging on a local neighbourhood (:func:`atp_kriging`) and added.
+
+    Coherence: re-aggregating the kriged residual over a complete 1 km pixel reproduces its
+    residual exactly, so the output re-aggregated with the arithmetic mean reproduces the
+    1 km LST (to rounding; with the radiance aggregation to a few hundredths of a kelvin).
+
+    Parameters
+    ----------
+    lst_1km
+        MODIS LST (K).
+    ndvi_250m
+        Fine NDVI (defines the output grid).
+    model
+        Point variogram model (:func:`point_covariance`).
+    neighbourhood
+        Odd side of the coarse kriging neighbourhood (5: 25 coarse pixels).
+    fit_nugget
+        Fit a point nugget (default): the part of the 1 km residual without spatial structure
+        (retrieval noise, geolocation) goes into it instead of shortening the range, which
+        would make the kriging sharpen noise (on three MODIS-ASTER pairs: RMSE 1.93, 1.81,
+        1.16 K with the nugget, 1.98, 1.86, 1.19 K without).
+    max_lag
+        Largest coarse lag of the variogram fit (default ``min(10, n // 2)``).
+    min_coverage
+        As in :func:`tsharp` (NDVI coverage of a 1 km pixel for it to enter the regression).
+
+    Returns
+    -------
+    xarray.DataArray
+        LST (K) on the NDVI grid; attrs of the regression (``intercept_K``, ``slope_K``,
+        ``r2``), of the variogram (``variogram_model``, ``variogram_sill_K2``,
+        ``variogram_range_m``, ``variogram_nugget_K2``), ``neighbourhood`` and
+        ``consistency_max_abs_K`` (mean aggregation, complete 1 km pixels).
+
+    References
+    ----------
+    Kyriakidis, P. C. (2004). A geostatistical framework for area-to-point spatial
+    interpolation. Geogr. Anal. 36, 259-289.
+    Goovaerts, P. (2008). Kriging and semivariogram deconvolution in the presence of irregular
+    geographical units. Math. Geosci. 40, 101-128.
+    Wang, Q., Shi, W., Atkinson, P. M., Zhao, Y. (2015). Downscaling MODIS images with
+    area-to-point regression kriging. Remote Sens. Environ. 166, 191-204.
+    Wang, Q., Shi, W., Atkinson, P. M. (2016). Area-to-point regression kriging for
+    pan-sharpening. ISPRS J. Photogramm. Remote Sens. 114, 151-165.
+
+    """
+    factor = _check_inputs(lst_1km, ndvi_250m)
+    reg = tsharp(lst_1km, ndvi_250m, residual=None, min_coverage=min_coverage)
+    pred = reg.astype(np.float64)
+    res_c = (np.asarray(lst_1km.values, dtype=np.float64)
+             - aggregate_to(pred, lst_1km, method="mean", min_coverage=1e-9).values)
+    tc = _affine(lst_1km, "the coarse field")
+    pixel_m = (abs(tc.e), abs(tc.a))
+    vg = fit_point_variogram(res_c, factor, pixel_m, model=model, max_lag=max_lag,
+                             fit_nugget=fit_nugget)
+    rows, cols = _centre_positions(ndvi_250m, lst_1km)
+    fine_res = atp_kriging(res_c, rows, cols, factor, pixel_m, vg, neighbourhood=neighbourhood)
+    out = pred + fine_res
+    agg = aggregate_to(out, lst_1km, method="mean", min_coverage=1.0).values
+    d = np.abs(agg - np.asarray(lst_1km.values, dtype=np.float64))
+    worst = float(np.nanmax(d)) if np.isfinite(d).any() else float("nan")
+    return _finish(out.values, ndvi_250m, lst_1km, "atprk",
+                   intercept_K=reg.attrs["intercept_K"], slope_K=reg.attrs["slope_K"],
+                   r2=reg.attrs["r2"], variogram_model=model, variogram_sill_K2=vg["sill"],
+                   variogram_range_m=vg["range_m"], variogram_nugget_K2=vg["nugget"],
+                   neighbourhood=int(neighbourhood), aggregation="mean",
+                   consistency_max_abs_K=worst)
+
+
 #: The baselines by name (an explicit registry).
 BASELINES: dict[str, Baseline] = {
     "bicubic": bicubic,
@@ -615,4 +954,5 @@ BASELINES: dict[str, Baseline] = {
     "dms": dms,
     "tsharp_smooth": functools.partial(tsharp, residual="smooth"),
     "dms_smooth": functools.partial(dms, residual="smooth"),
+    "atprk": atprk,
 }

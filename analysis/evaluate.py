@@ -23,6 +23,12 @@ prediction is a model output that can be resampled at no loss of fairness:
    intersection of all the methods' footprints. The metrics are those of :mod:`analysis.metrics`; the PSNR/SSIM range ``R`` is
    ``max - min`` of ASTER over the scored pixels; the consistency error compares the
    prediction, re-aggregated with ``(mean T^4)^(1/4)`` on its own grid, with the 1 km input.
+   The scale-aware metrics (structure functions, spectral band variances) are computed on each
+   field's **native grid** (the prediction on its 250 m grid over the pixels whose centres fall
+   in the scored area, ASTER on its own grid, the same lags in metres): the bilinear
+   reprojection would smooth the prediction's 1-2 pixel lags (``scale_grid="reference"``
+   keeps the former behaviour). :func:`score_fields` applies the same protocol to any
+   prediction and reference rasters (``scalelaws evaluate``).
 3. **Aggregation** (:func:`summarize`): mean over pairs with percentile bootstrap intervals over
    pairs; :func:`paired_difference` gives method-minus-reference differences with intervals
    from the same (paired) resamples.
@@ -38,7 +44,8 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Literal
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -66,14 +73,21 @@ __all__ = [
     "Predictor",
     "estimate_offset",
     "evaluate",
+    "evaluate_prediction",
     "markdown_table",
+    "metrics_json",
+    "metrics_table",
     "offset_correlation",
     "offset_to_utm",
     "open_pairs",
     "paired_difference",
     "reproject_to_aster",
+    "native_mask",
+    "reproject_onto",
+    "score_fields",
     "score_pair",
     "summarize",
+    "write_metrics",
     "write_results",
 ]
 
@@ -87,7 +101,9 @@ PROTOCOL = (
     "inside the prediction footprint eroded by 1 px (3x3), common to all methods of a pair; PSNR/SSIM peak R = max-min of ASTER "
     "over scored pixels; SSIM 7x7 uniform window, K1=0.01, K2=0.03, sample covariance, mean over "
     "pixels whose whole window is scored; consistency: (mean T^4)^(1/4) re-aggregation to the "
-    "1 km grid; scale-aware: ln(S2_pred/S2_ASTER) per lag, spectral power ratio per band"
+    "1 km grid; scale-aware: ln(S2_pred/S2_ASTER) per lag, spectral band-variance ratio per band, "
+    "each field on its own grid (prediction pixels whose centres fall in the scored area; the "
+    "same lags and bands in metres)"
 )
 
 #: Scalar metrics of :func:`score_pair`: name -> (units, long name, better: "low"/"high"/"zero").
@@ -207,6 +223,7 @@ class _BlockSampler:
 
 def offset_correlation(
     pairs: Iterable, *, step_m: float = 58.0, max_m: float = 500.0,
+    subsamples: int = _SUBSAMPLES,
 ) -> xr.Dataset:
     """Correlation between MODIS 1 km LST and block-averaged translated ASTER, over offsets.
 
@@ -216,6 +233,8 @@ def offset_correlation(
         :class:`scalelaws.io.ModisAsterPair` objects.
     step_m, max_m
         Translation grid: multiples of ``step_m`` within ``+-max_m`` along each axis (m).
+    subsamples
+        Bilinear ASTER samples per 1 km pixel side (averaged into the block mean).
 
     Returns
     -------
@@ -229,7 +248,7 @@ def offset_correlation(
         raise InputError(f"need 0 < step_m <= max_m, got step_m={step_m}, max_m={max_m}")
     k = int(math.floor(max_m / step_m + 1e-9))
     grid = np.arange(-k, k + 1) * float(step_m)
-    samplers = [_BlockSampler(p) for p in pairs]
+    samplers = [_BlockSampler(p, subsamples) for p in pairs]
     if not samplers:
         raise InputError("no pair given to offset_correlation")
     corr = np.full((len(samplers), grid.size, grid.size), np.nan)
@@ -287,6 +306,7 @@ def _quadratic_peak(z: np.ndarray, grid: np.ndarray) -> tuple[float, float, floa
 
 def estimate_offset(
     pairs: Iterable | xr.Dataset, *, step_m: float = 58.0, max_m: float = 500.0,
+    subsamples: int = _SUBSAMPLES,
 ) -> tuple[float, float]:
     """Estimate the ASTER-vs-MODIS displacement by maximising the 1 km correlation.
 
@@ -297,6 +317,8 @@ def estimate_offset(
         :func:`offset_correlation` (then ``step_m``/``max_m`` are ignored).
     step_m, max_m
         Search grid (m).
+    subsamples
+        As in :func:`offset_correlation`.
 
     Returns
     -------
@@ -306,7 +328,7 @@ def estimate_offset(
 
     """
     ds = pairs if isinstance(pairs, xr.Dataset) else offset_correlation(
-        list(pairs), step_m=step_m, max_m=max_m)
+        list(pairs), step_m=step_m, max_m=max_m, subsamples=subsamples)
     z = ds["mean_corr"].values
     if not np.isfinite(z).any():
         raise AllNaNError("no offset gives a usable correlation (no ASTER/MODIS overlap?)")
@@ -319,12 +341,37 @@ def estimate_offset(
 
 
 # ----------------------------------------------------------------------------------------------
-# scoring one pair
+# scoring one prediction
 # ----------------------------------------------------------------------------------------------
+ScaleGrid = Literal["native", "reference"]
+
+
+def _translated_grid(ref: xr.DataArray, frame: xr.DataArray,
+                     offset: tuple[float, float]) -> Affine:
+    """Transform of the reference grid translated back by ``offset`` (given in ``frame``'s CRS)."""
+    ta = ref.rio.transform(recalc=False)
+    du, dv = _jacobian(frame, _crs(ref, "the reference")) @ np.asarray(offset, dtype=np.float64)
+    return Affine.translation(-float(du), -float(dv)) @ ta
+
+
 def _target_grid(pair, offset: tuple[float, float]) -> tuple[Affine, Any]:
-    ta = pair.aster_250m.rio.transform(recalc=False)
-    du, dv = offset_to_utm(offset, pair)
-    return Affine.translation(-du, -dv) @ ta, _crs(pair.aster_250m, "ASTER")
+    return (_translated_grid(pair.aster_250m, pair.lst_1km, offset),
+            _crs(pair.aster_250m, "ASTER"))
+
+
+def reproject_onto(pred: xr.DataArray, ref: xr.DataArray, transform: Affine) -> xr.DataArray:
+    """Bilinear reprojection (GDAL) of ``pred`` onto the grid of ``ref`` with ``transform``.
+
+    Returns
+    -------
+    xarray.DataArray
+        Shape of ``ref``, NaN outside the prediction.
+
+    """
+    _crs(pred, "the prediction")
+    src = pred.astype(np.float32).rio.write_nodata(np.nan, encoded=False)
+    return src.rio.reproject(_crs(ref, "the reference"), shape=ref.shape, transform=transform,
+                             resampling=Resampling.bilinear, nodata=np.nan)
 
 
 def registered_aster(pair, offset: tuple[float, float]) -> xr.DataArray:
@@ -349,12 +396,201 @@ def reproject_to_aster(pred: xr.DataArray, pair, *, offset: tuple[float, float])
         On the (translated) ASTER grid, NaN outside the prediction.
 
     """
-    _crs(pred, "the prediction")
-    transform, crs = _target_grid(pair, offset)
-    src = pred.astype(np.float32).rio.write_nodata(np.nan, encoded=False)
-    out = src.rio.reproject(crs, shape=pair.aster_250m.shape, transform=transform,
-                            resampling=Resampling.bilinear, nodata=np.nan)
-    return out
+    transform, _ = _target_grid(pair, offset)
+    return reproject_onto(pred, pair.aster_250m, transform)
+
+
+def _pixel_m(da: xr.DataArray) -> float:
+    t = da.rio.transform(recalc=False)
+    return float(np.sqrt(abs(t.a * t.e - t.b * t.d)))
+
+
+def native_mask(pred: xr.DataArray, ref: xr.DataArray, transform: Affine,
+                mask: np.ndarray) -> np.ndarray:
+    """Mark the prediction pixels whose centre falls in a scored pixel of the reference grid.
+
+    Parameters
+    ----------
+    pred
+        Prediction on its own grid.
+    ref
+        Reference (its CRS and shape).
+    transform
+        The reference grid's transform as scored (translated back by the offset).
+    mask
+        Scored pixels on the reference grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask on the prediction's grid (also requires a finite prediction).
+
+    """
+    tp = pred.rio.transform(recalc=False)
+    ny, nx = pred.shape
+    cc, rr = np.meshgrid(np.arange(nx) + 0.5, np.arange(ny) + 0.5)
+    xs, ys = tp * (cc, rr)
+    tr = Transformer.from_crs(_crs(pred, "the prediction"), _crs(ref, "the reference"),
+                              always_xy=True)
+    u, v = tr.transform(np.asarray(xs).ravel(), np.asarray(ys).ravel())
+    col, row = ~transform * (np.asarray(u), np.asarray(v))
+    i, j = np.floor(row).astype(np.int64), np.floor(col).astype(np.int64)
+    inside = (i >= 0) & (i < mask.shape[0]) & (j >= 0) & (j < mask.shape[1])
+    out = np.zeros(i.shape, dtype=bool)
+    out[inside] = mask[i[inside], j[inside]]
+    return out.reshape(ny, nx) & np.isfinite(np.asarray(pred.values, dtype=np.float64))
+
+
+def _scale_metrics_native(
+    pred: xr.DataArray, ref: xr.DataArray, transform: Affine, mask: np.ndarray,
+    lags: Sequence[int], bands_px: Sequence[tuple[float, float]], label: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Structure functions and band variances of each field on its own grid, same scales in m.
+
+    Lags and bands are given in reference pixels; on the prediction's grid they are converted
+    to metres and back to the nearest whole number of prediction pixels.
+    """
+    ratio = _pixel_m(ref) / _pixel_m(pred)
+    lags_p = [max(1, int(round(lag * ratio))) for lag in lags]
+    bad = [lag for lag, lp in zip(lags, lags_p, strict=True) if abs(lp - lag * ratio) > 0.1 * lag * ratio]
+    if bad:
+        logger.warning("%s: lags %s (reference pixels) are not whole prediction pixels; rounded "
+                       "to %s", label, bad, lags_p)
+    pmask = native_mask(pred, ref, transform, mask)
+    p = np.asarray(pred.values, dtype=np.float64)
+    a = np.asarray(ref.values, dtype=np.float64)
+    s2p, _ = M.structure_function_s2(p, pmask, lags_p)
+    s2a, _ = M.structure_function_s2(a, mask, lags)
+    try:
+        spec = (M.band_variance(p, pmask, [(lo * ratio, hi * ratio) for lo, hi in bands_px])
+                / M.band_variance(a, mask, bands_px))
+    except (ScaleRangeError, InputError) as exc:
+        logger.warning("%s: no spectral ratio (%s)", label, exc)
+        spec = np.full(len(bands_px), np.nan)
+    return s2p, s2a, spec
+
+
+def score_fields(
+    pred: xr.DataArray,
+    ref: xr.DataArray,
+    *,
+    offset: tuple[float, float] = (0.0, 0.0),
+    frame: xr.DataArray | None = None,
+    lst_1km: xr.DataArray | None = None,
+    lags: Sequence[int] = M.DEFAULT_LAGS_PX,
+    bands_px: Sequence[tuple[float, float]] = M.DEFAULT_BANDS_PX,
+    erode_px: int = 1,
+    mask: np.ndarray | None = None,
+    scale_grid: ScaleGrid = "native",
+    label: str = "the prediction",
+    scale_metrics: bool = True,
+) -> dict[str, Any]:
+    """Score a prediction against a reference LST field of any grid (the protocol of the module).
+
+    Parameters
+    ----------
+    pred
+        Prediction (K) with its CRS and transform.
+    ref
+        Reference LST (K) with its CRS and transform (ASTER, Landsat, airborne...).
+    offset
+        ``(dx_m, dy_m)``: displacement of the reference relative to the prediction's frame,
+        x east, y north, in the CRS of ``frame``; the reference grid is translated back by it.
+    frame
+        Field whose CRS (and centre) the offset is expressed in; default ``pred``.
+    lst_1km
+        The coarse input, for the consistency error (NaN without it).
+    lags
+        Lags (reference pixels) of the structure-function error.
+    bands_px
+        Wavelength bands (reference pixels) of the spectral ratio.
+    erode_px
+        Erosion of the prediction footprint (pixels, 3 x 3 square element).
+    mask
+        Optional boolean array on the reference grid further restricting the scored pixels.
+    scale_grid
+        Where the scale-aware metrics are computed: ``"native"`` (default: the prediction on
+        its own grid over the pixels whose centres fall in the scored area, the reference on
+        its own grid, the same lags and bands in metres) or ``"reference"`` (the bilinearly
+        reprojected prediction on the reference grid, which smooths its 1-2 pixel lags).
+    label
+        Name of the prediction in messages.
+    scale_metrics
+        Compute the structure-function and spectral metrics (``False``: the pixel-wise metrics
+        only, e.g. for a model-selection loop; the arrays are then NaN).
+
+    Returns
+    -------
+    dict
+        The scalars of :data:`SCALAR_METRICS`, and arrays ``sf_log_ratio``, ``s2_pred``,
+        ``s2_aster`` (per lag; K^2 for S2; ``s2_aster`` is the reference's), ``spectral_ratio``
+        (per band).
+
+    """
+    if pred.ndim != 2:
+        raise InputError(f"the prediction must be 2-D (y, x), got dims {pred.dims}")
+    if scale_grid not in ("native", "reference"):
+        raise InputError(f"scale_grid must be 'native' or 'reference', got {scale_grid!r}")
+    units = pred.attrs.get("units", "K")
+    if units != "K":
+        raise InputError(f"the prediction must be in kelvin, got units {units!r}")
+    transform = _translated_grid(ref, pred if frame is None else frame, offset)
+    rep = reproject_onto(pred, ref, transform)
+    p = np.asarray(rep.values, dtype=np.float64)
+    a = np.asarray(ref.values, dtype=np.float64)
+    if p.shape != a.shape:
+        raise GridMismatchError(f"reprojected prediction {p.shape} vs reference {a.shape}")
+    footprint = np.isfinite(p)
+    if erode_px > 0:
+        footprint = ndimage.binary_erosion(footprint, structure=np.ones((3, 3), bool),
+                                           iterations=erode_px, border_value=0)
+    if mask is not None:
+        extra = np.asarray(mask, dtype=bool)
+        if extra.shape != a.shape:
+            raise GridMismatchError(f"mask {extra.shape} is not on the reference grid {a.shape}")
+        footprint &= extra
+    mask = footprint & np.isfinite(a)
+    if not mask.any():
+        raise AllNaNError(f"{label}: no valid reference pixel inside the prediction footprint "
+                          "(the rasters do not overlap)")
+    rng_k = M.data_range(a, mask)
+    grad, _ = M.gradient_stratified_rmse(p, a, mask, n_strata=3)
+    cons = (M.consistency_error(pred, lst_1km, method="radiance")["rmse"]
+            if lst_1km is not None else float("nan"))
+    if not scale_metrics:
+        s2p = s2a = np.full(len(lags), np.nan)
+        spec = np.full(len(bands_px), np.nan)
+    elif scale_grid == "native":
+        s2p, s2a, spec = _scale_metrics_native(pred, ref, transform, mask, lags, bands_px, label)
+    else:
+        try:
+            spec = M.spectral_ratio(p, a, mask, bands_px)
+        except (ScaleRangeError, InputError) as exc:
+            logger.warning("%s: no spectral ratio (%s)", label, exc)
+            spec = np.full(len(bands_px), np.nan)
+        s2p, _ = M.structure_function_s2(p, mask, lags)
+        s2a, _ = M.structure_function_s2(a, mask, lags)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sf = np.log(s2p / s2a)
+    return {
+        "rmse": M.rmse(p, a, mask),
+        "bias": M.bias(p, a, mask),
+        "ubrmse": M.ubrmse(p, a, mask),
+        "mae": M.mae(p, a, mask),
+        "r": M.pearson_r(p, a, mask),
+        "psnr": M.psnr(p, a, mask, data_range=rng_k),
+        "ssim": M.ssim(p, a, mask, data_range=rng_k),
+        "consistency_rmse": cons,
+        "rmse_grad_low": float(grad[0]),
+        "rmse_grad_mid": float(grad[1]),
+        "rmse_grad_high": float(grad[2]),
+        "data_range": rng_k,
+        "n_scored": int(mask.sum()),
+        "sf_log_ratio": sf,
+        "s2_pred": s2p,
+        "s2_aster": s2a,
+        "spectral_ratio": spec,
+    }
 
 
 def score_pair(
@@ -366,6 +602,7 @@ def score_pair(
     bands_px: Sequence[tuple[float, float]] = M.DEFAULT_BANDS_PX,
     erode_px: int = 1,
     mask: np.ndarray | None = None,
+    scale_grid: ScaleGrid = "native",
     scale_metrics: bool = True,
 ) -> dict[str, Any]:
     """Score one prediction against the pair's ASTER LST with the reference protocol.
@@ -379,12 +616,8 @@ def score_pair(
     offset
         ``(dx_m, dy_m)`` displacement of ASTER relative to MODIS (MODIS frame, x east, y north;
         see :func:`estimate_offset`); ``(0, 0)`` scores against ASTER as distributed.
-    lags
-        Lags (ASTER pixels) of the structure-function error.
-    bands_px
-        Wavelength bands (ASTER pixels) of the spectral ratio.
-    erode_px
-        Erosion of the prediction footprint (pixels, 3 x 3 square element).
+    lags, bands_px, erode_px, scale_grid
+        As in :func:`score_fields` (the reference is ASTER).
     mask
         Optional boolean array on the ASTER grid further restricting the scored pixels
         (:func:`evaluate` passes the footprint common to all methods of a pair).
@@ -395,65 +628,243 @@ def score_pair(
     Returns
     -------
     dict
-        The scalars of :data:`SCALAR_METRICS`, and arrays ``sf_log_ratio``, ``s2_pred``,
-        ``s2_aster`` (per lag; K^2 for S2), ``spectral_ratio`` (per band).
+        See :func:`score_fields` (the consistency error against ``pair.lst_1km``).
 
     """
-    if pred.ndim != 2:
-        raise InputError(f"the prediction must be 2-D (y, x), got dims {pred.dims}")
-    units = pred.attrs.get("units", "K")
-    if units != "K":
-        raise InputError(f"the prediction must be in kelvin, got units {units!r}")
-    rep = reproject_to_aster(pred, pair, offset=offset)
-    p = np.asarray(rep.values, dtype=np.float64)
-    a = np.asarray(pair.aster_250m.values, dtype=np.float64)
-    if p.shape != a.shape:
-        raise GridMismatchError(f"reprojected prediction {p.shape} vs ASTER {a.shape}")
-    footprint = np.isfinite(p)
-    if erode_px > 0:
-        footprint = ndimage.binary_erosion(footprint, structure=np.ones((3, 3), bool),
-                                           iterations=erode_px, border_value=0)
-    if mask is not None:
-        extra = np.asarray(mask, dtype=bool)
-        if extra.shape != a.shape:
-            raise GridMismatchError(f"mask {extra.shape} is not on the ASTER grid {a.shape}")
-        footprint &= extra
-    mask = footprint & np.isfinite(a)
-    if not mask.any():
-        raise AllNaNError(f"pair {pair.id}: no ASTER pixel inside the prediction footprint")
-    rng_k = M.data_range(a, mask)
-    grad, _ = M.gradient_stratified_rmse(p, a, mask, n_strata=3)
-    cons = M.consistency_error(pred, pair.lst_1km, method="radiance")
-    spec = np.full(len(bands_px), np.nan)
-    s2p = s2a = sf = np.full(len(lags), np.nan)
-    if scale_metrics:
-        try:
-            spec = M.spectral_ratio(p, a, mask, bands_px)
-        except (ScaleRangeError, InputError) as exc:
-            logger.warning("pair %s: no spectral ratio (%s)", pair.id, exc)
-        s2p, _ = M.structure_function_s2(p, mask, lags)
-        s2a, _ = M.structure_function_s2(a, mask, lags)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sf = np.log(s2p / s2a)
-    return {
-        "rmse": M.rmse(p, a, mask),
-        "bias": M.bias(p, a, mask),
-        "ubrmse": M.ubrmse(p, a, mask),
-        "mae": M.mae(p, a, mask),
-        "r": M.pearson_r(p, a, mask),
-        "psnr": M.psnr(p, a, mask, data_range=rng_k),
-        "ssim": M.ssim(p, a, mask, data_range=rng_k),
-        "consistency_rmse": cons["rmse"],
-        "rmse_grad_low": float(grad[0]),
-        "rmse_grad_mid": float(grad[1]),
-        "rmse_grad_high": float(grad[2]),
-        "data_range": rng_k,
-        "n_scored": int(mask.sum()),
-        "sf_log_ratio": sf,
-        "s2_pred": s2p,
-        "s2_aster": s2a,
-        "spectral_ratio": spec,
+    return score_fields(pred, pair.aster_250m, offset=offset, frame=pair.lst_1km,
+                        lst_1km=pair.lst_1km, lags=lags, bands_px=bands_px, erode_px=erode_px,
+                        mask=mask, scale_grid=scale_grid, label=f"pair {pair.id}",
+                        scale_metrics=scale_metrics)
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring a user's prediction against a user's reference (``scalelaws evaluate``)
+# ----------------------------------------------------------------------------------------------
+def _check_lst(da: xr.DataArray, what: str) -> None:
+    _crs(da, what)
+    units = str(da.attrs.get("units", "K"))
+    if units not in ("K", "kelvin", "Kelvin"):
+        raise InputError(f"{what} must be LST in kelvin, got units {units!r}")
+    if da.ndim != 2:
+        raise InputError(f"{what} must be a single 2-D field, got dims {da.dims}")
+
+
+def _nests(pred: xr.DataArray, coarse: xr.DataArray) -> bool:
+    from analysis.baselines import coarse_index
+
+    try:
+        coarse_index(pred, coarse)
+    except GridMismatchError as exc:
+        logger.warning("no consistency error: the prediction does not nest in the coarse grid "
+                       "(%s)", exc)
+        return False
+    return True
+
+
+def evaluate_prediction(
+    pred: xr.DataArray,
+    ref: xr.DataArray,
+    *,
+    offset: OffsetSpec = None,
+    coarse: xr.DataArray | None = None,
+    aggregate_ref: bool = True,
+    step_m: float = 58.0,
+    max_m: float = 500.0,
+    lags: Sequence[int] = M.DEFAULT_LAGS_PX,
+    bands_px: Sequence[tuple[float, float]] = M.DEFAULT_BANDS_PX,
+    erode_px: int = 1,
+    scale_grid: ScaleGrid = "native",
+) -> xr.Dataset:
+    """Score one LST prediction against one high-resolution reference (Landsat, ASTER, airborne).
+
+    The protocol of :func:`score_fields` (the benchmark's): the prediction is reprojected
+    bilinearly onto the reference grid translated back by the co-registration offset, the
+    pixel-wise metrics are computed there, the scale-aware ones on each field's native grid.
+
+    Parameters
+    ----------
+    pred
+        Prediction (K) with CRS and transform.
+    ref
+        Reference LST (K) with CRS and transform.
+    offset
+        ``None`` / ``"none"``: no co-registration; ``(dx_m, dy_m)``: the reference's
+        displacement (x east, y north) in the CRS of ``coarse`` when given, else of ``pred``;
+        ``"estimate"``: estimated (:func:`estimate_offset`) by correlating the reference,
+        block-averaged, with ``coarse`` when given (independent of the prediction: the
+        benchmark's choice), else with the prediction itself (which favours it: a warning says
+        so).
+    coarse
+        The coarse input (e.g. MODIS 1 km LST): frame of the offset estimate and, when the
+        prediction nests in its grid, the consistency error (NaN otherwise).
+    aggregate_ref
+        When the reference pixel is at least 1.5 times finer than the prediction's, average it
+        first (``(mean T^4)^(1/4)``, :func:`scalelaws.grids.degrade`, complete blocks only) by
+        the nearest integer ratio, so that the scores do not count sub-pixel variance that no
+        prediction at that resolution can hold.
+    step_m, max_m
+        Offset search grid (m).
+    lags, bands_px
+        Scales of the scale-aware metrics, in (possibly aggregated) reference pixels.
+    erode_px
+        Erosion of the prediction footprint (pixels).
+    scale_grid
+        ``"native"`` or ``"reference"`` (:func:`score_fields`).
+
+    Returns
+    -------
+    xarray.Dataset
+        The scalars of :data:`SCALAR_METRICS` (0-d variables with ``units``/``long_name``),
+        ``sf_log_ratio``, ``s2_pred``, ``s2_ref`` (``lag``), ``spectral_ratio`` (``band``);
+        attrs: offset and its source, the protocol, pixel sizes, the reference aggregation.
+
+    Raises
+    ------
+    InputError
+        A raster without CRS, not in kelvin, or rasters that do not overlap (subclasses of
+        :class:`scalelaws.errors.InputError`).
+
+    """
+    from scalelaws.grids import degrade
+
+    _check_lst(pred, "the prediction")
+    _check_lst(ref, "the reference")
+    if coarse is not None:
+        _check_lst(coarse, "the coarse field")
+    pred_px, ref_px = _pixel_m(pred), _pixel_m(ref)
+    if ref_px >= 1.5 * pred_px:
+        logger.warning("the reference (%.1f m) is coarser than the prediction (%.1f m): the "
+                       "prediction is sampled bilinearly at its pixels, not averaged; aggregate "
+                       "the prediction first for a like-for-like comparison", ref_px, pred_px)
+    factor = int(round(pred_px / ref_px))
+    if aggregate_ref and pred_px / ref_px >= 1.5:
+        logger.info("reference averaged by %d x %d (%.1f m -> %.1f m) to the prediction's "
+                    "resolution (%.1f m)", factor, factor, ref_px, ref_px * factor, pred_px)
+        ref = degrade(ref, factor, method="radiance", max_missing=0.0)
+    else:
+        factor = 1
+    frame = coarse if coarse is not None else pred
+    if isinstance(offset, str) and offset == "estimate":
+        if coarse is None:
+            logger.warning("offset estimated against the prediction itself: this favours the "
+                           "prediction; give the coarse input (--coarse) for an independent one")
+        sub = int(np.clip(round(_pixel_m(frame) / _pixel_m(ref)), 1, _SUBSAMPLES))
+        probe = SimpleNamespace(id=0, lst_1km=frame, aster_250m=ref)
+        off = estimate_offset([probe], step_m=step_m, max_m=max_m, subsamples=sub)
+        how = "estimated (1 km correlation with the " + (
+            "coarse field)" if coarse is not None else "prediction)")
+    else:
+        off, how = _resolve_offset(offset, [])
+    lst_1km = coarse if coarse is not None and _nests(pred, coarse) else None
+    sc = score_fields(pred, ref, offset=off, frame=frame, lst_1km=lst_1km, lags=lags,
+                      bands_px=bands_px, erode_px=erode_px, scale_grid=scale_grid)
+    px = _pixel_m(ref)
+    ds = xr.Dataset(coords={
+        "lag": ("lag", np.asarray(lags, dtype=np.int64), {"units": "pixel",
+                "long_name": "lag in reference pixels"}),
+        "lag_m": ("lag", np.asarray(lags, dtype=np.float64) * px, {"units": "m"}),
+        "band": ("band", np.arange(len(bands_px)), {"long_name": "wavelength band index"}),
+        "wavelength_lo_m": ("band", np.array([b[0] for b in bands_px], float) * px,
+                            {"units": "m"}),
+        "wavelength_hi_m": ("band", np.array([b[1] for b in bands_px], float) * px,
+                            {"units": "m"}),
+    })
+    for k, (units, long_name, better) in SCALAR_METRICS.items():
+        ds[k] = ((), sc[k], {"units": units, "long_name": long_name.replace("ASTER", "the reference"),
+                             "better": better or "n/a"})
+    ds["sf_log_ratio"] = ("lag", sc["sf_log_ratio"], {"units": "1",
+                          "long_name": "ln(S2 prediction / S2 reference)"})
+    ds["s2_pred"] = ("lag", sc["s2_pred"], {"units": "K2", "long_name":
+                     "second-order structure function of the prediction"})
+    ds["s2_ref"] = ("lag", sc["s2_aster"], {"units": "K2", "long_name":
+                    "second-order structure function of the reference"})
+    ds["spectral_ratio"] = ("band", sc["spectral_ratio"], {"units": "1", "long_name":
+                            "band variance ratio prediction / reference"})
+    ds.attrs = {
+        "title": "LST prediction scored against a high-resolution reference",
+        "Conventions": "CF-1.8",
+        "history": f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} "
+                   "analysis.evaluate.evaluate_prediction",
+        "prediction": str(pred.attrs.get("source", "in memory")),
+        "reference": str(ref.attrs.get("source", "in memory")),
+        "offset_dx_m": float(off[0]),
+        "offset_dy_m": float(off[1]),
+        "offset_frame_crs": str(_crs(frame, "the offset frame")),
+        "offset_source": how,
+        "prediction_pixel_m": pred_px,
+        "reference_pixel_m": px,
+        "reference_aggregation_factor": int(factor),
+        "scale_metrics_grid": scale_grid,
+        "protocol": PROTOCOL.replace("MODIS 250 m grid", "its own grid").replace(
+            "MODIS-ASTER offset", "co-registration offset").replace(
+            "ASTER", "reference").replace(", common to all methods of a pair", "")
+        + ("" if lst_1km is not None else "; no consistency error (no coarse field nesting it)"),
     }
+    return ds
+
+
+def metrics_json(ds: xr.Dataset) -> dict[str, Any]:
+    """Convert the output of :func:`evaluate_prediction` to a JSON-serialisable dict (NaN -> None)."""
+
+    def num(v: Any) -> Any:
+        v = float(v)
+        return v if math.isfinite(v) else None
+
+    return {
+        "metrics": {k: num(ds[k]) for k in SCALAR_METRICS},
+        "units": {k: ds[k].attrs["units"] for k in SCALAR_METRICS},
+        "scale": {
+            "lag_m": [num(v) for v in ds["lag_m"].values],
+            "sf_log_ratio": [num(v) for v in ds["sf_log_ratio"].values],
+            "s2_pred_K2": [num(v) for v in ds["s2_pred"].values],
+            "s2_ref_K2": [num(v) for v in ds["s2_ref"].values],
+            "wavelength_lo_m": [num(v) for v in ds["wavelength_lo_m"].values],
+            "wavelength_hi_m": [num(v) for v in ds["wavelength_hi_m"].values],
+            "spectral_ratio": [num(v) for v in ds["spectral_ratio"].values],
+        },
+        "attrs": {k: (v if not isinstance(v, (np.floating, np.integer)) else v.item())
+                  for k, v in ds.attrs.items()},
+    }
+
+
+def metrics_table(ds: xr.Dataset) -> str:
+    """Markdown tables of the output of :func:`evaluate_prediction`."""
+    lines = ["| metric | value | units |", "|---|---|---|"]
+    for k in SCALAR_METRICS:
+        v = float(ds[k])
+        nd = 0 if k == "n_scored" else 3 if k in ("ssim", "r") else 2
+        lines.append(f"| {k} | {v:.{nd}f} | {ds[k].attrs['units']} |" if np.isfinite(v)
+                     else f"| {k} | n/a | {ds[k].attrs['units']} |")
+    lines += ["", "| lag (m) | ln(S2 pred / S2 ref) |", "|---|---|"]
+    lines += [f"| {lag:.0f} | {v:+.2f} |" for lag, v in zip(ds["lag_m"].values,
+                                                            ds["sf_log_ratio"].values, strict=True)]
+    lines += ["", "| wavelengths (m) | band variance ratio |", "|---|---|"]
+    for lo, hi, v in zip(ds["wavelength_lo_m"].values, ds["wavelength_hi_m"].values,
+                         ds["spectral_ratio"].values, strict=True):
+        lines.append(f"| {lo:.0f}-{hi:.0f} | " + (f"{v:.2f}" if np.isfinite(v) else "n/a") + " |")
+    lines += ["", f"Offset: {ds.attrs['offset_dx_m']:.1f} m east, {ds.attrs['offset_dy_m']:.1f} m "
+              f"north ({ds.attrs['offset_source']}); reference pixel "
+              f"{ds.attrs['reference_pixel_m']:.1f} m"
+              + (f" (averaged x{ds.attrs['reference_aggregation_factor']})"
+                 if ds.attrs["reference_aggregation_factor"] > 1 else "")
+              + f"; scale-aware metrics on the {ds.attrs['scale_metrics_grid']} grids."]
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write the output of :func:`evaluate_prediction` to NetCDF (``.nc``) or JSON (``.json``)."""
+    import json
+
+    p = Path(path)
+    if p.suffix.lower() not in (".nc", ".json"):
+        raise InputError("the metrics file must end in .nc or .json", p)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix.lower() == ".nc":
+        ds.to_netcdf(p)
+    else:
+        p.write_text(json.dumps(metrics_json(ds), indent=2) + "\n")
+    logger.info("metrics written to %s", p)
+    return p
 
 
 # ----------------------------------------------------------------------------------------------
@@ -496,6 +907,7 @@ def evaluate(
     n_boot: int = 2000,
     seed: int = 0,
     on_prediction: Callable[[str, Any, xr.DataArray], None] | None = None,
+    scale_grid: ScaleGrid = "native",
 ) -> xr.Dataset:
     """Run every predictor on every pair and score it against ASTER.
 
@@ -516,6 +928,9 @@ def evaluate(
     on_prediction
         Called as ``on_prediction(method, pair, prediction)`` after each prediction (e.g. to
         save it).
+    scale_grid
+        Grid of the scale-aware metrics: ``"native"`` (each field on its own grid) or
+        ``"reference"`` (after reprojection onto the ASTER grid); see :func:`score_fields`.
 
     Returns
     -------
@@ -551,7 +966,7 @@ def evaluate(
             common &= np.isfinite(reproject_to_aster(pred, pair, offset=off).values)
         for i, name in enumerate(methods):
             sc = score_pair(preds[name], pair, offset=off, lags=lags, bands_px=bands_px,
-                            mask=common)
+                            mask=common, scale_grid=scale_grid)
             for k in SCALAR_METRICS:
                 scal[k][i, j] = sc[k]
             sf[i, j], s2p[i, j], spec[i, j] = sc["sf_log_ratio"], sc["s2_pred"], sc["spectral_ratio"]
@@ -593,7 +1008,9 @@ def evaluate(
             "source", "in memory")).rsplit("/", 2)[0],
         "history": f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} "
                    "analysis.evaluate.evaluate",
-        "protocol": PROTOCOL,
+        "protocol": PROTOCOL if scale_grid == "native" else PROTOCOL.split(", each field")[0]
+        + ", on the ASTER grid after the reprojection",
+        "scale_metrics_grid": scale_grid,
         "offset_dx_m": off[0],
         "offset_dy_m": off[1],
         "offset_source": how,
@@ -743,9 +1160,11 @@ def markdown_table(ds: xr.Dataset, *, reference: str | None = None) -> str:
             lines.append(
                 f"| {m} | {_fmt(float(a.diff_mean), *map(float, a.diff_ci.values), 2)} | "
                 f"{_fmt(float(b.diff_mean), *map(float, b.diff_ci.values), 3)} |")
-    lines += ["", "Scale-aware metrics (means over pairs): ln(S2 prediction / S2 ASTER) per lag "
-              "(0 = ASTER's variance at that scale, < 0 too smooth) and spectral power ratio "
-              "per wavelength band (1 = ASTER's power).", ""]
+    where = ("each field on its own grid" if ds.attrs.get("scale_metrics_grid", "native")
+             == "native" else "on the ASTER grid after the reprojection")
+    lines += ["", "Scale-aware metrics (means over pairs, " + where + "): ln(S2 prediction / "
+              "S2 ASTER) per lag (0 = ASTER's variance at that scale, < 0 too smooth) and "
+              "spectral band-variance ratio per wavelength band (1 = ASTER's).", ""]
     lag_m = ds["lag_m"].values
     bands = list(zip(ds["wavelength_lo_m"].values, ds["wavelength_hi_m"].values, strict=True))
     lines.append("| method | " + " | ".join(f"lnS2 {v / 1000:.2g} km" for v in lag_m) + " | "

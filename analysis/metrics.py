@@ -21,9 +21,10 @@ data (its README, "Evaluation protocol"), in kelvin:
   pixels (one per octave), ``S2`` the second-order structure function pooled over the x and y
   directions and computed over the *same* pixel pairs (both ends scored) for both fields.
   Negative = the prediction lacks variance at that scale (too smooth), positive = too much.
-* ``spectral_ratio``: ratio of the radially averaged power spectra (plane-detrended,
-  Hann-tapered, on the largest axis-aligned rectangle of scored pixels) in octave wavelength
-  bands ``[2, 4), [4, 8), ...`` pixels.
+* ``spectral_ratio``: ratio of the band variances (``band_variance``: radially binned power
+  spectrum, plane-detrended, Hann-tapered, on the largest axis-aligned rectangle of scored
+  pixels, normalised so that fields on different grids compare) in octave wavelength bands
+  ``[2, 4), [4, 8), ...`` pixels.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_BANDS_PX",
     "DEFAULT_LAGS_PX",
+    "band_variance",
     "bias",
     "consistency_error",
     "data_range",
@@ -347,6 +349,29 @@ def _detrended_tapered(f: np.ndarray) -> np.ndarray:
     return d * np.outer(np.hanning(ny), np.hanning(nx))
 
 
+def _periodogram(f: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Periodogram of the detrended, tapered field, wavelengths (pixels) and taper energy.
+
+    Returns ``|FFT|^2`` of the plane-detrended, Hann-tapered field, the wavelength ``1 / |k|``
+    of each wavevector and ``sum w^2``.
+    """
+    p = np.abs(np.fft.fft2(_detrended_tapered(f))) ** 2
+    ky = np.fft.fftfreq(f.shape[0])[:, None]
+    kx = np.fft.fftfreq(f.shape[1])[None, :]
+    k = np.hypot(kx, ky)
+    with np.errstate(divide="ignore"):
+        wl = np.where(k > 0, 1.0 / k, np.inf)
+    w2 = float(np.sum(np.hanning(f.shape[0]) ** 2) * np.sum(np.hanning(f.shape[1]) ** 2))
+    return p, wl, w2
+
+
+def _gap_free(field: np.ndarray, what: str) -> np.ndarray:
+    f = np.asarray(field, dtype=np.float64)
+    if not np.isfinite(f).all():
+        raise InputError(f"{what} needs a gap-free field")
+    return f
+
+
 def radial_band_power(
     field: np.ndarray, bands_px: Sequence[tuple[float, float]] = DEFAULT_BANDS_PX,
 ) -> np.ndarray:
@@ -356,15 +381,7 @@ def radial_band_power(
     wavevectors whose wavelength ``1 / |k|`` (``k`` in cycles per pixel) lies in
     ``[lo, hi)``. NaN for a band with no wavevector.
     """
-    f = np.asarray(field, dtype=np.float64)
-    if not np.isfinite(f).all():
-        raise InputError("radial_band_power needs a gap-free field")
-    p = np.abs(np.fft.fft2(_detrended_tapered(f))) ** 2
-    ky = np.fft.fftfreq(f.shape[0])[:, None]
-    kx = np.fft.fftfreq(f.shape[1])[None, :]
-    k = np.hypot(kx, ky)
-    with np.errstate(divide="ignore"):
-        wl = np.where(k > 0, 1.0 / k, np.inf)
+    p, wl, _ = _periodogram(_gap_free(field, "radial_band_power"))
     out = np.full(len(bands_px), np.nan)
     for i, (lo, hi) in enumerate(bands_px):
         sel = (wl >= lo) & (wl < hi)
@@ -373,16 +390,66 @@ def radial_band_power(
     return out
 
 
+def band_variance(
+    field: ArrayLike, mask: ArrayLike | None = None,
+    bands_px: Sequence[tuple[float, float]] = DEFAULT_BANDS_PX, *, min_side: int = 16,
+) -> np.ndarray:
+    """Variance of a field in wavelength bands, on the largest fully scored rectangle.
+
+    ``sum_{k in band} |FFT(w d)|^2 / (N sum w^2)`` with ``d`` the plane-detrended field, ``w``
+    the Hann taper and ``N`` the rectangle's pixel count: for an untapered field the band
+    variances add up to the variance (Parseval), and the value does not depend on the size of
+    the rectangle or of the pixel, so fields on different grids compare (give each its bands
+    in its own pixels).
+
+    Parameters
+    ----------
+    field, mask
+        Field (NaN = missing) and optional scored-pixel mask.
+    bands_px
+        Wavelength bands ``[lo, hi)`` in pixels of this field.
+    min_side
+        Smallest accepted rectangle side (pixels).
+
+    Returns
+    -------
+    numpy.ndarray
+        One variance per band (field units squared); NaN for bands whose longest wavelength
+        exceeds half the rectangle's shorter side (the Hann taper halves the effective window).
+
+    Raises
+    ------
+    ScaleRangeError
+        When the scored rectangle is smaller than ``min_side``.
+
+    """
+    f = _arr(field)
+    m = np.isfinite(f)
+    if mask is not None:
+        m &= np.asarray(mask.values if isinstance(mask, xr.DataArray) else mask, dtype=bool)
+    rs, cs = largest_rectangle(m)
+    h, w = rs.stop - rs.start, cs.stop - cs.start
+    if min(h, w) < min_side:
+        raise ScaleRangeError(f"the largest scored rectangle ({h} x {w}) is below {min_side} px")
+    p, wl, w2 = _periodogram(f[rs, cs])
+    out = np.full(len(bands_px), np.nan)
+    for i, (lo, hi) in enumerate(bands_px):
+        sel = (wl >= lo) & (wl < hi)
+        if sel.any() and hi <= min(h, w) / 2:
+            out[i] = p[sel].sum() / (h * w * w2)
+    return out
+
+
 def spectral_ratio(
     pred: ArrayLike, ref: ArrayLike, mask: ArrayLike | None = None,
     bands_px: Sequence[tuple[float, float]] = DEFAULT_BANDS_PX, *, min_side: int = 16,
 ) -> np.ndarray:
-    """Ratio of band powers ``P_pred / P_ref`` on the largest fully scored rectangle.
+    """Ratio of band variances ``P_pred / P_ref`` on the largest rectangle scored in both.
 
     Parameters
     ----------
     pred, ref, mask
-        Fields and optional scored-pixel mask.
+        Fields (same grid) and optional scored-pixel mask.
     bands_px
         Wavelength bands in pixels.
     min_side
@@ -393,7 +460,7 @@ def spectral_ratio(
     numpy.ndarray
         One ratio per band (1 = the prediction has the reference's variance at that scale);
         NaN for bands whose longest wavelength exceeds half the rectangle's shorter side
-        (the Hann taper halves the effective window).
+        (see :func:`band_variance`).
 
     Raises
     ------
@@ -402,17 +469,8 @@ def spectral_ratio(
 
     """
     p, r, m = _prep(pred, ref, mask)
-    rs, cs = largest_rectangle(m)
-    h, w = rs.stop - rs.start, cs.stop - cs.start
-    if min(h, w) < min_side:
-        raise ScaleRangeError(f"the largest scored rectangle ({h} x {w}) is below {min_side} px")
-    pp = radial_band_power(p[rs, cs], bands_px)
-    pr = radial_band_power(r[rs, cs], bands_px)
-    out = pp / pr
-    for i, (_lo, hi) in enumerate(bands_px):
-        if hi > min(h, w) / 2:  # not resolved: the Hann taper halves the effective length
-            out[i] = np.nan
-    return out
+    return (band_variance(p, m, bands_px, min_side=min_side)
+            / band_variance(r, m, bands_px, min_side=min_side))
 
 
 def consistency_error(

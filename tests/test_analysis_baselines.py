@@ -229,3 +229,87 @@ def test_bad_inputs():
         B.aggregate_to(ndvi, lst, method="median")
     with pytest.raises(InputError):
         B.residual_correction(ndvi, lst, mode="nearest")
+
+
+# ----------------------------------------------------------------------------------------------
+# ATPRK
+# ----------------------------------------------------------------------------------------------
+def gaussian_field(n: int, range_px: float, sill: float, seed: int) -> np.ndarray:
+    """Gaussian random field with covariance ``sill exp(-d / range_px)`` (circulant embedding)."""
+    m = 2 * n
+    k = np.minimum(np.arange(m), m - np.arange(m))
+    lam = np.real(np.fft.fft2(sill * np.exp(-np.hypot(k[:, None], k[None, :]) / range_px)))
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(m, m)) + 1j * rng.normal(size=(m, m))
+    return np.real(np.fft.fft2(np.sqrt(np.clip(lam, 0.0, None) / (m * m)) * w))[:n, :n]
+
+
+def atprk_scene(n: int = 32, offset_rc: tuple[int, int] = (1, 2), seed: int = 0):
+    """LST = 310 - 15 NDVI + a correlated residual (exponential, range 2 km, sill 1 K^2)."""
+    nf = 4 * n
+    res = gaussian_field(nf, 8.0, 1.0, seed)
+    ndvi_v = np.clip(0.45 + 0.2 * gaussian_field(nf, 3.0, 1.0, seed + 100), 0.0, 0.9)
+    x0, y0, _, _ = fine_grid(nf, offset_rc)
+    ndvi = field(ndvi_v, 250.0, x0, y0, units="1").astype(np.float64)
+    truth = field(310.0 - 15.0 * ndvi_v + res, 250.0, x0, y0).astype(np.float64)
+    lst = B.aggregate_to(truth, field(np.zeros((n, n)), 1000.0), method="mean",
+                         min_coverage=1e-9).drop_vars("coverage")
+    lst.attrs = {"units": "K"}
+    return lst, ndvi, truth
+
+
+def test_atprk_beats_bicubic_and_the_regression_and_is_coherent():
+    lst, ndvi, truth = atprk_scene()
+    rm = lambda a: float(np.sqrt(np.mean((a.values - truth.values) ** 2)))  # noqa: E731
+    out = B.BASELINES["atprk"](lst, ndvi)
+    assert out.shape == ndvi.shape and out.attrs["units"] == "K" and out.attrs["method"] == "atprk"
+    assert out.rio.transform() == ndvi.rio.transform()
+    # measured: ATPRK 0.40 K, regression alone 0.95 K, TsHARP 0.47 K, bicubic 1.93 K
+    assert rm(out) < 0.3 * rm(B.bicubic(lst, ndvi))
+    assert rm(out) < 0.6 * rm(B.tsharp(lst, ndvi, residual=None))
+    assert rm(out) < rm(B.tsharp(lst, ndvi))
+    assert out.attrs["slope_K"] == pytest.approx(-15.0, abs=1.5)
+    # coherence: the mean over every complete 1 km pixel reproduces the 1 km LST
+    assert out.attrs["consistency_max_abs_K"] < 1e-9  # float64, before the float32 output
+    agg = B.aggregate_to(out.astype(np.float64), lst, method="mean", min_coverage=1.0)
+    assert np.isfinite(agg.values).sum() == 31 * 31
+    assert np.nanmax(np.abs(agg.values - lst.values)) < 1e-4  # float32 rounding at 300 K
+
+
+def test_atp_kriging_reproduces_block_values_exactly():
+    # the kriged residual itself, float64: coherent on every complete block, also next to a
+    # missing block (which shrinks the neighbourhoods around it) and at the edges
+    lst, ndvi, _ = atprk_scene(n=16, offset_rc=(3, 1), seed=2)
+    z = lst.values.astype(np.float64) - 300.0
+    z[7, 9] = np.nan
+    rows, cols = B._centre_positions(ndvi, lst)
+    vg = B.fit_point_variogram(z, 4, (1000.0, 1000.0))
+    for nb in (3, 5, 7):
+        fine = B.atp_kriging(z, rows, cols, 4, (1000.0, 1000.0), vg, neighbourhood=nb)
+        agg = B.aggregate_to(ndvi.copy(data=fine), lst, method="mean", min_coverage=1.0).values
+        ok = np.isfinite(agg)
+        assert ok.sum() == 15 * 15 - 1
+        np.testing.assert_allclose(agg[ok], z[ok], atol=1e-9)
+        ri, ci = B.coarse_index(ndvi, lst)
+        hole = np.outer(ri == 7, ci == 9)
+        assert np.isnan(fine[hole]).all() and np.isfinite(fine[~hole]).all()
+        # and it is not block-constant: the kriged field varies inside the blocks
+        assert np.nanstd(fine - np.kron(z, np.ones((4, 4)))[:fine.shape[0], :fine.shape[1]]) > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_variogram_deconvolution_recovers_the_point_model(seed):
+    # exponential point covariance, range 8 fine px = 2 km, sill 1; observed as 4 x 4 block means
+    n = 64
+    pt = gaussian_field(4 * n, 8.0, 1.0, seed)
+    blocks = pt.reshape(n, 4, n, 4).mean(axis=(1, 3))
+    vg = B.fit_point_variogram(blocks, 4, (1000.0, 1000.0))
+    # measured over seeds 0-3: range 1948-2090 m, sill 0.96-1.02
+    assert vg["range_m"] == pytest.approx(2000.0, rel=0.15)
+    assert vg["sill"] == pytest.approx(1.0, rel=0.12)
+    # the block field has less variance than the points (0.81 here): the deconvolution restores it
+    assert np.var(blocks) < 0.9 * vg["sill"]
+    with pytest.raises(InputError):
+        B.point_covariance(np.ones(2), "linear", 1.0, 1.0)
+    with pytest.raises(InputError):
+        B.atp_kriging(blocks, np.arange(3.0), np.arange(3.0), 4, (1e3, 1e3), vg, neighbourhood=4)

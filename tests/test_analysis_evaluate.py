@@ -28,12 +28,12 @@ def _da(values, t: Affine, crs, units="K") -> xr.DataArray:
     return da.rio.write_crs(crs).rio.write_transform(t)
 
 
-def _field(x, y, seed=0):
+def _field(x, y, seed=0, wl_m=(2000.0, 9000.0)):
     """A smooth random LST-like field of sinusoidal map coordinates (m), 2-9 km wavelengths."""
     rng = np.random.default_rng(seed)
     out = np.full(np.broadcast(x, y).shape, 300.0)
     for _ in range(25):
-        wl = rng.uniform(2000, 9000)
+        wl = rng.uniform(*wl_m)
         th = rng.uniform(0, np.pi)
         k = 2 * np.pi / wl
         out += rng.uniform(0.5, 1.5) * np.cos(k * (np.cos(th) * x + np.sin(th) * y)
@@ -41,7 +41,8 @@ def _field(x, y, seed=0):
     return out
 
 
-def synthetic_pair(shift=(150.0, -200.0), n=24, seed=0, pid=0) -> ModisAsterPair:
+def synthetic_pair(shift=(150.0, -200.0), n=24, seed=0, pid=0,
+                   wl_m=(2000.0, 9000.0)) -> ModisAsterPair:
     """MODIS 1 km (block means of the field), 250 m grid, ASTER (UTM) displaced by ``shift``."""
     x0, y0 = 390000.0, 5010000.0
     t_lst = Affine(MODIS_PX, 0, x0, 0, -MODIS_PX, y0)
@@ -49,7 +50,7 @@ def synthetic_pair(shift=(150.0, -200.0), n=24, seed=0, pid=0) -> ModisAsterPair
     sub = (np.arange(n * s) + 0.5) / s
     xs = x0 + sub * MODIS_PX
     ys = y0 - sub * MODIS_PX
-    fine = _field(xs[None, :], ys[:, None], seed)
+    fine = _field(xs[None, :], ys[:, None], seed, wl_m)
     lst = fine.reshape(n, s, n, s).mean(axis=(1, 3))
     t_ndvi = Affine(MODIS_PX / 4, 0, x0 + MODIS_PX / 4, 0, -MODIS_PX / 4, y0)  # 1 px east
     ndvi = np.full((4 * n, 4 * n), 0.5)
@@ -66,7 +67,7 @@ def synthetic_pair(shift=(150.0, -200.0), n=24, seed=0, pid=0) -> ModisAsterPair
     to_sinu = Transformer.from_crs("EPSG:32631", SINU, always_xy=True)
     sx, sy = to_sinu.transform(uu, vv)
     # what MODIS sees at q, ASTER shows at q + shift
-    aster = _field(sx - shift[0], sy - shift[1], seed)
+    aster = _field(sx - shift[0], sy - shift[1], seed, wl_m)
     aster[:4] = np.nan  # some invalid rows
     return ModisAsterPair(
         id=pid,
@@ -77,12 +78,12 @@ def synthetic_pair(shift=(150.0, -200.0), n=24, seed=0, pid=0) -> ModisAsterPair
     )
 
 
-def truth_on_ndvi_grid(pair, seed=0) -> xr.DataArray:
+def truth_on_ndvi_grid(pair, seed=0, wl_m=(2000.0, 9000.0)) -> xr.DataArray:
     t = pair.ndvi_250m.rio.transform()
     ny, nx = pair.ndvi_250m.shape
     xs = t.c + (np.arange(nx) + 0.5) * t.a
     ys = t.f + (np.arange(ny) + 0.5) * t.e
-    return pair.ndvi_250m.copy(data=_field(xs[None, :], ys[:, None], seed).astype(np.float32)
+    return pair.ndvi_250m.copy(data=_field(xs[None, :], ys[:, None], seed, wl_m).astype(np.float32)
                                ).assign_attrs(units="K")
 
 
@@ -127,6 +128,31 @@ def test_score_pair_mask_and_units(spair):
     assert 0 < half["n_scored"] < base["n_scored"]
     with pytest.raises(InputError):
         E.score_pair(truth.assign_attrs(units="degC"), spair, offset=(0.0, 0.0))
+
+
+def test_scale_metrics_on_native_grids_are_not_smoothed():
+    # a field with 0.7-2 km wavelengths: the prediction is the truth on its own grid, ASTER the
+    # truth on its grid. On the native grids the structure functions agree; after the bilinear
+    # reprojection the prediction loses variance at 1-2 pixel lags.
+    wl = (700.0, 2000.0)
+    p = synthetic_pair(shift=(0.0, 0.0), n=16, seed=4, wl_m=wl)
+    truth = truth_on_ndvi_grid(p, seed=4, wl_m=wl)
+    nat = E.score_pair(truth, p, offset=(0.0, 0.0))
+    rep = E.score_pair(truth, p, offset=(0.0, 0.0), scale_grid="reference")
+    assert np.all(np.abs(nat["sf_log_ratio"][:3]) < 0.08)
+    assert rep["sf_log_ratio"][0] < -0.2 and rep["sf_log_ratio"][0] < nat["sf_log_ratio"][0] - 0.15
+    assert abs(np.log(nat["spectral_ratio"][0])) < 0.15
+    assert rep["spectral_ratio"][0] < 0.8
+    # the pixel-wise metrics do not depend on where the scale-aware ones are computed
+    for k in ("rmse", "ssim", "n_scored"):
+        assert nat[k] == rep[k]
+    # the native mask covers the scored area: as many prediction as ASTER pixels, about
+    t, _ = E._target_grid(p, (0.0, 0.0))
+    scored = np.isfinite(p.aster_250m.values)
+    m = E.native_mask(truth, p.aster_250m, t, scored)
+    assert 0.9 < m.sum() / np.isfinite(truth.values).sum() <= 1.0
+    with pytest.raises(InputError):
+        E.score_pair(truth, p, offset=(0.0, 0.0), scale_grid="ASTER")
 
 
 def test_evaluate_summary_and_writers(tmp_path):

@@ -155,6 +155,27 @@ def test_spectral_ratio():
         M.spectral_ratio(ref[:10], ref[:10])
 
 
+def test_band_variance_is_a_variance_and_grid_independent():
+    # white noise of variance 4: the band variances add up to about 4 (Parseval) and each is
+    # the share of the band in the frequency plane
+    rng = np.random.default_rng(3)
+    noise = rng.normal(scale=2.0, size=(128, 128))
+    every = [(1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 32.0), (32.0, 64.0), (64.0, 1e9)]
+    bv = M.band_variance(noise, None, every, min_side=16)
+    assert np.isnan(bv[-1])  # beyond half the rectangle
+    assert np.nansum(bv) == pytest.approx(4.0 * (1 - math.pi / 64**2), rel=0.06)
+    # the same cosine (2 K amplitude, 1.5 km wavelength) on a 250 m and a 125 m grid, over
+    # rectangles of different sizes: the same variance (A^2 / 2) in the same band in metres
+    out = []
+    for px, n in ((250.0, 96), (125.0, 160)):
+        x = (np.arange(n) + 0.5) * px
+        wave = 2.0 * np.cos(2 * np.pi * (x[None, :] + 0.3 * x[:, None]) / 1500.0)
+        mask = np.ones((n, n), bool)
+        mask[: n // 8] = False  # a smaller scored rectangle
+        out.append(M.band_variance(wave, mask, [(1000.0 / px, 2000.0 / px)])[0])
+    assert out[0] == pytest.approx(2.0, rel=0.1) and out[1] == pytest.approx(out[0], rel=0.05)
+
+
 def test_shape_and_empty_errors():
     with pytest.raises(GridMismatchError):
         M.rmse(np.ones((2, 2)), np.ones((2, 3)))
