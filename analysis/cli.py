@@ -10,6 +10,7 @@ Example::
     scalelaws benchmark modis-aster --model disr=runs/disr/last.ckpt -o results/modis_aster
     scalelaws benchmark modis-aster --train -o results/experiment        # the whole experiment
     scalelaws benchmark modis-aster --train --quick -o /tmp/exp          # smoke test, < 60 s
+    scalelaws benchmark sensors -o results/sensors      # Landsat / airborne laws vs ASTER
 """
 
 from __future__ import annotations
@@ -157,5 +158,46 @@ def register(app: typer.Typer) -> None:
 
         typer.echo(markdown_table(ds))
         log.info("done in %s s", ds.attrs.get("wall_time_s"))
+
+    @bench.command("sensors")
+    def sensors(
+        out: str = typer.Option(..., "--out", "-o", help="Output folder."),
+        data: str = typer.Option(None, "--data", help="Data root (default: $SCALELAWS_DATA)."),
+        fields: str = typer.Option("", "--fields", help="Comma-separated field keys (default all)."),
+        aster: bool = typer.Option(True, "--aster/--no-aster", help="Fit the ASTER reference law."),
+        controls: bool = typer.Option(
+            True, "--controls/--no-controls",
+            help="Add fields degraded within the data (pixel-size controls)."),
+        n_surrogates: int = typer.Option(
+            20, "--n-surrogates",
+            help="fBm surrogates per single-field law (realisation spread of H; 0: none)."),
+        n_boot: int = typer.Option(200, "--n-boot", help="Bootstrap replicates of every law."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the bootstraps."),
+    ) -> None:
+        """Laws from Landsat and airborne thermal fields side by side with the ASTER law.
+
+        Writes OUT/sensors.nc (local exponents with intervals per field and landscape),
+        OUT/sensors.csv and OUT/sensors.md (also printed). See analysis.sensors.
+        """
+        import shlex
+
+        from analysis.sensors import run_sensors
+        from scalelaws.errors import InputError
+
+        cmd = (f"scalelaws benchmark sensors -o {shlex.quote(str(out))}"
+               + (f" --data {shlex.quote(str(data))}" if data else "")
+               + (f" --fields {shlex.quote(fields)}" if fields else "")
+               + ("" if aster else " --no-aster") + ("" if controls else " --no-controls")
+               + f" --n-surrogates {n_surrogates} --n-boot {n_boot} --seed {seed}")
+        try:
+            run_sensors(out, root=data, keys=_split(fields) or None, aster=aster,
+                        controls=controls, n_surrogates=n_surrogates, n_boot=n_boot, seed=seed,
+                        command=cmd)
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from exc
+        from pathlib import Path
+
+        typer.echo((Path(out) / "sensors.md").read_text())
 
     app.add_typer(bench, name="benchmark")
