@@ -826,7 +826,7 @@ def _cell(v: float, ci: Sequence[float], nd: int = 2) -> str:
 
 
 def _fmt_m(v: float) -> str:
-    return f"{v / 1000:g} km" if v >= 1000 else f"{v:.3g} m"
+    return f"{v / 1000:.3g} km" if v >= 1000 else f"{v:.3g} m"
 
 
 def markdown_table(ds: xr.Dataset) -> str:
@@ -836,13 +836,14 @@ def markdown_table(ds: xr.Dataset) -> str:
     used = [k for k in range(s.size) if np.isfinite(ds["H_local"].values[:, k]).any()]
     lines = ["Fields (one law per field and landscape; pixel = analysis pixel after block-averaging "
              "to the thermal pixel; range = lags of the fit):", "",
-             "| law | quantity | platform | region | date | pixel | range | pixels | CI unit |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| law | quantity | platform | region | date | pixel | thermal pixel | range | pixels | CI unit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for i, name in enumerate(laws):
         g = {k: ds[k].values[i] for k in ("quantity", "platform", "region", "date") if k in ds}
         lines.append(
             f"| {name} | {g.get('quantity', '')} | {g.get('platform', '')} | {g.get('region', '')} | "
             f"{g.get('date', '')} | {ds['pixel_m'].values[i]:.4g} m | "
+            + (f"{ds['thermal_pixel_m'].values[i]:.4g} m | " if "thermal_pixel_m" in ds else " | ") +
             f"{_fmt_m(ds['scale_lo_m'].values[i])}-{_fmt_m(ds['scale_hi_m'].values[i])} | "
             f"{int(ds['n_pixels'].values[i])} | {ds['bootstrap_unit'].values[i]} |")
     lines += ["", "Local Hurst exponent H(l) = zeta_2(l)/2 of the smooth law at common scales "

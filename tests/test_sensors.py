@@ -196,8 +196,9 @@ def test_real_fields_are_read_and_labelled(shared_data):
     for k, f in by.items():
         assert f.lst.attrs["units"] == "K"
         med = float(np.nanmedian(f.lst.values))
-        lo = 265 if k.endswith("_nov") else 280
-        assert lo < med < 320, (k, med)
+        # daytime scenes; November Pennsylvania is cold, urban Madrid in summer hot (322 K)
+        lo, hi = (265, 300) if k.endswith("_nov") else (280, 335)
+        assert lo < med < hi, (k, med)
         if k.startswith("landsat"):
             assert f.quantity == "brightness temperature" and "not LST" in f.lst.attrs["long_name"]
             assert f.ndvi is not None and f.classes is not None
