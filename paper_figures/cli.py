@@ -6,6 +6,7 @@ Result files a figure needs and that are missing are computed first with
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 # the package __init__ (imported with this module) already loads matplotlib via _style
 from paper_figures._style import FIGURES_DIR as _OUT  # noqa: E402
 from paper_figures._style import RESULTS_DIR as _RESULTS  # noqa: E402
+
+#: Figures whose result file comes from its own command, not from analysis.pipeline:
+#: name -> (module, command that writes the file). Drawn with ``--only NAME``, or by default
+#: when the file is already in the results folder.
+EXTRA_FIGURES: dict[str, tuple[str, str]] = {
+    "sensors": ("paper_figures.fig_sensors", "scalelaws benchmark sensors -o RESULTS"),
+}
 
 
 def steps_for_missing(results: Path, files: list[str]) -> list[str]:
@@ -102,11 +110,17 @@ def make_figures(
     from paper_figures import FIGURES, required_files
     from scalelaws.errors import InputError
 
-    names = list(only) if only else list(FIGURES)
-    unknown = [n for n in names if n not in FIGURES]
+    extra = {n: importlib.import_module(m) for n, (m, _) in EXTRA_FIGURES.items()}
+    names = list(only) if only else list(FIGURES) + [
+        n for n, mod in extra.items() if all((results / f).is_file() for f in mod.REQUIRES)]
+    unknown = [n for n in names if n not in FIGURES and n not in extra]
     if unknown:
-        raise InputError(f"unknown figure(s) {unknown}; known: {list(FIGURES)}")
-    steps = steps_for_missing(results, required_files(names))
+        raise InputError(f"unknown figure(s) {unknown}; known: {list(FIGURES) + list(extra)}")
+    for n in names:
+        if n in extra and not all((results / f).is_file() for f in extra[n].REQUIRES):
+            raise InputError(f"figure {n!r} reads {list(extra[n].REQUIRES)}: run "
+                             f"`{EXTRA_FIGURES[n][1]}` first", results)
+    steps = steps_for_missing(results, required_files([n for n in names if n in FIGURES]))
     if steps:
         from analysis.pipeline import compute_results
 
@@ -115,7 +129,7 @@ def make_figures(
                         steps=steps)
     paths = []
     for name in tqdm(names, desc="figures", disable=not progress):
-        paths.append(FIGURES[name].main(out, smoke=smoke, results=results))
+        paths.append((FIGURES.get(name) or extra[name]).main(out, smoke=smoke, results=results))
     return paths
 
 

@@ -16,7 +16,12 @@ from __future__ import annotations
 from scalelaws.io.aster import open_aster_lst, open_aster_ndvi
 from scalelaws.io.dispatch import open_lst, open_ndvi
 from scalelaws.io.generic import open_raster
-from scalelaws.io.landsat import open_landsat_c2l2, open_landsat_l1_bt, read_mtl
+from scalelaws.io.landsat import (
+    open_landsat_c2l2,
+    open_landsat_dn_bt,
+    open_landsat_l1_bt,
+    read_mtl,
+)
 from scalelaws.io.modis import modis_qc_bits, modis_tile_transform, open_modis_lst, open_modis_ndvi
 from scalelaws.io.pairs import (
     ModisAsterPair,
@@ -36,6 +41,7 @@ __all__ = [
     "modis_tile_transform",
     "open_landsat_c2l2",
     "open_landsat_l1_bt",
+    "open_landsat_dn_bt",
     "read_mtl",
     "open_aster_lst",
     "open_aster_ndvi",

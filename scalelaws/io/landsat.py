@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "open_landsat_c2l2",
     "open_landsat_l1_bt",
+    "open_landsat_dn_bt",
+    "brightness_temperature",
     "read_mtl",
     "Mtl",
     "QA_PIXEL_BITS",
@@ -424,6 +426,18 @@ def _thermal_band_default(sc: str) -> str:
     return "6"
 
 
+def brightness_temperature(
+    radiance: np.ndarray, k1: float, k2: float, *, valid: np.ndarray | None = None
+) -> np.ndarray:
+    """Inverse Planck law of a Landsat thermal band: ``BT = K2 / ln(K1 / L + 1)`` (K).
+
+    NaN where the radiance is <= 0 or ``valid`` is False.
+    """
+    ok = radiance > 0 if valid is None else valid & (radiance > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, k2 / np.log(k1 / radiance + 1.0), np.nan)
+
+
 def open_landsat_l1_bt(path: str | os.PathLike, *, band: str | int | None = None) -> xr.DataArray:
     """At-sensor brightness temperature of a Landsat Level-1 thermal band (NOT land surface temperature).
 
@@ -489,8 +503,7 @@ def open_landsat_l1_bt(path: str | os.PathLike, *, band: str | int | None = None
     raw = _read_dn(f)
     dn = raw.values.astype(np.float64)
     radiance = ml * dn + al
-    with np.errstate(invalid="ignore", divide="ignore"):
-        bt = np.where((raw.values > 0) & (radiance > 0), k2 / np.log(k1 / radiance + 1.0), np.nan)
+    bt = brightness_temperature(radiance, k1, k2, valid=raw.values > 0)
     da = grid_dataarray(bt, raw.transform, raw.crs, name="brightness_temperature")
     return finalize(
         da,
@@ -502,4 +515,78 @@ def open_landsat_l1_bt(path: str | os.PathLike, *, band: str | int | None = None
         time=mtl.time,
         kind="lst",
         extra={"radiance_mult": ml, "radiance_add": al, "k1": k1, "k2": k2, "thermal_band": b},
+    )
+
+
+def open_landsat_dn_bt(
+    path: str | os.PathLike,
+    *,
+    gain: float,
+    bias: float,
+    k1: float,
+    k2: float,
+    sensor: str,
+    band: str = "6",
+    time: str | None = None,
+    calibration: str = "stated constants",
+) -> xr.DataArray:
+    """At-sensor brightness temperature of a Landsat thermal band stored as DN, without an MTL.
+
+    For crops distributed without their MTL the calibration must be stated by the caller:
+    ``L = gain x DN + bias`` (W m-2 sr-1 um-1) and ``BT = K2 / ln(K1 / L + 1)``, e.g. Landsat 7
+    ETM+ band 6 low gain (``6_VCID_1``, LPGS: ``gain = 17.04 / 254``, ``bias = -gain``) with
+    ``K1, K2 = THERMAL_CONSTANTS["LANDSAT_7"]["6"]`` (Chander, Markham & Helder 2009). Like
+    :func:`open_landsat_l1_bt` this is NOT land surface temperature.
+
+    Parameters
+    ----------
+    path
+        The thermal band (any raster GDAL reads, with a CRS).
+    gain, bias
+        Radiometric rescaling of the DN.
+    k1, k2
+        Thermal constants (W m-2 sr-1 um-1, K).
+    sensor
+        Sensor name recorded in the attrs (e.g. ``"Landsat 7 ETM+"``).
+    band
+        Band id recorded in the attrs.
+    time
+        Acquisition date/time (ISO 8601) when known.
+    calibration
+        Where the constants come from (recorded in the attrs).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` float32 brightness temperature (K), NaN where DN <= 0, DN is the file's
+        nodata or the radiance is <= 0.
+
+    Raises
+    ------
+    MissingCRSError
+        The band has no CRS.
+
+    """
+    p = Path(path)
+    raw = _read_dn(p)
+    dn = raw.values.astype(np.float64)
+    bad = ~np.isfinite(dn) | (dn <= 0)
+    for nd in raw.nodata:
+        bad |= dn == nd
+    if raw.mask is not None:
+        bad |= raw.mask
+    radiance = gain * dn + bias
+    bt = brightness_temperature(radiance, k1, k2, valid=~bad)
+    da = grid_dataarray(bt, raw.transform, raw.crs, name="brightness_temperature")
+    return finalize(
+        da,
+        units="K",
+        long_name="at-sensor brightness temperature (not LST: no emissivity or atmospheric correction)",
+        sensor=sensor,
+        product=f"Landsat Level-1 DN band {band} (no MTL; {calibration})",
+        source=p,
+        time=time,
+        kind="lst",
+        extra={"radiance_mult": gain, "radiance_add": bias, "k1": k1, "k2": k2,
+               "thermal_band": band, "calibration": calibration},
     )
