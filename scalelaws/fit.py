@@ -1311,7 +1311,10 @@ def fit_scaling(
     -0.005, -0.007, -0.008 and mean ``c2`` = -0.001, -0.001, -0.001, -0.002 for H = 0.1,
     0.3, 0.5, 0.7; largest single-field ``|c1 - H|`` 0.030-0.035 and ``|c2|`` 0.006. The
     ``db2`` default lowers the single-field spread of ``c1`` from 0.010-0.013 to
-    0.006-0.009 (wavelet-cascade level, 6 fields). Before this correction (octaves from 1,
+    0.006-0.009 (wavelet-cascade level, 6 fields); end to end with ``db2`` (3 fields,
+    ``n_calib`` 8): ``c1 - H`` from -0.011 to -0.008 (H = 0.1) and -0.003 to +0.009
+    (H = 0.7), ``|c2|`` <= 0.0032. Multifractal cascade (c2 = -0.04, c1 = 0.52), 512^2, 4
+    fields: mean ``c2`` -0.046 (``db3``: -0.064), mean ``c1`` 0.485. Before this correction (octaves from 1,
     ``gamma = 0``) ``c1`` was 0.26, 0.32, 0.44, 0.60 for H = 0.1, 0.4, 0.55, 0.7 and ``c2``
     -0.011 to -0.022. Coverage of the nominal 95 % intervals: asserted by the slow test
     ``test_interval_coverage_95`` (fBm, multifractal cascade, cropland landscape, 40 fields
