@@ -147,9 +147,11 @@ def exponents_record(path: str, ds) -> dict:
         "zeta": zeta,
         "zeta_ci": zeta_ci,
         "c1": _scalar(ds, "c1"),
+        "c1_ci": _pair(ds, "c1_ci"),
         "c2": _scalar(ds, "c2"),
         "c2_ci": _pair(ds, "c2_ci"),
         "beta": _scalar(ds, "beta"),
+        "beta_ci": _pair(ds, "beta_ci"),
         "scale_range_m": None if rng is None else [float(v) for v in np.ravel(rng)],
         "break_m": _scalar(ds, "break_m"),
         "break_ci": _pair(ds, "break_ci"),
@@ -287,7 +289,7 @@ def register(app: typer.Typer) -> None:
                     else:
                         classes = _classes_on_grid(landscapes.classify_ndvi(nd_field), da)
                     ds = landscapes.exponents_by_landscape(
-                        da, classes, q=qs, scale_range=scale_range, n_boot=n_boot
+                        da, classes, q=qs, scale_range=scale_range, n_boot=n_boot, rng=seed
                     )
                 else:
                     ds = fit_scaling(

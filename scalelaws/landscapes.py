@@ -861,11 +861,28 @@ def exponents_by_landscape(
     min_pairs: int = 100,
     include_all: bool = True,
     rng: np.random.Generator | int | None = None,
+    wavelet: bool = True,
+    detect_break: bool = True,
+    calibrate: bool = True,
+    n_calib: int = 20,
 ) -> xr.Dataset:
-    """Structure functions and scaling exponents per landscape, with bootstrap intervals.
+    """Scaling exponents, log-cumulants, spectral slope and break per landscape, with intervals.
 
     The field is set to NaN outside each landscape, so only pairs with both ends inside it
     count. Several scenes (a list or a ``scene`` dim) are pooled: sums and counts add up.
+
+    Per landscape also (one scene only; NaN for pooled scenes):
+
+    * ``c1``, ``c2`` with ``c1_ci``, ``c2_ci``: wavelet-leader log-cumulants of the field
+      masked to the landscape (:func:`scalelaws.fit.leader_log_cumulants`: the NaN-aware
+      leaders drop every leader whose support touches a pixel outside the landscape; fBm
+      bias correction and calibrated block bootstrap as in :func:`scalelaws.fit.fit_scaling`,
+      calibrated on fBm with the landscape's own mask and ``H``);
+    * ``beta`` with ``beta_ci``: the 2-D spectral slope implied by the structure function,
+      ``beta = 2 + zeta(2)`` (``P(k) ~ k**-beta`` for a self-similar isotropic field with
+      ``0 < H < 1``; ``2 + 2 H`` when 2 is not among the orders), interval from ``zeta_ci``;
+    * ``break_m`` with ``break_ci`` and ``break_significant``: two-segment fit of the
+      landscape's ``S_2`` (:func:`scalelaws.fit.fit_break`, profile-likelihood interval).
 
     Parameters
     ----------
@@ -892,6 +909,13 @@ def exponents_by_landscape(
         Add the pseudo-landscape :data:`ALL`.
     rng
         Generator or seed of the bootstrap.
+    wavelet
+        Estimate ``c1``, ``c2`` per landscape (wavelet leaders).
+    detect_break
+        Fit the break of ``S_2`` per landscape.
+    calibrate, n_calib
+        fBm bias correction and interval calibration of ``c1``, ``c2`` (see
+        :func:`scalelaws.fit.fit_scaling`); ``n_calib`` fBm fields per landscape (cached).
 
     Returns
     -------
@@ -899,8 +923,11 @@ def exponents_by_landscape(
         ``S(landscape, q, lag)`` (K^q), ``S_ci(..., bound)``, ``count(landscape, lag)``,
         ``zeta(landscape, q)`` with ``zeta_ci(landscape, q, bound)``, ``H(landscape)``
         (= ``zeta(2)/2`` when 2 is among the orders, else ``zeta(q_min)/q_min``) with ``H_ci``,
+        ``c1``, ``c2``, ``beta``, ``break_m`` with ``c1_ci``, ``c2_ci``, ``beta_ci``,
+        ``break_ci`` ``(landscape, bound)``, ``break_significant(landscape)``,
         ``n_pixels(landscape)``; coordinates ``lag`` (px) and ``lag_m`` (m); attrs
-        ``scale_range_m``, ``bootstrap_unit``, ``n_boot``.
+        ``scale_range_m``, ``bootstrap_unit``, ``n_boot``, ``wavelet_octaves`` (per
+        landscape, ``j1, j2``).
 
     """
     sums = landscape_sums(
@@ -944,6 +971,12 @@ def exponents_by_landscape(
         S_ci = _quantiles(Sb, ci)
         zeta_ci = _quantiles(zb, ci)
         H_ci = _quantiles(zb[:, :, iq] / qs[iq], ci)
+    per = _per_landscape_extras(
+        lst, classes, list(sums["landscape"].values), lag_m[sel], S[:, iq, sel], H, H_ci,
+        (lo_m, hi_m), n_boot=n_boot, ci=ci, rng=rng, wavelet=wavelet,
+        detect_break=detect_break, calibrate=calibrate, n_calib=n_calib,
+        zeta2=(zeta[:, iq], zeta_ci[:, iq]) if qs[iq] == 2 else None,
+    )
     units = sums.attrs["units_lst"]
     ds = xr.Dataset(
         {
@@ -955,6 +988,7 @@ def exponents_by_landscape(
             "H": ("landscape", H, {"long_name": f"Hurst exponent zeta({qs[iq]:g})/{qs[iq]:g}", "units": "1"}),
             "H_ci": (("landscape", "bound"), H_ci, {"long_name": f"{ci:.0%} bootstrap interval of H", "units": "1"}),
             "n_pixels": ("landscape", sums["n_pixels"].sum("unit").values, {"long_name": "valid pixels", "units": "1"}),
+            **per,
         },
         coords={
             "landscape": sums["landscape"].values,
@@ -973,6 +1007,95 @@ def exponents_by_landscape(
         n_scenes=int(sums.attrs["n_scenes"]),
     )
     return _cf_dataset(ds, "scaling exponents per landscape", sums.attrs["sources"])
+
+
+def _per_landscape_extras(
+    lst: Any,
+    classes: Any,
+    names: list[str],
+    lag_m: np.ndarray,
+    S2: np.ndarray,
+    H: np.ndarray,
+    H_ci: np.ndarray,
+    scale_range: tuple[float, float],
+    *,
+    n_boot: int,
+    ci: float,
+    rng: Any,
+    wavelet: bool,
+    detect_break: bool,
+    calibrate: bool,
+    n_calib: int,
+    zeta2: tuple[np.ndarray, np.ndarray] | None,
+) -> dict[str, tuple]:
+    """``c1``, ``c2``, ``beta``, break (and intervals) of every landscape, as Dataset vars."""
+    from scalelaws.fit import fit_break, leader_log_cumulants
+
+    nl = len(names)
+    c = {k: np.full(nl, np.nan) for k in ("c1", "c2", "beta", "break_m")}
+    c_ci = {k: np.full((nl, 2), np.nan) for k in c}
+    sig = np.zeros(nl, dtype=bool)
+    octaves = np.full((nl, 2), -1, dtype=np.int64)
+    if zeta2 is not None:
+        c["beta"], c_ci["beta"] = 2.0 + zeta2[0], 2.0 + zeta2[1]
+    else:
+        c["beta"], c_ci["beta"] = 2.0 + 2.0 * H, 2.0 + 2.0 * H_ci
+    if detect_break:
+        for i in range(nl):
+            ok = np.isfinite(S2[i]) & (S2[i] > 0)
+            if ok.sum() < 6:
+                continue
+            try:
+                br = fit_break(lag_m[ok], S2[i][ok], min_points=3, level=ci)
+            except InputError as exc:
+                log.info("break of %s not fitted: %s", names[i], exc)
+                continue
+            c["break_m"][i], c_ci["break_m"][i] = br.break_scale, np.asarray(br.break_ci)
+            sig[i] = bool(br.significant)
+    scenes = _as_scenes(lst)
+    if wavelet and len(scenes) > 1:
+        log.info("c1, c2 per landscape are computed for one scene only (%d given): NaN",
+                 len(scenes))
+    elif wavelet:
+        field = scenes[0]
+        masks = class_masks(_per_scene(classes, 1, "classes")[0], like=field)
+        gen = np.random.default_rng(rng)
+        for i, name in enumerate(names):
+            if name == ALL:
+                da = field
+            elif name in masks:
+                da = field.where(np.asarray(masks[name].values, dtype=bool))
+            else:
+                continue
+            if not np.isfinite(np.asarray(da.values, dtype=float)).any():
+                continue
+            try:
+                r = leader_log_cumulants(da, scale_range=scale_range, n_boot=n_boot, level=ci,
+                                         rng=gen, H=float(H[i]), calibrate=calibrate,
+                                         n_calib=n_calib)
+            except InputError as exc:  # e.g. too few valid leaders in a sparse class
+                log.warning("c1, c2 of landscape %s not estimated: %s", name, exc)
+                continue
+            for k in ("c1", "c2"):
+                c[k][i], c_ci[k][i] = r[k], r[f"{k}_ci"]
+            octaves[i] = (r["j1"], r["j2"])
+    lab = {"c1": "first log-cumulant of wavelet leaders (fBm bias-corrected)",
+           "c2": "second log-cumulant of wavelet leaders (intermittency, fBm bias-corrected)",
+           "beta": "spectral slope P(k) ~ k^-beta implied by the structure function, "
+                   "2 + zeta(2)",
+           "break_m": "break scale of S_2 (two-segment fit)"}
+    out: dict[str, tuple] = {}
+    for k in c:
+        units = "m" if k == "break_m" else "1"
+        out[k] = ("landscape", c[k], {"long_name": lab[k], "units": units})
+        name = "break_ci" if k == "break_m" else f"{k}_ci"
+        out[name] = (("landscape", "bound"), c_ci[k],
+                     {"long_name": f"{ci:.0%} interval of {k}", "units": units})
+    out["break_significant"] = ("landscape", sig, {"long_name": "two segments preferred "
+                                                   "(F test and BIC)", "units": "1"})
+    out["wavelet_octaves"] = (("landscape", "bound"), octaves,
+                              {"long_name": "octaves j1, j2 of the c1, c2 fit", "units": "1"})
+    return out
 
 
 def windowed_exponents(

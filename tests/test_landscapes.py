@@ -196,3 +196,46 @@ def test_bad_inputs():
     coarse = _da(fbm((64, 64), 0.5, rng=2), px=2 * PX)
     with pytest.raises(GridMismatchError):
         landscape_sums([da, coarse])
+
+
+# ------------------------------------------- per-landscape c1, c2, beta, break (issue #13)
+
+
+def test_by_landscape_log_cumulants_use_only_leaders_inside_the_class():
+    """c1, c2 of a class do not see the pixels outside it (NaN-aware leaders): replacing the
+    other half by anything leaves them bit-identical; the classes' c1 are near their H."""
+    da, masks = _two_halves(seed=5)
+    kw = dict(q=(1, 2), n_boot=30, rng=0, calibrate=False, include_all=False)
+    ds = exponents_by_landscape(da, masks, **kw)
+    for v in ("c1", "c2", "beta", "break_m"):
+        assert ds[v].dims == ("landscape",), v
+    for v in ("c1_ci", "c2_ci", "beta_ci", "break_ci"):
+        assert ds[v].dims == ("landscape", "bound"), v
+    other = da.copy()
+    other[:, 128:] = 1e3 * np.random.default_rng(1).standard_normal((128, 128))
+    ds2 = exponents_by_landscape(other, masks, **kw)
+    for v in ("c1", "c2"):
+        assert float(ds2[v].sel(landscape="rough")) == float(ds[v].sel(landscape="rough"))
+        assert float(ds2[v].sel(landscape="smooth")) != float(ds[v].sel(landscape="smooth"))
+    # 128 x 128 classes, uncorrected leaders from octave 1-2: truth 0.3 and 0.8 within 0.2
+    assert abs(float(ds.c1.sel(landscape="rough")) - 0.3) < 0.2
+    assert abs(float(ds.c1.sel(landscape="smooth")) - 0.8) < 0.2
+    assert float(ds.c1.sel(landscape="rough")) < float(ds.c1.sel(landscape="smooth"))
+    # beta = 2 + zeta(2), with the interval of zeta(2)
+    np.testing.assert_allclose(ds.beta.values, 2 + ds.zeta.sel(q=2).values)
+    np.testing.assert_allclose(ds.beta_ci.values, 2 + ds.zeta_ci.sel(q=2).values)
+    for lc in ("rough", "smooth"):
+        lo, hi = ds.c1_ci.sel(landscape=lc).values
+        assert lo < float(ds.c1.sel(landscape=lc)) < hi
+
+
+def test_by_landscape_json_record_carries_intervals():
+    from scalelaws.commands import exponents_record
+
+    da, masks = _two_halves(seed=6)
+    ds = exponents_by_landscape(da, masks, q=(1, 2), n_boot=30, rng=0, n_calib=3)
+    rec = exponents_record("f.tif", ds.sel(landscape="smooth"))
+    for k in ("c1", "c2", "beta", "c1_ci", "c2_ci", "beta_ci", "H_ci", "break_m", "break_ci"):
+        assert k in rec, k
+    for k in ("c1_ci", "c2_ci", "beta_ci"):
+        assert all(v is not None for v in rec[k]), (k, rec[k])
