@@ -265,7 +265,7 @@ def predict_array(
     cond
         Conditioning vector (default: the one stored in each model for its inference band).
     device
-        Where to run (default: each module's device); the modules are moved there.
+        Where to run (default: each network's device); the networks are moved there.
     return_std
         Also return the per-pixel ensemble standard deviation (population, over the members),
         ``sqrt(E[y^2] - E[y]^2)`` from the blended first and second moments of the members'
@@ -298,8 +298,9 @@ def predict_array(
     f = int(ref.factor)
     h, w = lst.shape
     if device is not None:
-        members = [m.to(device) for m in members]
-    devices = [next(iter(m.parameters()), torch.zeros(())).device for m in members]
+        for m in members:
+            m.net.to(device)  # (members may be views of an ensemble's networks, not modules)
+    devices = [next(iter(m.net.parameters()), torch.zeros(())).device for m in members]
     missing = ~np.isfinite(lst)
     filled = _fill_nearest(lst)
     if ref.net.needs_guide:

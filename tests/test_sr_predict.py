@@ -273,6 +273,14 @@ class _Ensemble:
         self.members = members
 
 
+class _View:
+    """A member that is not a module: only the attributes predict_array reads (as a model file's
+    networks are seen)."""
+
+    def __init__(self, m: Any) -> None:
+        self.net, self.norm, self.factor, self.cond_dim, self.hparams = m.net, m.norm, m.factor, m.cond_dim, m.hparams
+
+
 def test_ensemble_of_one_member_is_the_single_model(rng):
     m = _perturbed(_module("resnet", channels=8, n_blocks=2), 6)
     lst = _field(rng, 30, 45)
@@ -283,8 +291,8 @@ def test_ensemble_of_one_member_is_the_single_model(rng):
         for s in _starts(n, 16, 10):
             cv[s * 4 : (s + 16) * 4] += 1
     one_tile = (cover[0][:, None] == 1) & (cover[1][None, :] == 1)
-    for ens in ([m], (m,), torch.nn.ModuleList([m]), _Ensemble([m])):
-        mean, sd = predict_array(ens, lst, tile=16, overlap=6, return_std=True)
+    for ens in ([m], (m,), torch.nn.ModuleList([m]), _Ensemble([m]), _Ensemble([_View(m)])):
+        mean, sd = predict_array(ens, lst, tile=16, overlap=6, return_std=True, device="cpu")
         np.testing.assert_allclose(mean, single, atol=1e-5)
         np.testing.assert_array_equal(np.isnan(sd), np.isnan(single))
         assert np.nanmax(sd[one_tile]) < 1e-4
