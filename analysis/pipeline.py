@@ -600,7 +600,8 @@ def step_exponents(ctx: Context, out: Path, progress: bool) -> list[Path]:
     lo, hi = 2 * px, min(_max_lag(ctx), ctx.short // 6) * px
     ebl = exponents_by_landscape(fields, masks, q=Q, scale_range=(lo, hi), n_boot=st.n_boot,
                                  max_lag=_max_lag(ctx), block_px=_block_px(ctx),
-                                 include_all=ctx.include_all, rng=rng)
+                                 include_all=ctx.include_all, rng=rng,
+                                 wavelet=False, detect_break=False)  # c1/c2/break: fit_scaling below
     names = [str(v) for v in ebl["landscape"].values]
     keys = ("c1", "c2", "beta", "break_m", "H_below", "H_above")
     fits: dict[str, list[xr.Dataset]] = {n: [] for n in names}
