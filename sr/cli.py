@@ -95,7 +95,6 @@ def register(app: typer.Typer) -> None:
         from sr.zoo import resolve_model
 
         model_path, how = resolve_model(model, guided_input=ndvi is not None)
-        typer.echo(how, err=True)
         check_output(output, [model_path, lst, ndvi])
         if output.suffix.lower() not in (".tif", ".tiff", ".nc", ".nc4", ".netcdf"):
             raise InputError("output must end in .tif/.tiff (GeoTIFF) or .nc (NetCDF)", output)
@@ -122,4 +121,6 @@ def register(app: typer.Typer) -> None:
             device=device,
             uncertainty=uncertainty,
         )
+        if model is None or model_path != Path(model):
+            typer.echo(how, err=True)  # the default (or a shipped name) was used: say which
         typer.echo(str(out))

@@ -105,7 +105,7 @@ def resolve_model(model: str | Path | None, *, guided_input: bool,
     if path.is_file():
         return path, f"using the model file {path}"
     known = ", ".join(sorted(models)) or "none shipped"
-    raise InputError(f"no such model file or shipped model name (shipped: {known})", path)
+    raise InputError(f"model file not found, and not the name of a shipped model (shipped: {known})", path)
 
 
 def register(app: typer.Typer) -> None:

@@ -31,7 +31,7 @@ def test_list_and_resolve(tmp_path):
     assert path == d / "b.pt" and "single-image" in how
     assert resolve_model("b", guided_input=True, weights_dir=d)[0] == d / "b.pt"
     assert resolve_model(str(d / "a.pt"), guided_input=True, weights_dir=d)[0] == d / "a.pt"
-    with pytest.raises(InputError, match="no such model"):
+    with pytest.raises(InputError, match="model file not found"):
         resolve_model("nope", guided_input=True, weights_dir=d)
 
 
