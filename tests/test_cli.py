@@ -103,6 +103,7 @@ def _scene(tmp_path, name="scene.tif", units="K", offset=0.0, res=62.5, n=128, *
                          transform=Affine(62.5, 0, 500000.0, 0, -62.5, 4500000.0), **kw), ds
 
 
+@pytest.mark.e2e
 def test_laws_fit_lst_only(tmp_path):
     """`laws fit` without --ndvi (the most common use) fits and writes a law."""
     path, _ = _scene(tmp_path)
@@ -117,6 +118,7 @@ def test_laws_fit_lst_only(tmp_path):
     assert law.ds.attrs["law_format_version"] == 1
 
 
+@pytest.mark.e2e
 def test_generic_raster_options_and_declared_celsius(tmp_path, caplog):
     """--units declares a unit-less raster; --units degC converts Celsius, and says so."""
     plain, _ = _scene(tmp_path, "plain.tif", units=None)
@@ -134,6 +136,7 @@ def test_generic_raster_options_and_declared_celsius(tmp_path, caplog):
     assert rec["degC"]["zeta"]["2"] == pytest.approx(rec["K"]["zeta"]["2"], rel=1e-5)
 
 
+@pytest.mark.e2e
 def test_exponents_by_landscape_ndvi_on_another_grid(tmp_path):
     """NDVI at 250 m for LST at 62.5 m: the classes are placed on the LST grid (mode/nearest)."""
     from affine import Affine
