@@ -156,9 +156,9 @@ def test_malicious_pickles_are_refused_without_running_code(ckpt, tmp_path):
         with pytest.raises(InputError, match=NOT_A_MODEL) as err:
             load_sr_model(path)
         msg = str(err.value)
-        # names the file and the refused object (builtins.open) where torch's unpickler says
-        # which it was; for some opcodes it only says that an operand is unsupported
-        assert str(path) in msg and ("open" in msg or "pickled Python objects" in msg), msg
+        assert str(path) in msg and "refused" in msg, msg
+        if name != "plain_pickle.pt":  # torch files: the refused object is named (io.open)
+            assert "open" in msg, msg
         assert "weights_only=False" not in msg and "Weights only" not in msg  # not torch's advice
         assert not marker.exists(), name
     # the payload is live: an unsafe load would have run it
