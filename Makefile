@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 OUT ?= demo_out
 
-.PHONY: install demo test test-fast bench lint figures clean
+.PHONY: install demo test test-fast test-mc bench lint figures clean
 
 install: $(VENV)/.installed
 
@@ -25,7 +25,10 @@ demo: install
 	$(VENV)/bin/scalelaws demo -o $(OUT)
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not montecarlo"
+
+test-mc: install
+	$(PY) -m pytest -q -m montecarlo
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not e2e"

@@ -382,6 +382,7 @@ def test_fbm_c1_c2_few_fields_512(H):
 
 
 @pytest.mark.slow
+@pytest.mark.montecarlo
 @pytest.mark.parametrize("H", [0.1, 0.3, 0.5, 0.7])
 def test_fbm_c1_c2_bias_targets_1024(H):
     """Issue #13 targets on exact fBm 1024 x 1024 (c1 = H, c2 = 0), ``fit_scaling`` defaults:
@@ -452,6 +453,7 @@ def _coverage(runs, name, truth):
 
 
 @pytest.mark.slow
+@pytest.mark.montecarlo
 @pytest.mark.parametrize("model", ["fbm", "mf", "cropland"])
 def test_interval_coverage_95(coverage_runs, model):
     """Nominal 95 % intervals cover at 90-100 % (0.1 % binomial floor at 90 %), and are not
