@@ -80,7 +80,8 @@ def make_figures(
         if n in extra and not all((results / f).is_file() for f in extra[n].REQUIRES):
             raise typer.BadParameter(f"figure {n!r} reads {list(extra[n].REQUIRES)} from {results}: "
                                      f"run `{EXTRA_FIGURES[n][1]}` first")
-    steps = steps_for_missing(results, required_files([n for n in names if n in FIGURES]))
+    pipeline_names = [n for n in names if n in FIGURES]
+    steps = steps_for_missing(results, required_files(pipeline_names)) if pipeline_names else []
     if steps:
         from analysis.pipeline import compute_results
 
