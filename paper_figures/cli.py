@@ -120,7 +120,8 @@ def make_figures(
         if n in extra and not all((results / f).is_file() for f in extra[n].REQUIRES):
             raise InputError(f"figure {n!r} reads {list(extra[n].REQUIRES)}: run "
                              f"`{EXTRA_FIGURES[n][1]}` first", results)
-    steps = steps_for_missing(results, required_files([n for n in names if n in FIGURES]))
+    pipeline_names = [n for n in names if n in FIGURES]
+    steps = steps_for_missing(results, required_files(pipeline_names)) if pipeline_names else []
     if steps:
         from analysis.pipeline import compute_results
 
