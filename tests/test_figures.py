@@ -82,11 +82,12 @@ def test_cli_figures_regenerates_and_completes(smoke_results: Path, tmp_path: Pa
 
     res = tmp_path / "res"
     shutil.copytree(smoke_results, res)
-    (res / "polar.nc").unlink()  # a missing input is computed first by the command
+    (res / "polar.nc").unlink()  # a missing input is computed first by the command...
     out = tmp_path / "figs"
     r = CliRunner().invoke(app, ["figures", "--smoke", "--results", str(res), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert (res / "polar.nc").is_file()
+    # ... into OUT/results: the folder the user gave as input is only read
+    assert not (res / "polar.nc").exists() and (out / "results" / "polar.nc").is_file()
     assert sorted(p.name for p in out.glob("*.png")) == sorted(
         f"{m.STEM}.png" for m in FIGURES.values())
 

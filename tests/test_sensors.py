@@ -21,6 +21,7 @@ from analysis.sensors import (
     realisation_spread,
     to_csv,
 )
+from scalelaws.errors import InputError
 from scalelaws.io import open_landsat_dn_bt
 from scalelaws.io.landsat import THERMAL_CONSTANTS, brightness_temperature
 from scalelaws.laws import CorrectionLaw
@@ -296,7 +297,5 @@ def test_figure_smoke_from_tiny_result(synthetic_result: xr.Dataset, tmp_path: P
 
     got = make_figures(tmp_path / "figs2", results=res, only=["sensors"], progress=False)
     assert got == [tmp_path / "figs2" / "fig_sensors.png"]
-    import typer
-
-    with pytest.raises(typer.BadParameter, match="benchmark sensors"):
+    with pytest.raises(InputError, match="benchmark sensors"):
         make_figures(tmp_path / "figs3", results=tmp_path / "empty", only=["sensors"], progress=False)

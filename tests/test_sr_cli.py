@@ -84,7 +84,10 @@ def test_each_mode_trains_from_the_cli(trained, mode):
     assert (run / "law.nc").is_file() == corrected
     metrics = (run / "logs" / "csv" / "version_0" / "metrics.csv").read_text().splitlines()[0].split(",")
     expected = {"sisr_invariant": ["train/pixel"], "sisr_corrected": ["train/pixel", "train/law", "train/law_fine", "train/consistency_fine"],
-                "disr": ["train/consistency", "train/texture"], "disr_corrected": ["train/consistency", "train/texture", "train/law"]}[mode]
+                "disr": ["train/consistency", "train/texture"], "disr_corrected": ["train/consistency", "train/texture", "train/law"],
+                "disr_invariant": ["train/pixel"],
+                "disr_invariant_corrected": ["train/pixel", "train/law", "train/law_fine", "train/consistency_fine",
+                                             "train/texture_fine"]}[mode]
     for col in expected + ["train/loss", "val/loss"]:
         assert col in metrics, (mode, col, metrics)
     assert list((run / "logs" / "tensorboard").rglob("events.out.tfevents*"))
