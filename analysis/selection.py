@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from analysis import metrics as M
 from analysis.evaluate import estimate_offset, offset_correlation, open_pairs, score_pair
 from analysis.experiment import (
     ExperimentSettings,
@@ -132,19 +131,31 @@ class SelectionSettings:
 
 
 # ----------------------------------------------------------------------------------------------
+def _member_fields(checkpoints: Sequence[str | Path], pair: Any, cache: dict[str, Any], *,
+                   tile: int = 64) -> list[xr.DataArray]:
+    """Each member's prediction of ``pair`` on its NDVI grid (networks loaded once into ``cache``)."""
+    from analysis.experiment import model_predictor
+
+    out = []
+    for c in checkpoints:
+        if str(c) not in cache:
+            cache[str(c)] = model_predictor(c, tile=tile)
+        out.append(to_grid(cache[str(c)](pair), pair.ndvi_250m))
+    return out
+
+
+def _ensemble_mean(fields: Sequence[xr.DataArray]) -> xr.DataArray:
+    mean = xr.concat(fields, "member").mean("member", skipna=False)
+    mean.attrs = dict(fields[0].attrs)
+    return mean
+
+
 def ensemble_predict(checkpoints: Sequence[str | Path], pairs: Sequence[Any], *,
                      tile: int = 64) -> dict[int, xr.DataArray]:
     """Mean prediction of an ensemble of networks for each pair, on the pair's NDVI grid."""
-    from analysis.experiment import model_predictor
-
-    preds = [model_predictor(c, tile=tile) for c in checkpoints]
-    out = {}
-    for pair in pairs:
-        fields = [to_grid(p(pair), pair.ndvi_250m) for p in preds]
-        mean = xr.concat(fields, "member").mean("member", skipna=False)
-        mean.attrs = dict(fields[0].attrs)
-        out[int(pair.id)] = mean
-    return out
+    cache: dict[str, Any] = {}
+    return {int(p.id): _ensemble_mean(_member_fields(checkpoints, p, cache, tile=tile))
+            for p in pairs}
 
 
 def smooth_prediction(pred: xr.DataArray, sigma: float) -> xr.DataArray:
@@ -342,31 +353,23 @@ def score_outer(report: Mapping[str, Any], *, root: str | Path | None = None) ->
     """
     allpairs = open_pairs(report["pairs"], root)
     offset = estimate_offset(offset_correlation(allpairs))
-    byid = {p.id: p for p in allpairs}
-    per_pair: dict[str, dict[str, float]] = {}
-    for o in report["outer"]:
-        f = o["fitted"]
-        preds = ensemble_predict(f["checkpoints"], [byid[i] for i in o["scored_ids"]])
-        for pid, pr in preds.items():
-            sc = score_pair(smooth_prediction(pr, f["sigma"]), byid[pid], offset=offset,
-                            scale_metrics=False)
-            per_pair[str(pid)] = {"rmse": sc["rmse"], "ssim": sc["ssim"], "bias": sc["bias"],
-                                  "fold": o["fold"], "candidate": f["candidate"]}
+    predict = nested_predictor(report)
+    fold_of = {int(pid): o for o in report["outer"] for pid in o["scored_ids"]}
+    per_pair: dict[str, dict[str, Any]] = {}
+    for pair in allpairs:
+        o = fold_of[int(pair.id)]
+        sc = score_pair(predict(pair), pair, offset=offset, scale_metrics=False)
+        per_pair[str(pair.id)] = {"rmse": sc["rmse"], "ssim": sc["ssim"], "bias": sc["bias"],
+                                  "fold": o["fold"], "candidate": o["fitted"]["candidate"]}
     rm = np.array([v["rmse"] for v in per_pair.values()])
     ss = np.array([v["ssim"] for v in per_pair.values()])
     return {"per_pair": per_pair, "rmse_mean": float(rm.mean()), "ssim_mean": float(ss.mean()),
-            "offset": [float(v) for v in offset], "metrics": M.__name__}
+            "offset": [float(v) for v in offset]}
 
 
 # ----------------------------------------------------------------------------------------------
 # shipping the final models as package data
 # ----------------------------------------------------------------------------------------------
-def _ci(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> list[float]:
-    v = np.asarray(values, dtype=float)
-    idx = np.random.default_rng(seed).integers(0, len(v), size=(n_boot, len(v)))
-    return [float(np.percentile(v[idx].mean(1), 2.5)), float(np.percentile(v[idx].mean(1), 97.5))]
-
-
 def model_card(name: str, fitted: Mapping[str, Any], *, description: str, training_data: str,
                metrics: Mapping[str, Any] | None = None, selection: Mapping[str, Any] | None = None,
                limits: Sequence[str] = ()) -> dict[str, Any]:
@@ -436,39 +439,18 @@ def nested_predictor(report: Mapping[str, Any], *, tile: int = 64):
     ensemble's output smoothing: the predictor of the honest outer score, usable in
     :func:`analysis.evaluate.evaluate` beside the baselines.
     """
-    by_pair: dict[int, Mapping[str, Any]] = {}
-    for o in report["outer"]:
-        for pid in o["scored_ids"]:
-            by_pair[int(pid)] = o["fitted"]
-    cache: dict[int, Any] = {}
+    by_pair = {int(pid): o["fitted"] for o in report["outer"] for pid in o["scored_ids"]}
+    cache: dict[str, Any] = {}
 
     def predict(pair) -> xr.DataArray:
-        from analysis.experiment import model_predictor
-
         f = by_pair.get(int(pair.id))
         if f is None:
             raise InputError(f"pair {pair.id} is not held out by any outer fold")
-        key = id(f)
-        if key not in cache:
-            cache[key] = [model_predictor(c, tile=tile) for c in f["checkpoints"]]
-        fields = [to_grid(p(pair), pair.ndvi_250m) for p in cache[key]]
-        mean = xr.concat(fields, "member").mean("member", skipna=False)
-        mean.attrs = dict(fields[0].attrs)
+        mean = _ensemble_mean(_member_fields(f["checkpoints"], pair, cache, tile=tile))
         return smooth_prediction(mean, f["sigma"])
 
     predict.__name__ = "nested"
     return predict
-
-
-def _member_fields(checkpoints: Sequence[str | Path], pair: Any, cache: dict) -> list[xr.DataArray]:
-    from analysis.experiment import model_predictor
-
-    out = []
-    for c in checkpoints:
-        if str(c) not in cache:
-            cache[str(c)] = model_predictor(c)
-        out.append(to_grid(cache[str(c)](pair), pair.ndvi_250m))
-    return out
 
 
 def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = None) -> dict[str, Any]:

@@ -18,12 +18,13 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from analysis.evaluate import paired_difference
 from analysis.experiment import model_predictor, run_modis_aster
-from analysis.selection import _ci, model_card, nested_predictor, ship_model, spread_calibration
+from analysis.selection import model_card, nested_predictor, ship_model, spread_calibration
 from sr.zoo import WEIGHTS_DIR
 
 LIMITS = [
@@ -38,8 +39,16 @@ LIMITS = [
 ]
 
 
-def _fmt(mean: float, ci: list[float], nd: int = 2) -> str:
-    return f"{mean:.{nd}f} [{ci[0]:.{nd}f}, {ci[1]:.{nd}f}]"
+def _fmt(mean: Any, ci: Any, nd: int = 2) -> str:
+    """``mean [low, high]`` from a summary or paired-difference entry of the evaluation."""
+    lo, hi = (float(v) for v in np.asarray(ci))
+    return f"{float(mean):.{nd}f} [{lo:.{nd}f}, {hi:.{nd}f}]"
+
+
+def _summary(ds: Any, metric: str, method: str, nd: int = 2) -> str:
+    """Mean over pairs and its bootstrap interval, as :func:`analysis.evaluate.summarize` made them."""
+    sel = {"method": method}
+    return _fmt(ds[f"{metric}_mean"].sel(sel).values, ds[f"{metric}_ci"].sel(sel).values, nd)
 
 
 def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
@@ -60,12 +69,10 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
         ds = run_modis_aster(["bicubic", "tsharp_smooth"], sd / "evaluation", rep["pairs"],
                              predictors=preds, save_predictions=False)
     d_ts = paired_difference(ds, "rmse", "tsharp_smooth").sel({"method": "nested_best"})
-    rm = ds["rmse"].sel({"method": "nested_best"}).values
-    ss = ds["ssim"].sel({"method": "nested_best"}).values
     metrics = {
-        "RMSE (K), 40 shared pairs, cross-fitted nested selection": _fmt(float(np.nanmean(rm)), _ci(rm)),
-        "SSIM": _fmt(float(np.nanmean(ss)), _ci(ss), 3),
-        "RMSE - tsharp_smooth (K, paired)": _fmt(float(d_ts.diff_mean), [float(v) for v in d_ts.diff_ci.values]),
+        "RMSE (K), 40 shared pairs, cross-fitted nested selection": _summary(ds, "rmse", "nested_best"),
+        "SSIM": _summary(ds, "ssim", "nested_best", 3),
+        "RMSE - tsharp_smooth (K, paired)": _fmt(d_ts.diff_mean, d_ts.diff_ci),
         "note": "scored by the outer folds' ensembles (2 members each); the shipped ensemble is "
                 "trained on all 40 pairs and has not been scored on pairs outside its training set",
     }
@@ -104,7 +111,6 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
     ship_model(fitted["checkpoints"], "disr-modis-h18v04", card, WEIGHTS_DIR,
                sigma=fitted["sigma"], std_scale=float(std_scale), default="default")
     if sisr_checkpoints:
-        r = ds["rmse"].sel({"method": "sisr_shipped"}).values
         d_b = paired_difference(ds, "rmse", "bicubic").sel({"method": "sisr_shipped"})
         cfg_path = Path(sisr_checkpoints[0]).parent.parent / "done.json"
         settings = json.loads(cfg_path.read_text())["config"] if cfg_path.is_file() else {}
@@ -117,9 +123,8 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
                         "trained 4 km -> 1 km: used when no --ndvi is given. About bicubic.",
             training_data="MOD11A1 day LST 1 km crops of 2020 (modis_lst_2020, tile h18v04, >= 90 % "
                           "valid), never the MODIS-ASTER pairs.",
-            metrics={"RMSE (K), 40 shared pairs (never trained on)": _fmt(float(np.nanmean(r)), _ci(r)),
-                     "RMSE - bicubic (K, paired)": _fmt(float(d_b.diff_mean),
-                                                        [float(v) for v in d_b.diff_ci.values])},
+            metrics={"RMSE (K), 40 shared pairs (never trained on)": _summary(ds, "rmse", "sisr_shipped"),
+                     "RMSE - bicubic (K, paired)": _fmt(d_b.diff_mean, d_b.diff_ci)},
             limits=LIMITS[:1] + ["A single-image network cannot know where 250 m detail goes: "
                                  "prefer the guided default whenever a 250 m NDVI exists."])
         ship_model(sisr_checkpoints, "sisr-modis-h18v04", card_s, WEIGHTS_DIR,
