@@ -106,13 +106,6 @@ class _MemberView:
         self.cond_dim = parent.cond_dim
         self.hparams = parent.hparams
 
-    def to(self, device: Any) -> _MemberView:
-        self.net.to(device)
-        return self
-
-    def parameters(self) -> Any:
-        return self.net.parameters()
-
 
 def _members(module: Any) -> list[Any]:
     """Return the member networks of ``module``: its ``members``, a sequence's items, or itself."""
