@@ -124,3 +124,70 @@ def register(app: typer.Typer) -> None:
         if model is None or model_path != Path(model):
             typer.echo(how, err=True)  # the default (or a shipped name) was used: say which
         typer.echo(str(out))
+
+    @app.command("produce")
+    def produce_cmd(
+        inputs: Annotated[list[str], typer.Argument(help="MODIS LST granules (MOD11A1/MYD11A1/MOD21A1D/N, HDF4 or GeoTIFF): files, folders (searched recursively) or quoted glob patterns.")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="Output folder: granules/*.250m.tif, the cube lst_250m.nc, summary.json.")],
+        model: Annotated[str | None, typer.Option("--model", "-m", help="A shipped model's name, a model file or a checkpoint; default: the shipped default (the single-image default without --ndvi).")] = None,
+        ndvi: Annotated[list[str] | None, typer.Option("--ndvi", help="NDVI guide: one static file, or folders/globs of MOD13Q1/MOD13A2/MOD09GQ products matched by date (repeatable).")] = None,
+        which: Annotated[str, typer.Option("--which", help="day, night or both.")] = "day",
+        qc: Annotated[str, typer.Option("--qc", help="MODIS QC policy: good (mandatory QA 00) or any (00 or 01).")] = "good",
+        min_clear: Annotated[float, typer.Option("--min-clear", help="Skip granules with a smaller fraction of clear (kept) pixels.")] = 0.2,
+        ndvi_max_days: Annotated[float, typer.Option("--ndvi-max-days", help="Without a composite that contains the date, use the nearest one within this many days (else skip).")] = 16.0,
+        uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Also write the ensemble spread (band 2, cube variable lst_<which>_std).")] = False,
+        cube: Annotated[bool, typer.Option("--cube/--no-cube", help="Assemble the time-stacked NetCDF cube.")] = True,
+        cube_crs: Annotated[str | None, typer.Option("--cube-crs", help="CRS of the cube (default: the granules' own grid).")] = None,
+        cube_resolution: Annotated[float | None, typer.Option("--cube-resolution", help="Pixel size of the cube in --cube-crs units.")] = None,
+        workers: Annotated[int, typer.Option("--workers", help="Worker processes of the LocalCluster.")] = 1,
+        threads: Annotated[int, typer.Option("--threads", help="torch threads per worker.")] = 1,
+        memory_limit: Annotated[str | None, typer.Option("--memory-limit", help="Memory per worker, e.g. 2GiB (default: dask's auto).")] = None,
+        scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running dask scheduler (tcp://host:8786), or 'none' to run in this process; default: a new LocalCluster.")] = None,
+        device: Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda, cuda:1...")] = "auto",
+        tile: Annotated[int, typer.Option("--tile", help="Tile size in input pixels.")] = 64,
+        overlap: Annotated[int, typer.Option("--overlap", help="Tile overlap in input pixels.")] = 8,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Tiles per forward pass.")] = 8,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Start afresh in a folder that holds a run with other settings.")] = False,
+    ) -> None:
+        """Super-resolve every granule of a season: one COG per granule and a CF cube, resumable, on dask.
+
+        A rerun into the same folder skips the granules already done; granules with too few
+        clear pixels or no matching NDVI are skipped and listed in summary.json.
+        """
+        from sr.produce import ProduceSettings, model_is_guided, produce
+        from sr.zoo import resolve_model
+
+        whiches = {"day": ("day",), "night": ("night",), "both": ("day", "night")}
+        if which not in whiches:
+            raise InputError(f"--which must be day, night or both, got {which!r}")
+        if qc not in ("good", "any"):
+            raise InputError(f"--qc must be good or any, got {qc!r}")
+        if not 0.0 <= min_clear <= 1.0:
+            raise InputError(f"--min-clear must lie in [0, 1], got {min_clear}")
+        if overlap >= tile or overlap < 0 or tile < 1:
+            raise InputError(f"--overlap ({overlap}) must lie in [0, --tile ({tile}))")
+        if workers < 1 or threads < 1:
+            raise InputError("--workers and --threads must be at least 1")
+        model_path, how = resolve_model(model, guided_input=bool(ndvi))
+        guided = model_is_guided(model_path)
+        if ndvi and not guided:
+            log.warning("the model %s takes no guide: --ndvi is ignored", model_path)
+        settings = ProduceSettings(
+            model=str(model_path), guided=guided, which=whiches[which], qc=qc, min_clear=min_clear,
+            ndvi_max_days=ndvi_max_days, uncertainty=uncertainty, tile=tile, overlap=overlap,
+            batch_size=batch_size, device=device, threads=threads)
+        typer.echo(how, err=True)
+        summary = produce(inputs, output, settings, ndvi=ndvi or None, scheduler=scheduler,
+                          workers=workers, memory_limit=memory_limit, cube=cube, cube_crs=cube_crs,
+                          cube_resolution=cube_resolution, overwrite=overwrite)
+        for s in summary["skipped"]:
+            typer.echo(f"skipped: {s['input']} ({s['which']}): {s['reason']}", err=True)
+        typer.echo(f"{summary['done']} of {summary['granules']} granule(s) produced, "
+                   f"{len(summary['skipped'])} skipped, {len(summary['failed'])} failed; "
+                   f"summary: {output / 'summary.json'}", err=True)
+        if summary["cube"]:
+            typer.echo(summary["cube"])
+        if summary["failed"]:
+            for s in summary["failed"]:
+                typer.echo(f"error: {s['input']} ({s['which']}): {s['reason']}", err=True)
+            raise typer.Exit(2)

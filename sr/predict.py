@@ -587,6 +587,22 @@ def _write_prediction(da: xr.DataArray, out: Path, suffix: str, std: xr.DataArra
 GUIDE_MARGIN_PX = 1.0
 
 
+def covers(outer: tuple[float, ...], outer_crs: Any, inner: tuple[float, ...], inner_crs: Any,
+           tol: float) -> bool:
+    """Whether bounds ``outer`` (in ``outer_crs``) cover ``inner`` (in ``inner_crs``) within ``tol``.
+
+    The one footprint test of a guide against an LST (used by
+    :func:`check_guide_covers` and the NDVI matching of :mod:`sr.produce`).
+    """
+    from rasterio.warp import transform_bounds
+
+    ob = tuple(outer)
+    if outer_crs is not None and inner_crs is not None and outer_crs != inner_crs:
+        ob = transform_bounds(outer_crs, inner_crs, *ob)
+    return (ob[0] <= inner[0] + tol and ob[1] <= inner[1] + tol
+            and ob[2] >= inner[2] - tol and ob[3] >= inner[3] - tol)
+
+
 def check_guide_covers(ndvi: xr.DataArray, lst: xr.DataArray, ndvi_path: Any = None,
                        lst_path: Any = None) -> None:
     """Refuse an NDVI guide whose footprint does not cover the LST extent.
@@ -611,11 +627,11 @@ def check_guide_covers(ndvi: xr.DataArray, lst: xr.DataArray, ndvi_path: Any = N
 
     lb = lst.rio.bounds()
     nb = ndvi.rio.bounds()
+    tol = GUIDE_MARGIN_PX * pixel_size(lst, default=0.0)
+    if covers(nb, ndvi.rio.crs, lb, lst.rio.crs, tol):
+        return
     if ndvi.rio.crs is not None and lst.rio.crs is not None and ndvi.rio.crs != lst.rio.crs:
         nb = transform_bounds(ndvi.rio.crs, lst.rio.crs, *nb)
-    tol = GUIDE_MARGIN_PX * pixel_size(lst, default=0.0)
-    if nb[0] <= lb[0] + tol and nb[1] <= lb[1] + tol and nb[2] >= lb[2] - tol and nb[3] >= lb[3] - tol:
-        return
     ix = max(0.0, min(nb[2], lb[2]) - max(nb[0], lb[0]))
     iy = max(0.0, min(nb[3], lb[3]) - max(nb[1], lb[1]))
     frac = ix * iy / max((lb[2] - lb[0]) * (lb[3] - lb[1]), 1e-12)

@@ -433,12 +433,20 @@ def _lst_hdf(path: Path, which: str, qc: QCPolicy) -> xr.DataArray:
     )
 
 
-def _lst_geotiff(path: Path, which: str, qc: QCPolicy) -> xr.DataArray:
+def _band_layout(path: Path) -> tuple[int, list[str]]:
+    """Band count and descriptions of a GeoTIFF export; a file GDAL cannot open is an input error."""
     import rasterio
+    from rasterio.errors import RasterioIOError
 
-    with rasterio.open(path) as src:
-        count = src.count
-        descriptions = [d or "" for d in src.descriptions]
+    try:
+        with rasterio.open(path) as src:
+            return src.count, [d or "" for d in src.descriptions]
+    except RasterioIOError as exc:
+        raise NotARasterError(f"not a raster GDAL can open ({exc})", path) from exc
+
+
+def _lst_geotiff(path: Path, which: str, qc: QCPolicy) -> xr.DataArray:
+    count, descriptions = _band_layout(path)
     band = 1
     if count >= 2:
         hint = [i for i, d in enumerate(descriptions, 1) if which in d.lower()]
@@ -596,10 +604,7 @@ def _ndvi_hdf(path: Path, qc: QCPolicy) -> xr.DataArray:
 
 
 def _ndvi_geotiff(path: Path) -> xr.DataArray:
-    import rasterio
-
-    with rasterio.open(path) as src:
-        count = src.count
+    count, _ = _band_layout(path)
     product, date = _date_from_name(path.name)
     if count >= 3 and product and product.upper()[3:5] == "13":
         # MOD13A2 crops of modis_lst_2020: bands red, NIR, MIR stored as reflectance / 0.005

@@ -1,0 +1,153 @@
+"""Production throughput: granules per hour of ``scalelaws produce`` on 1 and 2 dask workers.
+
+Baseline: the same granules run serially in the calling process (``scheduler="none"``);
+candidates: a ``LocalCluster`` of 1 and of 2 worker processes (one torch thread each). The
+model load and the cluster start are inside the timings (they are what a user pays). Memory per
+worker: the peak resident set of each worker process (``ru_maxrss``), read at the end of the run.
+
+Workloads (the shipped models, the shared data under ``SCALELAWS_DATA``):
+
+* ``crops``: MOD11A1 GeoTIFF crops of 2020 (64 x 64 at 1 km -> 256 x 256), day, the
+  single-image default model, no cube (throughput only);
+* ``guided``: one window's dated crops with synthetic 250 m MOD13Q1-named NDVI composites (the
+  MOD13A2 crops refined x4), the guided default (5-member ensemble) with the spread, and the cube;
+* ``tile``: the whole MOD11A1 HDF4 granule of ``products/`` (1200 x 1200 -> 4800 x 4800), day,
+  the single-image default, serial.
+
+Run: ``python -m benchmarks produce`` (``--quick``: 4 crops, no tile).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from scalelaws.config import data_dir
+
+WINDOW = ".hdf.0015.tif"
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _synthetic_ndvi(nd_dir: Path, out: Path) -> None:
+    from scalelaws.grids import refine_like
+    from scalelaws.io import open_modis_ndvi
+
+    rng = np.random.default_rng(0)
+    for f in sorted(nd_dir.glob(f"*{WINDOW}")):
+        nd = open_modis_ndvi(f)
+        v = np.kron(np.nan_to_num(nd.values, nan=0.3), np.ones((4, 4))) + rng.normal(0, 0.03, (256, 256))
+        fine = refine_like(nd, 4, np.clip(v, -1, 1).astype(np.float32), name="ndvi")
+        fine.rio.write_nodata(np.nan, encoded=False, inplace=True)
+        fine.rio.to_raster(out / f.name.replace("MOD13A2", "MOD13Q1"))
+
+
+def _run(inputs, out: Path, settings, *, scheduler, workers=1, ndvi=None, cube=False):
+    """Wall time and peak worker RSS (MiB) of one produce run into a fresh folder."""
+    from sr import produce as P
+
+    shutil.rmtree(out, ignore_errors=True)
+    peaks: list[float] = []
+    if scheduler == "none":
+        t0 = time.perf_counter()
+        s = P.produce(inputs, out, settings, ndvi=ndvi, scheduler="none", cube=cube, progress=False)
+        dt = time.perf_counter() - t0
+        peaks = [_peak_rss_mib()]
+    else:
+        from distributed import Client, LocalCluster
+
+        t0 = time.perf_counter()
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.WARNING)
+        client = Client(cluster)
+        try:
+            s = P.produce(inputs, out, settings, ndvi=ndvi, scheduler=cluster.scheduler_address,
+                          cube=cube, progress=False)
+            dt = time.perf_counter() - t0
+            peaks = list(client.run(_peak_rss_mib).values())
+        finally:
+            client.close()
+            cluster.close()
+    assert s["done"] > 0 and not s["failed"], s
+    return dt, s["done"], peaks
+
+
+def main(quick: bool = False) -> list[dict]:
+    """Run the workloads; print granules per hour and memory per worker; return summary rows."""
+    from sr.produce import ProduceSettings, model_is_guided
+    from sr.zoo import resolve_model
+
+    root = data_dir() / "modis_lst_2020"
+    lst_dir = root / "MOD_2020_MOD11A1" / "tifs_files" / "1km"
+    if not lst_dir.is_dir():
+        print(f"skipped: no shared data at {lst_dir}")
+        return []
+    n = 4 if quick else 48
+    print(f"produce benchmark ({'quick' if quick else 'full'}), {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    rows: list[dict] = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench_produce_"))
+    try:
+        crops = sorted(lst_dir.glob("*.tif"))[:: max(1, 1591 // n)][:n]
+        src = tmp / "crops"
+        src.mkdir()
+        for f in crops:
+            os.symlink(f, src / f.name)
+        sisr, _ = resolve_model(None, guided_input=False)
+        st = ProduceSettings(model=str(sisr), guided=False, device="cpu", threads=1)
+        base_t, k, base_mem = _run([src], tmp / "o", st, scheduler="none")
+        print(f"crops   serial      : {k} granules in {base_t:6.1f} s = {3600 * k / base_t:8.0f} granules/h, "
+              f"peak RSS {base_mem[0]:.0f} MiB")
+        for w in (1, 2):
+            t, k, mem = _run([src], tmp / "o", st, scheduler="cluster", workers=w)
+            print(f"crops   {w} worker(s) : {k} granules in {t:6.1f} s = {3600 * k / t:8.0f} granules/h, "
+                  f"peak RSS per worker {', '.join(f'{m:.0f}' for m in mem)} MiB")
+            rows.append({"name": f"produce crops, LocalCluster {w} worker(s)", "baseline": "serial in-process",
+                         "candidate": f"LocalCluster({w} processes)", "baseline_s": base_t, "candidate_s": t,
+                         "note": f"{3600 * k / t:.0f} granules/h; peak RSS/worker {max(mem):.0f} MiB"})
+        # guided, with NDVI matching, spread and cube
+        nd = tmp / "ndvi"
+        nd.mkdir()
+        _synthetic_ndvi(root / "MOD_2020_MOD13A2" / "tifs_files" / "1km", nd)
+        win = tmp / "window"
+        win.mkdir()
+        for f in sorted(lst_dir.glob(f"*{WINDOW}"))[: (3 if quick else 9)]:
+            os.symlink(f, win / f.name)
+        disr, _ = resolve_model(None, guided_input=True)
+        sg = ProduceSettings(model=str(disr), guided=model_is_guided(disr), device="cpu", threads=1,
+                             uncertainty=True)
+        g_base, k, g_mem = _run([win], tmp / "g", sg, scheduler="none", ndvi=[nd], cube=True)
+        print(f"guided  serial      : {k} granules in {g_base:6.1f} s = {3600 * k / g_base:8.0f} granules/h "
+              f"(5 members, spread, cube), peak RSS {g_mem[0]:.0f} MiB")
+        for w in (1, 2):
+            t, k, mem = _run([win], tmp / "g", sg, scheduler="cluster", workers=w, ndvi=[nd], cube=True)
+            print(f"guided  {w} worker(s) : {k} granules in {t:6.1f} s = {3600 * k / t:8.0f} granules/h, "
+                  f"peak RSS per worker {', '.join(f'{m:.0f}' for m in mem)} MiB")
+            rows.append({"name": f"produce guided, LocalCluster {w} worker(s)", "baseline": "serial in-process",
+                         "candidate": f"LocalCluster({w} processes)", "baseline_s": g_base, "candidate_s": t,
+                         "note": f"{3600 * k / t:.0f} granules/h; peak RSS/worker {max(mem):.0f} MiB"})
+        tile = sorted((data_dir() / "products" / "modis_mod11a1_h14v09").glob("MOD11A1*.hdf"))
+        if tile and not quick:
+            tt = tmp / "tile"
+            tt.mkdir()
+            os.symlink(tile[0], tt / tile[0].name)
+            t, k, mem = _run([tt], tmp / "t", st, scheduler="none", cube=True)
+            print(f"tile    serial      : 1200x1200 -> 4800x4800 granule + cube in {t:6.1f} s, "
+                  f"peak RSS {mem[0]:.0f} MiB")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
