@@ -68,6 +68,8 @@ def _run(inputs, out: Path, settings, *, scheduler, workers=1, ndvi=None, cube=F
         t0 = time.perf_counter()
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.WARNING)
+        for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.core"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         client = Client(cluster)
         try:
             s = P.produce(inputs, out, settings, ndvi=ndvi, scheduler=cluster.scheduler_address,
@@ -140,7 +142,8 @@ def main(quick: bool = False) -> list[dict]:
             tt = tmp / "tile"
             tt.mkdir()
             os.symlink(tile[0], tt / tile[0].name)
-            t, k, mem = _run([tt], tmp / "t", st, scheduler="none", cube=True)
+            st_tile = ProduceSettings(model=str(sisr), guided=False, device="cpu", threads=1, min_clear=0.1)
+            t, k, mem = _run([tt], tmp / "t", st_tile, scheduler="none", cube=True)
             print(f"tile    serial      : 1200x1200 -> 4800x4800 granule + cube in {t:6.1f} s, "
                   f"peak RSS {mem[0]:.0f} MiB")
     finally:

@@ -38,6 +38,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -78,8 +79,6 @@ RECORD_VERSION = 1
 # ------------------------------------------------------------------------------ inputs
 def _modis_name(name: str) -> tuple[str, str, date] | None:
     """``(platform, product, date)`` from a MODIS file name, e.g. ('MOD', '11A1', 2020-01-01)."""
-    import re
-
     m = re.match(r"^(M[OY]D)(\w+?)\.A(\d{4})(\d{3})\.", name, re.I)
     if not m:
         return None
@@ -164,7 +163,7 @@ def list_granules(
     granules: list[Granule] = []
     ignored: list[tuple[Path, str]] = []
     for f in _expand(inputs):
-        parsed = _modis_name(f.name)
+        parsed = _modis_name(f.name) or _hdf_identity(f)
         if parsed is None or parsed[1] not in LST_PRODUCTS:
             ignored.append((f, "not a MODIS LST product name (MOD11A1/MYD11A1/MOD21A1D/N.AYYYYDDD...)"))
             continue
@@ -177,19 +176,42 @@ def list_granules(
     return granules, ignored
 
 
+def _hdf_identity(path: Path) -> tuple[str, str, date] | None:
+    """``(platform, product, date)`` of an HDF4-EOS granule whose name does not carry them.
+
+    Read from its core metadata (``LOCALGRANULEID``, ``SHORTNAME``, ``RANGEBEGINNINGDATE``).
+    """
+    from scalelaws.io.modis import _Hdf4, _is_hdf4
+
+    if path.suffix.lower() != ".hdf" or not _is_hdf4(path):
+        return None
+    try:
+        with _Hdf4(path) as h:
+            product, day = h.product_and_date()
+    except InputError:
+        return None
+    if not product or not day:
+        return None
+    m = re.match(r"^(M[OY]D)(\w+)$", product, re.I)
+    return (m[1].upper(), m[2].upper(), date.fromisoformat(day[:10])) if m else None
+
+
 def _footprint(path: Path) -> tuple[Any, tuple[float, float, float, float], float]:
     """``(crs, bounds, pixel size)`` of a raster without reading its values (HDF4: from the tile in the name)."""
-    import re
-
     import rasterio
 
     from scalelaws.io._common import MODIS_SINUSOIDAL_PROJ4
     from scalelaws.io.modis import _is_hdf4, modis_tile_transform
 
     if _is_hdf4(path):
+        from scalelaws.io.modis import _Hdf4
+
         m = re.search(r"\.h(\d{2})v(\d{2})\.", path.name)
         if not m:
-            raise InputError("HDF4 granule without an hHHvVV tile in its name", path)
+            with _Hdf4(path) as h:
+                m = re.search(r"h(\d{2})v(\d{2})", h.tile() or "")
+        if not m:
+            raise InputError("HDF4 granule without an hHHvVV tile in its name or metadata", path)
         t = modis_tile_transform(int(m[1]), int(m[2]), 1200)
         x0, y1 = t * (0, 0)
         x1, y0 = t * (1200, 1200)
@@ -517,6 +539,10 @@ def _client(scheduler: str | None, workers: int, threads: int, memory_limit: str
     """Start a dask.distributed client: an existing scheduler by address, or a new LocalCluster."""
     from distributed import Client, LocalCluster
 
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        # dask.distributed logs every worker's start and stop at INFO: keep the run's output short
+        for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.core"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if scheduler:
         return Client(scheduler), None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,

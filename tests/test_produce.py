@@ -64,6 +64,17 @@ def test_list_granules_dates_overpasses_and_ignored(tmp_path):
         list_granules([tmp_path / "absent"])
 
 
+@pytest.mark.shared_data
+def test_hdf_granule_dated_from_its_metadata(shared_data):
+    tile = shared_data / "products" / "modis_mod11a1_h14v09"
+    if not tile.is_dir():
+        pytest.skip("no MOD11A1 HDF granule")
+    gs, ignored = list_granules([tile], which=("day", "night"))
+    assert [(g.product, g.date.isoformat(), g.which) for g in gs] == [
+        ("MOD11A1", "2019-11-01", "day"), ("MOD11A1", "2019-11-01", "night")]
+    assert not ignored
+
+
 def _nd(start: date | None, period: int = 16, bounds=(0.0, 0.0, 100.0, 100.0)) -> NdviProduct:
     return NdviProduct(Path(f"ndvi_{start}.tif"), start, period, SINU, bounds)
 
@@ -171,6 +182,18 @@ def test_single_image_series_cube_and_per_file_equality(series, tmp_path):
     lo = ds["lst_day_1km"].isel(time=0).values
     hi = ds["lst_day"].isel(time=0).values.reshape(64, 4, 64, 4).mean(axis=(1, 3))
     assert np.nanmean(np.abs(hi - lo)) < 1.0
+    # a user-chosen grid: UTM 31N at 250 m, nearest resampling; the 1 km variables are left out
+    from sr.produce import assemble_cube
+
+    recs = [json.loads(p.read_text()) for p in (out / "granules").glob("*.json")]
+    utm = assemble_cube(out, [r for r in recs if r["status"] == "done"],
+                        _settings(str(model), which=("day", "night")), crs="EPSG:32631",
+                        resolution=250.0, path=tmp_path / "utm.nc")
+    du = xr.open_dataset(utm, engine="h5netcdf", decode_coords="all")
+    assert du.rio.crs.to_epsg() == 32631 and "lst_day_1km" not in du
+    assert float(du.x[1] - du.x[0]) == pytest.approx(250.0)
+    assert float(du["lst_day"].isel(time=0).mean()) == pytest.approx(
+        float(ds["lst_day"].isel(time=0).mean()), abs=0.5)
     # a rerun does nothing and is refused with other settings
     t = {p.name: p.stat().st_mtime_ns for p in (out / "granules").iterdir()}
     produce([series / "lst"], out, _settings(str(model), which=("day", "night")), scheduler="none",
