@@ -447,7 +447,7 @@ def produce_granule(
     -------
     dict
         The record: ``key, input, date, which, status, reason, ndvi, ndvi_rule, output,
-        clear_fraction, seconds``.
+        clear_fraction, seconds, rss_mib`` (resident memory of the process after the granule).
 
     """
     from scalelaws.errors import AllNaNError
@@ -459,7 +459,7 @@ def produce_granule(
         "version": RECORD_VERSION, "key": g.key, "input": str(g.path), "date": g.date.isoformat(),
         "product": g.product, "which": g.which, "status": "done", "reason": "",
         "ndvi": str(ndvi.path) if ndvi is not None else None, "ndvi_rule": ndvi_rule,
-        "output": None, "clear_fraction": None, "seconds": None,
+        "output": None, "clear_fraction": None, "seconds": None, "rss_mib": None,
     }
     try:
         try:
@@ -485,8 +485,18 @@ def produce_granule(
         rec["seconds"] = round(time.perf_counter() - t0, 3)
         return rec
     rec["seconds"] = round(time.perf_counter() - t0, 3)
+    rec["rss_mib"], rec["pid"] = _rss_mib(), os.getpid()
     atomic_write_text(record_path(out_dir, g), json.dumps(rec, indent=1))
     return rec
+
+
+def _rss_mib() -> float | None:
+    """Resident memory of this process (MiB) after a granule, for the records; None without psutil."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with dask.distributed
+        return None
+    return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
 def _predict_granule(g: Granule, lst: xr.DataArray, ndvi: NdviProduct | None, out_dir: Path,
