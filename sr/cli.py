@@ -75,6 +75,9 @@ def register(app: typer.Typer) -> None:
         output: Annotated[Path, typer.Option("--output", "-o", help="Output .tif (COG) or .nc on the fine grid.")],
         model: Annotated[str | None, typer.Option("--model", "-m", help="A shipped model's name (scalelaws models), a model file (.pt) or a training checkpoint (.ckpt); default: the shipped default (the single-image default without --ndvi).")] = None,
         uncertainty: Annotated[bool, typer.Option("--uncertainty", help="Also write the ensemble standard deviation (band 2 lst_std, K).")] = False,
+        realisations: Annotated[int, typer.Option("--realisations", help="Also write N realisations (bands lst_r1..lst_rN) that carry the law's texture and keep the 1 km block means of the estimate.")] = 0,
+        law: Annotated[Path | None, typer.Option("--law", help="Correction law of the realisations (default: the one stored with the model).")] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the realisations.")] = 0,
         ndvi: Annotated[Path | None, typer.Option("--ndvi", help="Fine NDVI raster (guided models); must cover the LST.")] = None,
         band: Annotated[int, typer.Option("--band", help="LST band (MODIS 2020 crops: 1 day, 2 night).")] = 1,
         units: UnitsOpt = None,
@@ -102,6 +105,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--overlap ({overlap}) must lie in [0, --tile ({tile}))")
         if blend not in ("cosine", "linear"):
             raise InputError(f"--blend must be cosine or linear, got {blend!r}")
+        if realisations < 0:
+            raise InputError(f"--realisations must be >= 0, got {realisations}")
         out = predict_file(
             model_path,  # loaded after the inputs are read and checked, moved to --device
             lst,
@@ -120,6 +125,9 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size,
             device=device,
             uncertainty=uncertainty,
+            realisations=realisations,
+            law=law,
+            seed=seed,
         )
         if model is None or model_path != Path(model):
             typer.echo(how, err=True)  # the default (or a shipped name) was used: say which

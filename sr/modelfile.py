@@ -431,6 +431,7 @@ def load_sr_model(path: str | Path, *, map_location: Any = "cpu") -> SRInference
     meta, members = read_model_file(path, map_location=map_location)
     nets = [_build_member(meta, sd, i, path) for i, sd in enumerate(members)]
     model = SRInferenceModel(nets, meta)
+    model.source = path  # files the model refers to (e.g. its realisation law) sit beside it
     dev = next(iter(members[0].values())).device
     return model.to(dev).eval()
 

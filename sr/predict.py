@@ -456,6 +456,104 @@ def predict_dataarray(
     return da, sda
 
 
+#: Fine-pixel lags whose structure function the realisations restore (232 m and 463 m at 250 m).
+REALISATION_LAGS = (1, 2)
+
+
+def realisation_law(module: Any, law: Any = None) -> tuple[Any, list[float]]:
+    """Return the correction law and per-lag calibration that give the realisations their texture.
+
+    Parameters
+    ----------
+    module
+        The model; ``module.postprocess["realisation"]`` may name a law file (relative to the
+        model file's folder) and a calibration ``kappa`` per lag of :data:`REALISATION_LAGS`.
+    law
+        A :class:`scalelaws.laws.CorrectionLaw` or a law file, overriding the model's (then
+        ``kappa`` is 1 unless the model's law is the same file).
+
+    Returns
+    -------
+    (law, kappa)
+
+    Raises
+    ------
+    InputError
+        Neither a law given nor one stored with the model.
+
+    """
+    from scalelaws.laws import CorrectionLaw, load_law
+
+    spec = dict((getattr(module, "postprocess", None) or {}).get("realisation") or {})
+    kappa = [float(k) for k in spec.get("kappa", [1.0] * len(REALISATION_LAGS))]
+    if isinstance(law, CorrectionLaw):
+        return law, [1.0] * len(REALISATION_LAGS)
+    base = Path(getattr(module, "source", ".")).parent
+    stored = base / spec["law"] if spec.get("law") else None
+    if law is not None:
+        path = Path(law)
+        if stored is None or path.resolve() != stored.resolve():
+            kappa = [1.0] * len(REALISATION_LAGS)
+        return load_law(path), kappa
+    if stored is None:
+        raise InputError("realisations need a correction law: this model stores none; give --law "
+                         "LAW.nc (scalelaws laws fit)", getattr(module, "source", None))
+    return load_law(stored), kappa
+
+
+def realise_dataarray(module: Any, mean: xr.DataArray, lst: xr.DataArray, n: int, *,
+                      law: Any = None, seed: int = 0,
+                      kappa: Sequence[float] | None = None) -> xr.DataArray:
+    """``n`` realisations of the fine LST around the best estimate ``mean`` (:mod:`scalelaws.texture`).
+
+    The target texture is the law's structure function at the fine lags
+    :data:`REALISATION_LAGS`, anchored on the coarse ``lst`` as a MODIS pixel sees it
+    (:class:`sr.lawtargets.LawTargets` with ``anchor="block"``), times the model's calibration
+    ``kappa`` (the ASTER / law-target ratio fitted on training fields). Each realisation keeps
+    the block means of ``mean`` (the 1 km consistency).
+
+    Parameters
+    ----------
+    module
+        The model (its ``factor``, and its law and ``kappa`` unless given).
+    mean, lst
+        The best estimate (fine grid) and the coarse LST it was made from.
+    n, seed
+        Number of realisations and the seed of the first.
+    law, kappa
+        Override the model's law (:func:`realisation_law`) and calibration.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(realisation, y, x)`` float32 on ``mean``'s grid, attrs with the texture fitted.
+
+    """
+    from scalelaws.grids import pixel_size
+    from scalelaws.texture import realisations
+    from sr.lawtargets import LawTargets
+
+    f = int(module.factor)
+    the_law, stored_kappa = realisation_law(module, law)
+    kappa = list(stored_kappa if kappa is None else kappa)
+    lt = LawTargets(the_law, q=(2.0,), lags=REALISATION_LAGS, coarse_lags=(1, 2, 4), anchor="block",
+                    use_law_conditioning=False)
+    target = np.asarray(lt.sf_target(np.asarray(lst.values, dtype=np.float64),
+                                     pixel_size(lst), f)[0], dtype=np.float64) * np.asarray(kappa)
+    stack, info = realisations(np.asarray(mean.values), target, n, factor=f,
+                               lags=REALISATION_LAGS, seed=seed)
+    da = xr.DataArray(stack, dims=("realisation", *mean.dims),
+                      coords={"realisation": np.arange(1, n + 1), **{d: mean[d] for d in mean.dims}},
+                      name="lst_realisation")
+    da.attrs.update({"units": "K", "long_name": "realisation of the super-resolved land surface "
+                     "temperature (law texture, 1 km block means of the estimate kept)",
+                     "seed": int(seed), "kappa": list(kappa),
+                     **{f"texture_{k}": float(v) for k, v in info.items()}})
+    if mean.rio.crs is not None:
+        da = da.rio.write_crs(mean.rio.crs)
+    return da
+
+
 def std_scale(module: Any) -> float:
     """Return the calibration factor of the ensemble spread (``postprocess["std_scale"]``, 1)."""
     post = getattr(module, "postprocess", None) or {}
@@ -537,11 +635,14 @@ def _cog_available() -> bool:
         return "COG" in env.drivers()
 
 
-def write_prediction(da: xr.DataArray, out: str | Path, *, std: xr.DataArray | None = None) -> Path:
+def write_prediction(da: xr.DataArray, out: str | Path, *, std: xr.DataArray | None = None,
+                     realisations: xr.DataArray | None = None) -> Path:
     """Write a fine LST field as GeoTIFF (COG when available) or NetCDF (by the suffix).
 
     With ``std`` (the ensemble standard deviation on the same grid) the GeoTIFF has two bands,
-    ``lst`` and ``lst_std``, and the NetCDF two variables.
+    ``lst`` and ``lst_std``, and the NetCDF two variables. With ``realisations``
+    (:func:`realise_dataarray`) they follow as bands ``lst_r1 ... lst_rN`` (GeoTIFF) or the
+    variable ``lst_realisation (realisation, y, x)`` (NetCDF).
 
     The write is atomic (:func:`scalelaws.io.atomic.atomic_path`): an interrupted run leaves
     the previous file, never a truncated one.
@@ -553,19 +654,28 @@ def write_prediction(da: xr.DataArray, out: str | Path, *, std: xr.DataArray | N
     if suffix not in (".tif", ".tiff", ".nc", ".nc4", ".netcdf"):
         raise InputError("output must end in .tif/.tiff (GeoTIFF) or .nc (NetCDF)", out)
     with atomic_path(out) as tmp:
-        _write_prediction(da, tmp, suffix, std)
+        _write_prediction(da, tmp, suffix, std, realisations)
     return out
 
 
-def _write_prediction(da: xr.DataArray, out: Path, suffix: str, std: xr.DataArray | None = None) -> None:
+def _write_prediction(da: xr.DataArray, out: Path, suffix: str, std: xr.DataArray | None = None,
+                      realisations: xr.DataArray | None = None) -> None:
     if suffix in (".tif", ".tiff"):
         driver = "COG" if _cog_available() else "GTiff"
         img = da
+        layers, names = [da], ["lst"]
         if std is not None:
-            img = xr.concat([da, std.assign_coords(x=da["x"], y=da["y"])], dim="band")
-            img = img.assign_coords(band=[1, 2])
+            layers.append(std.assign_coords(x=da["x"], y=da["y"]))
+            names.append("lst_std")
+        if realisations is not None:
+            for k in range(realisations.sizes["realisation"]):
+                layers.append(realisations.isel(realisation=k, drop=True).assign_coords(x=da["x"], y=da["y"]))
+                names.append(f"lst_r{k + 1}")
+        if len(layers) > 1:
+            img = xr.concat([a.drop_vars("spatial_ref", errors="ignore") for a in layers], dim="band")
+            img = img.assign_coords(band=np.arange(1, len(layers) + 1))
             img.attrs = dict(da.attrs)
-            img.attrs["long_name"] = ("lst", "lst_std")
+            img.attrs["long_name"] = tuple(names)
             img = img.rio.write_crs(da.rio.crs).rio.write_transform(da.rio.transform())
         img.rio.write_nodata(np.nan, encoded=False, inplace=True)
         kw: dict[str, Any] = {"driver": driver}
@@ -578,6 +688,8 @@ def _write_prediction(da: xr.DataArray, out: Path, suffix: str, std: xr.DataArra
         ds = da.to_dataset(name="lst")
         if std is not None:
             ds["lst_std"] = std
+        if realisations is not None:
+            ds["lst_realisation"] = realisations
         ds.attrs.update({"title": "super-resolved LST", "Conventions": "CF-1.8", "source": "scalelaws sr"})
         ds.to_netcdf(out, engine="h5netcdf")
 
@@ -677,6 +789,9 @@ def predict_file(
     crs: str | None = None,
     ndvi_scale: float | None = None,
     uncertainty: bool = False,
+    realisations: int = 0,
+    law: str | Path | None = None,
+    seed: int = 0,
     **kw: Any,
 ) -> Path:
     """Read an LST raster (and NDVI), super-resolve it, write the fine raster.
@@ -704,6 +819,11 @@ def predict_file(
     uncertainty
         Also write the ensemble standard deviation (K): band 2 ``lst_std`` of the GeoTIFF, or
         the variable ``lst_std`` of the NetCDF.
+    realisations
+        Also write this many realisations (:func:`realise_dataarray`): bands ``lst_r1...`` after
+        the others, or the NetCDF variable ``lst_realisation``.
+    law, seed
+        The realisations' correction law (default: the one stored with the model) and seed.
     **kw
         Passed to :func:`predict_array` (``tile``, ``overlap``, ``blend``, ``batch_size``).
 
@@ -721,4 +841,6 @@ def predict_file(
     res = predict_dataarray(module, lst, ndvi, return_std=uncertainty, **kw)
     da, std = res if uncertainty else (res, None)
     da.attrs["source"] = str(lst_path)
-    return write_prediction(da, out_path, std=std)
+    reals = (realise_dataarray(module, da, lst, int(realisations), law=law, seed=seed)
+             if realisations else None)
+    return write_prediction(da, out_path, std=std, realisations=reals)
