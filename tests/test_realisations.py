@@ -94,6 +94,20 @@ def test_predict_cli_writes_realisation_bands(modis_aster_root, tmp_path):
         assert np.nanmean(np.abs(real - mean)) > 0.05
         np.testing.assert_allclose(np.nanmean(degrade_array(real, 4)), np.nanmean(degrade_array(mean, 4)),
                                    atol=1e-3)
+    # the shipped default carries its own law and calibration: no --law needed; NetCDF layout
+    import xarray as xr
+
+    from sr.modelfile import read_model_file
+    from sr.zoo import resolve_model
+
+    r = CliRunner().invoke(app, ["predict", "--lst", str(pair / "modis_lst_1km.tif"), "--ndvi",
+                                 str(pair / "modis_ndvi_250m.tif"), "-o", str(tmp_path / "r.nc"),
+                                 "--realisations", "2"])
+    assert r.exit_code == 0, r.output
+    ds = xr.open_dataset(tmp_path / "r.nc", engine="h5netcdf")
+    assert ds["lst_realisation"].dims == ("realisation", "y", "x")
+    meta, _ = read_model_file(resolve_model(None, guided_input=True)[0])
+    np.testing.assert_allclose(ds["lst_realisation"].attrs["kappa"], meta["postprocess"]["realisation"]["kappa"])
     r = CliRunner().invoke(app, ["predict", "--lst", str(pair / "modis_lst_1km.tif"), "--ndvi",
                                  str(pair / "modis_ndvi_250m.tif"), "-o", str(tmp_path / "q.tif"),
                                  "--realisations", "-1"])
