@@ -694,26 +694,26 @@ def produce(
 
 
 # ------------------------------------------------------------------------------ the cube
-def _native_union(lsts: Sequence[xr.DataArray]) -> xr.DataArray:
-    """Build an empty coarse grid covering every granule (they must share CRS, pixel size, alignment)."""
-    from scalelaws.io._common import grid_dataarray
+def _native_union(prints: Sequence[tuple[Any, tuple[float, ...], float]], sources: Sequence[str]) -> xr.DataArray:
+    """Build an empty coarse grid covering every granule's footprint ``(crs, bounds, pixel size)``.
 
-    ref = lsts[0]
-    crs, t = ref.rio.crs, ref.rio.transform()
-    for da in lsts[1:]:
-        u = da.rio.transform()
-        off = ((u.c - t.c) / t.a, (u.f - t.f) / t.e)
-        if (da.rio.crs != crs or abs(u.a - t.a) > 1e-6 * abs(t.a) or abs(u.e - t.e) > 1e-6 * abs(t.e)
-                or any(abs(o - round(o)) > 1e-3 for o in off)):
-            raise InputError("granules on different grids: give the cube a grid (--cube-crs and "
-                             "--cube-resolution)", da.attrs.get("source"))
-    b = np.array([da.rio.bounds() for da in lsts])
-    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
-    nx, ny = round((x1 - x0) / t.a), round((y1 - y0) / -t.e)
+    The granules must share CRS, pixel size and alignment (as MODIS sinusoidal tiles and their
+    crops do); read from the files' headers, not their values.
+    """
     from affine import Affine
 
-    tr = Affine(t.a, 0.0, x0, 0.0, t.e, y1)
-    return grid_dataarray(np.full((ny, nx), np.nan, np.float32), tr, crs)
+    from scalelaws.io._common import grid_dataarray
+
+    crs, b0, res = prints[0]
+    for (c, b, r), src in zip(prints[1:], sources[1:], strict=True):
+        off = ((b[0] - b0[0]) / res, (b[3] - b0[3]) / res)
+        if c != crs or abs(r - res) > 1e-6 * res or any(abs(o - round(o)) > 1e-3 for o in off):
+            raise InputError("granules on different grids: give the cube a grid (--cube-crs and "
+                             "--cube-resolution)", src)
+    b = np.array([p[1] for p in prints])
+    x0, y0, x1, y1 = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    nx, ny = round((x1 - x0) / res), round((y1 - y0) / res)
+    return grid_dataarray(np.full((ny, nx), np.nan, np.float32), Affine(res, 0.0, x0, 0.0, -res, y1), crs)
 
 
 def _place(da: xr.DataArray, template: xr.DataArray) -> np.ndarray:
@@ -751,7 +751,7 @@ def _slice(paths: Sequence[str], band: int, template: xr.DataArray) -> np.ndarra
 def _slice_1km(inputs: Sequence[tuple[str, str, str]], qc: str, template: xr.DataArray) -> np.ndarray:
     acc = np.full(template.shape, np.nan, np.float32)
     for path, which, product in inputs:
-        g = Granule(Path(path), date.today(), product, which)
+        g = Granule(Path(path), date.min, product, which)  # the date plays no part in reading
         v = _place(open_granule(g, qc), template)
         np.copyto(acc, v, where=np.isnan(acc))
     return acc[None]
@@ -800,16 +800,16 @@ def assemble_cube(
     meta = _model_meta(settings.model)
     factor = int(meta.get("factor", 4))
     recs = sorted(records, key=lambda r: (r["date"], r["which"], r["input"]))
-    lsts = [open_granule(Granule(Path(r["input"]), date.fromisoformat(r["date"]), r["product"],
-                                 r["which"]), settings.qc) for r in _first_per_input(recs)]
+    inputs = list(dict.fromkeys(r["input"] for r in recs))
+    prints = [_footprint(Path(i)) for i in inputs]
     if crs is None:
-        coarse = _native_union(lsts)
+        coarse = _native_union(prints, inputs)
         fine = refine_like(coarse, factor)
     else:
         if resolution is None or resolution <= 0:
             raise InputError("--cube-crs needs a positive --cube-resolution (in the CRS's units)")
         coarse = None
-        fine = _chosen_grid([refine_like(da, factor) for da in lsts], crs, resolution)
+        fine = _chosen_grid(prints, crs, resolution)
     times = sorted({r["date"] for r in recs})
     ds = xr.Dataset(coords={
         "time": ("time", np.array(times, dtype="datetime64[ns]"),
@@ -885,15 +885,9 @@ def assemble_cube(
     return path
 
 
-def _first_per_input(recs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: dict[str, dict[str, Any]] = {}
-    for r in recs:
-        seen.setdefault(r["input"], r)
-    return list(seen.values())
-
-
-def _chosen_grid(fines: Sequence[xr.DataArray], crs: str, resolution: float) -> xr.DataArray:
-    """Build an empty grid in ``crs`` at ``resolution`` covering every granule's fine grid."""
+def _chosen_grid(prints: Sequence[tuple[Any, tuple[float, ...], float]], crs: str,
+                 resolution: float) -> xr.DataArray:
+    """Build an empty grid in ``crs`` at ``resolution`` covering every footprint ``(crs, bounds, res)``."""
     from affine import Affine
     from rasterio.crs import CRS
     from rasterio.warp import transform_bounds
@@ -904,7 +898,7 @@ def _chosen_grid(fines: Sequence[xr.DataArray], crs: str, resolution: float) -> 
         dst = CRS.from_user_input(crs)
     except Exception as exc:  # rasterio raises CRSError
         raise InputError(f"--cube-crs {crs!r} is not a CRS ({exc})") from exc
-    b = np.array([transform_bounds(da.rio.crs, dst, *da.rio.bounds()) for da in fines])
+    b = np.array([transform_bounds(c, dst, *bounds) for c, bounds, _ in prints])
     x0 = np.floor(b[:, 0].min() / resolution) * resolution
     y0 = np.floor(b[:, 1].min() / resolution) * resolution
     x1 = np.ceil(b[:, 2].max() / resolution) * resolution

@@ -304,3 +304,36 @@ def test_cli_errors(series, tmp_path):
                                  "--no-cube"])
     assert r.exit_code == 2, r.output
     assert "A2020300" in r.output and "5 of 7 granule(s) produced" in r.output
+
+
+@pytest.mark.shared_data
+def test_two_windows_of_one_date_are_mosaicked_on_their_union(shared_data, tmp_path):
+    import rasterio
+
+    lst_dir = shared_data / "modis_lst_2020" / "MOD_2020_MOD11A1" / "tifs_files" / "1km"
+    two = sorted(lst_dir.glob("MOD11A1.A2020001.*.tif"))[:2]
+    if len(two) < 2:
+        pytest.skip("needs two windows of 2020-01-01")
+    src = tmp_path / "lst"
+    src.mkdir()
+    for f in two:
+        os.symlink(f, src / f.name)
+    model, _ = resolve_model(None, guided_input=False)
+    s = produce([src], tmp_path / "o", _settings(str(model)), scheduler="none", progress=False)
+    ds = xr.open_dataset(s["cube"], engine="h5netcdf", decode_coords="all")
+    bounds = []
+    for f in two:
+        with rasterio.open(f) as r:
+            bounds.append(r.bounds)
+    px = 926.6254330558
+    nx = round((max(b.right for b in bounds) - min(b.left for b in bounds)) / px)
+    ny = round((max(b.top for b in bounds) - min(b.bottom for b in bounds)) / px)
+    assert ds["lst_day"].shape == (1, 4 * ny, 4 * nx) and ds["lst_day_1km"].shape == (1, ny, nx)
+    # each window's 250 m file sits in the cube where its bounds say
+    import rioxarray
+
+    for f in two:
+        g = rioxarray.open_rasterio(tmp_path / "o" / "granules" / (f.name[:-4] + ".day.250m.tif"),
+                                    masked=True).sel(band=1)
+        sub = ds["lst_day"].isel(time=0).sel(x=g.x, y=g.y, method="nearest")
+        np.testing.assert_allclose(sub.values, g.values, atol=1e-4)
