@@ -511,3 +511,63 @@ def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = N
             "coverage_1sigma": float(np.mean([v["coverage_1sigma"] for v in folds.values()])),
             "coverage_2sigma": float(np.mean([v["coverage_2sigma"] for v in folds.values()])),
             "spread_error_corr_mean": float(np.mean(corr)) if corr else float("nan")}
+
+
+_OFFSETS: dict[tuple[str, tuple[int, ...]], tuple[float, float]] = {}
+
+
+def crossfit_smoothing(predict: Callable[[Any], xr.DataArray], pairs: Sequence[int], *,
+                       sigmas: Sequence[float] = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0),
+                       folds: int = 2, root: str | Path | None = None) -> dict[str, Any]:
+    """Choose the output smoothing of a method that is not trained on the pairs, cross-fitted.
+
+    For a method whose predictions do not depend on the pairs (a network trained on other data,
+    a baseline), the only choice left is the output smoothing ``sigma``
+    (:func:`smooth_prediction`). Fold ``k``'s pairs are scored with the ``sigma`` that minimises
+    the mean ASTER RMSE of the **other** folds' pairs (their offset estimated on them alone); the
+    ``sigma`` chosen on all pairs is the one to ship.
+
+    Parameters
+    ----------
+    predict
+        ``pair -> DataArray`` on the pair's NDVI grid (e.g. :func:`analysis.experiment.model_predictor`).
+    pairs
+        Pair ids; the folds are :func:`analysis.experiment.make_folds`.
+    sigmas
+        Candidate smoothing in fine pixels.
+    folds, root
+        Number of folds; the pairs folder.
+
+    Returns
+    -------
+    dict
+        ``folds`` (scored ids, chosen sigma, the choosing table), ``rmse`` per pair at the chosen
+        sigma of its fold (``per_pair``), ``sigma_all`` and its table over all pairs.
+
+    """
+    ids = sorted(int(i) for i in pairs)
+    allp = {p.id: p for p in open_pairs(ids, root)}
+    preds = {i: predict(allp[i]) for i in ids}
+    smooth = {(i, s): smooth_prediction(preds[i], s) for i in ids for s in sigmas}
+
+    def table(sel_ids: Sequence[int]) -> dict[str, float]:
+        key = (str(root), tuple(sel_ids))
+        if key not in _OFFSETS:  # the registration depends on the pairs only, not on the method
+            _OFFSETS[key] = estimate_offset(offset_correlation([allp[i] for i in sel_ids]))
+        off = _OFFSETS[key]
+        return {f"{s:g}": float(np.mean([_rmse(smooth[(i, s)], allp[i], off) for i in sel_ids]))
+                for s in sigmas}
+
+    out: dict[str, Any] = {"sigmas": list(sigmas), "folds": [], "per_pair": {}}
+    fold_ids = make_folds(ids, folds)
+    for k, scored in enumerate(fold_ids):
+        others = [i for i in ids if i not in scored]
+        t = table(others)
+        best = min(t, key=t.get)
+        out["folds"].append({"fold": k, "scored_ids": scored, "table": t, "sigma": float(best)})
+        for i in scored:
+            out["per_pair"][str(i)] = float(best)
+    t_all = table(ids)
+    out["table_all"] = t_all
+    out["sigma_all"] = float(min(t_all, key=t_all.get))
+    return out

@@ -95,3 +95,35 @@ def test_despike_replaces_isolated_implausible_pixels_only():
     assert np.isnan(out[30, 31])
     keep = ~spikes & np.isfinite(lst)
     np.testing.assert_array_equal(out[keep], lst[keep])
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_crossfit_smoothing_chooses_on_the_other_fold(modis_aster_root, monkeypatch):
+    """Each fold's sigma comes from the other fold's table; a noisy method gets smoothed."""
+    from analysis import selection as S
+    from analysis.experiment import baseline_predictor
+
+    ids = [1, 2, 14, 18]
+    bic = baseline_predictor("bicubic")
+    rng = np.random.default_rng(0)
+
+    def noisy(pair):  # bicubic plus 2 K of white noise: smoothing must help
+        p = bic(pair)
+        return p.copy(data=(p.values + rng.normal(0, 2.0, p.shape)).astype(np.float32))
+
+    seen: list[list[int]] = []
+    real_table_offset = S.estimate_offset
+
+    def spy(corr):
+        seen.append(sorted(int(v) for v in corr["pair"].values))
+        return real_table_offset(corr)
+
+    monkeypatch.setattr(S, "estimate_offset", spy)
+    res = S.crossfit_smoothing(noisy, ids, sigmas=(0.0, 1.0), root=modis_aster_root)
+    folds = res["folds"]
+    assert [f["scored_ids"] for f in folds] == [[1, 14], [2, 18]]
+    for f in folds:  # chosen on the other fold: its offset came from the other fold's pairs only
+        assert f["sigma"] == 1.0 and f["table"]["1"] < f["table"]["0"]
+    assert seen[:2] == [[2, 18], [1, 14]] and seen[2] == ids
+    assert res["sigma_all"] == 1.0 and set(res["per_pair"]) == {"1", "2", "14", "18"}
