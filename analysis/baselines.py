@@ -69,6 +69,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from scalelaws.core.aggregate import aggregate_by_index, centre_index
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError
 
 logger = logging.getLogger(__name__)
@@ -159,8 +160,8 @@ def coarse_index(fine: xr.DataArray, coarse: xr.DataArray) -> tuple[np.ndarray, 
 
     """
     _check_pair_grids(coarse, fine)
-    r, c = _centre_positions(fine, coarse)
-    return np.floor(r).astype(np.int64), np.floor(c).astype(np.int64)
+    r, c = _centre_positions(fine, coarse)  # already in coarse pixel units from the edge
+    return centre_index(r, 0.0, 1.0), centre_index(c, 0.0, 1.0)
 
 
 def aggregate_to(
@@ -199,21 +200,8 @@ def aggregate_to(
         raise InputError(f"min_coverage must lie in (0, 1], got {min_coverage}")
     factor = _check_pair_grids(coarse, fine)
     rows, cols = coarse_index(fine, coarse)
-    nyc, nxc = coarse.shape
-    v = np.asarray(fine.values, dtype=np.float64)
-    if method == "radiance":
-        v = v**4
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    ok = np.isfinite(v) & (rr >= 0) & (rr < nyc) & (cc >= 0) & (cc < nxc)
-    flat = rr[ok] * nxc + cc[ok]
-    count = np.bincount(flat, minlength=nyc * nxc).reshape(nyc, nxc)
-    total = np.bincount(flat, weights=v[ok], minlength=nyc * nxc).reshape(nyc, nxc)
-    coverage = count / float(factor * factor)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = total / count
-    if method == "radiance":
-        out = out**0.25
-    out[(count == 0) | (coverage < min_coverage - 1e-12)] = np.nan
+    out, coverage = aggregate_by_index(fine.values, rows, cols, coarse.shape, factor,
+                                       method=method, min_coverage=min_coverage)
     res = xr.DataArray(
         out.astype(np.result_type(fine.dtype, np.float32)),
         dims=("y", "x"),

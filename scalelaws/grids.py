@@ -50,6 +50,7 @@ import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 from affine import Affine
 
+from scalelaws.core.aggregate import aggregate_blocks
 from scalelaws.errors import (
     AllNaNError,
     GridMismatchError,
@@ -259,22 +260,27 @@ def _finish(
 def _block_reduce(
     da: xr.DataArray, factor: int, method: str, max_missing: float, missing: xr.DataArray
 ) -> xr.DataArray:
-    """Block mean (or radiance mean) of ``da``; NaN where ``missing`` fraction > max_missing."""
+    """Block mean (or radiance mean) of ``da``; NaN where ``missing`` fraction > max_missing.
+
+    The values come from :func:`scalelaws.core.aggregate.aggregate_blocks` (the single
+    definition, coverage ``1 - max_missing`` judged on the pixels not ``missing``); the coarse
+    coordinates are the means of the fine ones.
+    """
     ydim, xdim = _spatial_dims(da)
     dtype = da.dtype if np.issubdtype(da.dtype, np.floating) else np.dtype("float64")
-    work = da.astype("float64")
-    if method == "radiance":
-        work = work**4
-    window = {ydim: factor, xdim: factor}
-    valid = work.notnull()
-    total = work.fillna(0.0).coarsen(window, boundary="exact").sum()
-    count = valid.astype("float64").coarsen(window, boundary="exact").sum()
-    frac = missing.astype("float64").coarsen(window, boundary="exact").mean()
-    # a block without any valid fine pixel is NaN whatever max_missing (also after a PSF)
-    mean = (total / count.where(count > 0)).where((frac <= max_missing) & (frac < 1.0))
-    if method == "radiance":
-        mean = mean**0.25
-    return mean.astype(dtype)
+    lead = [d for d in da.dims if d not in (ydim, xdim)]
+    order = (*lead, ydim, xdim)
+    values = da.transpose(*order).data
+    valid = ~missing.transpose(*order).data
+    data = aggregate_blocks(values, factor, method=method, min_coverage=1.0 - max_missing,
+                            valid=valid)
+    coords = {}
+    for name, c in da.coords.items():
+        window = {d: factor for d in (ydim, xdim) if d in c.dims}
+        coords[name] = (c.variable.coarsen(window, "mean", boundary="exact") if window
+                        else c.variable)
+    out = xr.DataArray(data, dims=order, coords=coords)
+    return out.transpose(*da.dims).astype(dtype)
 
 
 def coarsen(

@@ -43,6 +43,7 @@ import dask
 import numpy as np
 import xarray as xr
 
+from scalelaws.core.aggregate import aggregate_blocks, block_sum, block_sums, covered
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
 from scalelaws.kernels.sf import pooled_tile_sums
 
@@ -328,27 +329,16 @@ def tile_sf_sums(
     return pooled_tile_sums(a, lags, _check_q(q), int(tile), parallel=parallel)
 
 
-def _block_sums(val: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and count of valid pixels in ``2^k`` blocks (edges trimmed)."""
-    b = 2**k
-    ny, nx = (val.shape[0] // b) * b, (val.shape[1] // b) * b
-    v = val[:ny, :nx]
-    ok = np.isfinite(v)
-    s = np.where(ok, v, 0.0).reshape(ny // b, b, nx // b, b).sum(axis=(1, 3))
-    n = ok.reshape(ny // b, b, nx // b, b).sum(axis=(1, 3)).astype(np.float64)
-    return s, n
-
-
 def _pyramid(val: np.ndarray, n_levels: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`_block_sums` at levels ``0 .. n_levels - 1``, each built from the level below."""
+    """Sum valid values and counts in ``2^k`` blocks, ``k < n_levels``, each from the level below.
+
+    Level ``k`` equals :func:`scalelaws.core.aggregate.block_sums` ``(val, 2**k)``.
+    """
     ok = np.isfinite(val)
     out = [(np.where(ok, val, 0.0), ok.astype(np.float64))]
     for _ in range(1, n_levels):
         s, n = out[-1]
-        py, px = s.shape[0] // 2, s.shape[1] // 2
-        out.append(
-            tuple(v[: 2 * py, : 2 * px].reshape(py, 2, px, 2).sum(axis=(1, 3)) for v in (s, n))
-        )
+        out.append((block_sum(s, 2), block_sum(n, 2)))
     return out
 
 
@@ -370,20 +360,20 @@ def _detail_level(
 
     Returns per-tile ``(sum n_c (m_c - m_p)^2, sum n_c)`` for the parents (size ``2^k``) whose
     valid fraction is at least ``1 - max_missing`` and that have >= 2 valid children (each
-    child also ``>= 1 - max_missing`` valid). ``children``: ``_block_sums(a, k - 1)`` when
+    child also ``>= 1 - max_missing`` valid: the coverage rule
+    :func:`scalelaws.core.aggregate.covered`). ``children``: ``block_sums(a, 2**(k - 1))`` when
     already computed (:func:`_pyramid`).
     """
-    sc, nc = _block_sums(a, k - 1) if children is None else children
+    sc, nc = block_sums(a, 2 ** (k - 1)) if children is None else children
     py, px = sc.shape[0] // 2, sc.shape[1] // 2
     sc = sc[: 2 * py, : 2 * px].reshape(py, 2, px, 2)
     nc = nc[: 2 * py, : 2 * px].reshape(py, 2, px, 2)
-    need_c = (1.0 - max_missing) * 4.0 ** (k - 1)
-    okc = (nc >= need_c) & (nc > 0)
+    okc = covered(nc, 4.0 ** (k - 1), 1.0 - max_missing)
     mc = np.where(okc, sc / np.where(nc > 0, nc, 1.0), 0.0)
     wc = np.where(okc, nc, 0.0)
     wp = wc.sum(axis=(1, 3))
     nchild = okc.sum(axis=(1, 3))
-    okp = (wp >= (1.0 - max_missing) * 4.0**k) & (nchild >= 2) & (wp > 0)
+    okp = covered(wp, 4.0**k, 1.0 - max_missing) & (nchild >= 2)
     mp = (wc * mc).sum(axis=(1, 3)) / np.where(wp > 0, wp, 1.0)
     e = (wc * (mc - mp[:, None, :, None]) ** 2).sum(axis=(1, 3))
     ids = _tile_ids((py, px), 2**k, tile, ntiles[1])
@@ -395,18 +385,19 @@ def _detail_level(
 
 def _regression_level(y: np.ndarray, x: np.ndarray, k: int, tile: int, ntiles, max_missing: float):
     """Centred cross products of block means of ``y`` (LST) and ``x`` (NDVI) per tile."""
-    sy, ny_ = _block_sums(y, k)
-    sx, _ = _block_sums(x, k)
-    ok = ny_ >= max((1.0 - max_missing) * 4.0**k, 1.0)
+    # y and x share their missing pixels, hence their coverage
+    ym = aggregate_blocks(y, 2**k, min_coverage=1.0 - max_missing)
+    xm = aggregate_blocks(x, 2**k, min_coverage=1.0 - max_missing)
+    ok = np.isfinite(ym) & np.isfinite(xm)
     nt = ntiles[0] * ntiles[1]
     out = np.zeros((6, nt))
     if not ok.any():
         return out
-    my = sy[ok] / ny_[ok]
-    mx = sx[ok] / ny_[ok]
+    my = ym[ok]
+    mx = xm[ok]
     dy = my - my.mean()
     dx = mx - mx.mean()
-    ids = _tile_ids(sy.shape, 2**k, tile, ntiles[1])[ok.ravel()]
+    ids = _tile_ids(ym.shape, 2**k, tile, ntiles[1])[ok.ravel()]
     for r, w in enumerate((np.ones_like(dx), dx, dy, dx * dx, dx * dy, dy * dy)):
         out[r] = np.bincount(ids, weights=w, minlength=nt)
     return out
