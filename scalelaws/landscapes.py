@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,6 +43,8 @@ import numpy as np
 import xarray as xr
 
 from scalelaws.core.aggregate import aggregate_blocks, block_sum, block_sums, covered
+from scalelaws.core.estimate import ols_slope, percentile_interval, pooled_ratio
+from scalelaws.core.scales import log_lags
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
 from scalelaws.kernels.sf import pooled_tile_sums
 
@@ -551,9 +552,8 @@ def default_lags(max_lag: int, per_octave: int = 4) -> np.ndarray:
     """
     if max_lag < 1:
         raise ScaleRangeError(f"max_lag must be >= 1 pixel, got {max_lag}")
-    n = int(np.floor(np.log2(max_lag) * per_octave + 1e-9))
-    lags = np.unique(np.round(2.0 ** (np.arange(n + 1) / per_octave)).astype(np.int64))
-    return lags[lags <= max_lag]
+    # the project's lag rule (scalelaws.core.scales), with this module's historical bound
+    return log_lags(max_lag, per_octave, bound="exponent")
 
 
 def landscape_sums(
@@ -791,38 +791,6 @@ def bootstrap_weights(
 # --------------------------------------------------------------------------------------------
 # exponents
 # --------------------------------------------------------------------------------------------
-def _ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slope and intercept of ``y`` on ``x`` along the last axis (NaN points dropped)."""
-    ok = np.isfinite(y)
-    n = ok.sum(-1)
-    xw = np.where(ok, x, 0.0)
-    yw = np.where(ok, y, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xm = xw.sum(-1) / n
-        ym = yw.sum(-1) / n
-        dx = np.where(ok, x - xm[..., None], 0.0)
-        slope = (dx * (yw - ym[..., None])).sum(-1) / (dx * dx).sum(-1)
-    slope = np.where(n >= 2, slope, np.nan)
-    return slope, ym - slope * xm
-
-
-def _ci_bounds(ci: float) -> tuple[float, float]:
-    if not 0.0 < ci < 1.0:
-        raise InputError(f"ci must be in (0, 1), got {ci}")
-    return (1.0 - ci) / 2.0, (1.0 + ci) / 2.0
-
-
-def _quantiles(boot: np.ndarray, ci: float) -> np.ndarray:
-    """Percentile interval along axis 0, stacked on a last ``bound`` axis."""
-    lo, hi = _ci_bounds(ci)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices stay NaN
-        qq = np.nanquantile(boot, [lo, hi], axis=0) if np.isfinite(boot).any() else np.full(
-            (2,) + boot.shape[1:], np.nan
-        )
-    return np.moveaxis(qq, 0, -1)
-
-
 def _cf_dataset(ds: xr.Dataset, title: str, source: str) -> xr.Dataset:
     from datetime import datetime, timezone
 
@@ -938,11 +906,9 @@ def exponents_by_landscape(
         )
     tot_s = sums["sf_sum"].sum("unit").values  # (L, Q, K)
     tot_c = sums["sf_count"].sum("unit").values  # (L, K)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        S = tot_s / tot_c[:, None, :]
-    S = np.where(tot_c[:, None, :] >= min_pairs, S, np.nan)
+    S = pooled_ratio(tot_s[None], tot_c[None], min_pairs)
     x = np.log(lag_m[sel])
-    zeta, _ = _ols_slope(x, np.log(S[..., sel]))
+    zeta, _ = ols_slope(x, np.log(S[..., sel]))
     qs = sums["q"].values
     iq = int(np.flatnonzero(qs == 2)[0]) if np.any(qs == 2) else int(np.argmin(qs))
     H = zeta[:, iq] / qs[iq]
@@ -954,14 +920,13 @@ def exponents_by_landscape(
     unit = "none"
     if n_boot > 0:
         w, unit = bootstrap_weights(sums, n_boot, unit=bootstrap, rng=rng)
-        bs = np.einsum("ru,ulqk->rlqk", w.values, sums["sf_sum"].values)
-        bc = np.einsum("ru,ulk->rlk", w.values, sums["sf_count"].values)
+        Sb = pooled_ratio(sums["sf_sum"].values, sums["sf_count"].values, min_pairs,
+                          weights=w.values)
         with np.errstate(invalid="ignore", divide="ignore"):
-            Sb = np.where(bc[:, :, None, :] >= min_pairs, bs / bc[:, :, None, :], np.nan)
-            zb, _ = _ols_slope(x, np.log(Sb[..., sel]))
-        S_ci = _quantiles(Sb, ci)
-        zeta_ci = _quantiles(zb, ci)
-        H_ci = _quantiles(zb[:, :, iq] / qs[iq], ci)
+            zb, _ = ols_slope(x, np.log(Sb[..., sel]))
+        S_ci = percentile_interval(Sb, ci)
+        zeta_ci = percentile_interval(zb, ci)
+        H_ci = percentile_interval(zb[:, :, iq] / qs[iq], ci)
     per = _per_landscape_extras(
         lst, classes, list(sums["landscape"].values), lag_m[sel], S[:, iq, sel], H, H_ci,
         (lo_m, hi_m), n_boot=n_boot, ci=ci, rng=rng, wavelet=wavelet,
@@ -1157,7 +1122,7 @@ def windowed_exponents(
     s, c = pooled_tile_sums(a, lags_arr[sel], qs, window_px, ys=i0s, xs=j0s, contained=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         S = s / c[..., None]  # (wy, wx, K, Q)
-        zeta = np.moveaxis(_ols_slope(x, np.log(np.moveaxis(S, -1, -2)))[0], -1, 0)
+        zeta = np.moveaxis(ols_slope(x, np.log(np.moveaxis(S, -1, -2)))[0], -1, 0)
     zeta = np.where(frac[None] >= min_valid, zeta, np.nan)
     iq = int(np.flatnonzero(qs == 2)[0]) if np.any(qs == 2) else int(np.argmin(qs))
     half = (window_px - 1) / 2.0

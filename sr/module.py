@@ -213,12 +213,12 @@ class SRModule(L.LightningModule):
         self.log("val/loss", loss, prog_bar=True, batch_size=bs, sync_dist=True)
         for k, v in terms.items():
             self.log(f"val/{k}", v, batch_size=bs, sync_dist=True)
-        std, mean = self.norm.lst_std, self.norm.lst_mean
+        std = self.norm.lst_std
         # consistency in kelvin with the configured degradation (radiance is nonlinear)
-        deg = degrade_tensor(sr.float() * std + mean, self.factor, method=self.config["data"]["method"],
+        deg = degrade_tensor(self.norm.invert(sr.float()), self.factor, method=self.config["data"]["method"],
                              **self.degrade_kw)
         ok = batch["lr_mask"] & torch.isfinite(deg)
-        diff = torch.where(ok, deg - (batch["lr"] * std + mean), torch.zeros_like(deg))
+        diff = torch.where(ok, deg - self.norm.invert(batch["lr"]), torch.zeros_like(deg))
         cons = diff.abs().sum() / ok.sum().clamp_min(1)
         self.log("val/consistency_mae_K", cons, batch_size=bs, sync_dist=True)
         if "hr" in batch:

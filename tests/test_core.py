@@ -101,3 +101,66 @@ def test_dask_stays_lazy_and_equal():
 def test_unknown_method():
     with pytest.raises(ValueError, match="aggregation method"):
         agg.aggregate_blocks(np.ones((4, 4)), 2, method="median")
+
+
+# ---------------------------------------------------------------- estimate
+def test_ols_slope_equals_polyfit_and_drops_nan():
+    from scalelaws.core.estimate import ols_slope
+
+    rng = np.random.default_rng(4)
+    x = np.log(np.arange(1.0, 13.0))
+    y = 0.7 * x + 1.3 + 0.05 * rng.normal(size=(3, x.size))
+    y[1, 4] = np.nan
+    slope, icpt = ols_slope(x, y)
+    for i in range(3):
+        ok = np.isfinite(y[i])
+        ref = np.polyfit(x[ok], y[i, ok], 1)
+        assert slope[i] == pytest.approx(ref[0], rel=1e-12)
+        assert icpt[i] == pytest.approx(ref[1], rel=1e-12)
+    s_prop, _ = ols_slope(x, y, propagate_nan=True)
+    assert np.isnan(s_prop[1]) and s_prop[0] == pytest.approx(slope[0], rel=1e-14)
+    assert np.isnan(ols_slope(x[:1], y[:, :1])[0]).all()  # one point: no slope
+
+
+def test_percentile_interval_covers_the_stated_fraction():
+    from scalelaws.core.estimate import percentile_interval
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(20000, 2))
+    a[:, 1] = np.nan
+    a[0, 1] = 1.0
+    iv = percentile_interval(a, 0.9)
+    assert iv.shape == (2, 2)
+    np.testing.assert_allclose(iv[0], [-1.6449, 1.6449], atol=0.05)
+    assert iv[1, 0] == iv[1, 1] == 1.0  # one finite replicate
+    assert np.isnan(percentile_interval(a, 0.9, min_finite=2)[1]).all()
+    with pytest.raises(Exception, match="ci must be in"):
+        percentile_interval(a, 1.5)
+
+
+def test_pooled_ratio_is_the_ratio_of_sums_and_respects_min_pairs():
+    from scalelaws.core.estimate import pooled_ratio
+
+    sums = np.array([[[2.0, 4.0], [6.0, 8.0]], [[1.0, 1.0], [1.0, 1.0]]])  # (U=2, Q=2, K=2)
+    counts = np.array([[1.0, 50.0], [1.0, 60.0]])  # (U=2, K=2): broadcast over q
+    S = pooled_ratio(sums, counts, 100)
+    assert np.isnan(S[:, 0]).all()  # 2 pairs < 100
+    np.testing.assert_allclose(S[:, 1], [5.0 / 110.0, 9.0 / 110.0])
+    w = np.array([[2.0, 0.0], [1.0, 1.0]])  # two replicates
+    Sb = pooled_ratio(sums, counts, 100, weights=w)
+    assert Sb.shape == (2, 2, 2)
+    np.testing.assert_allclose(Sb[0, :, 1], [8.0 / 100.0, 16.0 / 100.0])  # unit 0 twice: 100 pairs
+    assert np.isnan(Sb[0, :, 0]).all()
+    np.testing.assert_allclose(Sb[1], S, equal_nan=True)
+
+
+# ---------------------------------------------------------------- lags
+def test_log_lags_rule_and_bounds():
+    from scalelaws.core.scales import log_lags
+
+    assert log_lags(32, 2).tolist() == [1, 2, 3, 4, 6, 8, 11, 16, 23, 32]
+    assert log_lags(40, 1).tolist() == [1, 2, 4, 8, 16, 32]
+    assert 11 in log_lags(11, 2) and 11 not in log_lags(11, 2, bound="exponent")
+    for m in (1, 7, 64, 1000):
+        assert np.array_equal(log_lags(m, 1), log_lags(m, 1, bound="exponent"))
+        assert np.all(np.diff(log_lags(m, 4)) > 0) and log_lags(m, 4)[-1] <= m
