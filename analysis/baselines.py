@@ -69,6 +69,8 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from scalelaws.core.aggregate import aggregate_by_index, centre_index
+from scalelaws.core.interpolate import KEYS_A, cubic_interpolate, keys_kernel
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError
 
 logger = logging.getLogger(__name__)
@@ -159,8 +161,8 @@ def coarse_index(fine: xr.DataArray, coarse: xr.DataArray) -> tuple[np.ndarray, 
 
     """
     _check_pair_grids(coarse, fine)
-    r, c = _centre_positions(fine, coarse)
-    return np.floor(r).astype(np.int64), np.floor(c).astype(np.int64)
+    r, c = _centre_positions(fine, coarse)  # already in coarse pixel units from the edge
+    return centre_index(r, 0.0, 1.0), centre_index(c, 0.0, 1.0)
 
 
 def aggregate_to(
@@ -199,21 +201,8 @@ def aggregate_to(
         raise InputError(f"min_coverage must lie in (0, 1], got {min_coverage}")
     factor = _check_pair_grids(coarse, fine)
     rows, cols = coarse_index(fine, coarse)
-    nyc, nxc = coarse.shape
-    v = np.asarray(fine.values, dtype=np.float64)
-    if method == "radiance":
-        v = v**4
-    rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    ok = np.isfinite(v) & (rr >= 0) & (rr < nyc) & (cc >= 0) & (cc < nxc)
-    flat = rr[ok] * nxc + cc[ok]
-    count = np.bincount(flat, minlength=nyc * nxc).reshape(nyc, nxc)
-    total = np.bincount(flat, weights=v[ok], minlength=nyc * nxc).reshape(nyc, nxc)
-    coverage = count / float(factor * factor)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = total / count
-    if method == "radiance":
-        out = out**0.25
-    out[(count == 0) | (coverage < min_coverage - 1e-12)] = np.nan
+    out, coverage = aggregate_by_index(fine.values, rows, cols, coarse.shape, factor,
+                                       method=method, min_coverage=min_coverage)
     res = xr.DataArray(
         out.astype(np.result_type(fine.dtype, np.float32)),
         dims=("y", "x"),
@@ -231,45 +220,7 @@ def _georef_like(da: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
     return da.rio.write_transform(like.rio.transform(recalc=False))
 
 
-def keys_kernel(t: np.ndarray, a: float = -0.5) -> np.ndarray:
-    """Keys (1981) cubic convolution kernel.
-
-    Parameters
-    ----------
-    t
-        Distances in sample spacings.
-    a
-        Free parameter; ``-0.5`` makes the interpolation third-order accurate (it reproduces
-        quadratics exactly).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``W(t)``: ``(a+2)|t|^3 - (a+3)|t|^2 + 1`` for ``|t| <= 1``,
-        ``a|t|^3 - 5a|t|^2 + 8a|t| - 4a`` for ``1 < |t| < 2``, 0 beyond.
-
-    """
-    t = np.abs(np.asarray(t, dtype=np.float64))
-    w1 = (a + 2.0) * t**3 - (a + 3.0) * t**2 + 1.0
-    w2 = a * t**3 - 5.0 * a * t**2 + 8.0 * a * t - 4.0 * a
-    return np.where(t <= 1.0, w1, np.where(t < 2.0, w2, 0.0))
-
-
-def _cubic_matrix(u: np.ndarray, n: int, a: float = -0.5) -> np.ndarray:
-    """Interpolation matrix ``W (len(u), n)`` evaluating samples ``0..n-1`` at positions ``u``.
-
-    Samples beyond the ends are replicated (clamped index), so the matrix rows sum to one.
-    """
-    i0 = np.floor(u).astype(np.int64)
-    w = np.zeros((u.size, n))
-    rows = np.arange(u.size)
-    for k in (-1, 0, 1, 2):
-        idx = i0 + k
-        np.add.at(w, (rows, np.clip(idx, 0, n - 1)), keys_kernel(u - idx, a))
-    return w
-
-
-def upsample_cubic(coarse: xr.DataArray, like: xr.DataArray, *, a: float = -0.5) -> xr.DataArray:
+def upsample_cubic(coarse: xr.DataArray, like: xr.DataArray, *, a: float = KEYS_A) -> xr.DataArray:
     """Cubic-convolution interpolation of a coarse field onto a finer grid, by geotransform.
 
     The coarse samples are taken at the coarse pixel centres and the result is evaluated at the
@@ -294,15 +245,7 @@ def upsample_cubic(coarse: xr.DataArray, like: xr.DataArray, *, a: float = -0.5)
     """
     _check_pair_grids(coarse, like)
     r, c = _centre_positions(like, coarse)
-    nyc, nxc = coarse.shape
-    wy = _cubic_matrix(r - 0.5, nyc, a)
-    wx = _cubic_matrix(c - 0.5, nxc, a)
-    v = np.asarray(coarse.values, dtype=np.float64)
-    bad = ~np.isfinite(v)
-    out = wy @ np.where(bad, 0.0, v) @ wx.T
-    if bad.any():
-        touched = (np.abs(wy) > 0) @ bad.astype(np.float64) @ (np.abs(wx) > 0).T
-        out[touched > 0] = np.nan
+    out = cubic_interpolate(coarse.values, r - 0.5, c - 0.5, a)
     dtype = np.float64 if coarse.dtype == np.float64 else np.float32
     res = xr.DataArray(
         out.astype(dtype), dims=("y", "x"), coords={"y": like["y"], "x": like["x"]},
@@ -430,7 +373,7 @@ def _finish(values: np.ndarray, ndvi_250m: xr.DataArray, lst_1km: xr.DataArray, 
     return out
 
 
-def bicubic(lst_1km: xr.DataArray, ndvi_250m: xr.DataArray, *, a: float = -0.5) -> xr.DataArray:
+def bicubic(lst_1km: xr.DataArray, ndvi_250m: xr.DataArray, *, a: float = KEYS_A) -> xr.DataArray:
     """Bicubic (Keys cubic convolution) interpolation of the 1 km LST onto the NDVI grid.
 
     Parameters

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from rasterio.enums import Resampling
 
 from analysis.baselines import BASELINES
 from analysis.evaluate import (
@@ -41,6 +40,7 @@ from analysis.evaluate import (
     write_results,
 )
 from scalelaws.errors import InputError
+from scalelaws.grids import place_on_grid
 from scalelaws.io.atomic import atomic_path, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -101,24 +101,12 @@ def to_grid(pred: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
 
     A grid with the same pixel size shifted by whole pixels (an ``sr`` output on the 1 km grid
     refined 4 x, versus the NDVI grid offset by 0-3 fine pixels) is moved exactly, NaN where it
-    does not reach; any other grid is reprojected bilinearly.
+    does not reach; any other grid is reprojected bilinearly (:func:`scalelaws.grids.place_on_grid`).
     """
     if pred.shape == like.shape and np.allclose(pred["x"], like["x"]) and np.allclose(
             pred["y"], like["y"]):
         return pred
-    tp, tl = pred.rio.transform(recalc=False), like.rio.transform(recalc=False)
-    col, row = (tp.c - tl.c) / tl.a, (tp.f - tl.f) / tl.e
-    same_px = np.isclose(tp.a, tl.a, rtol=1e-6) and np.isclose(tp.e, tl.e, rtol=1e-6)
-    if same_px and abs(col - round(col)) < 1e-3 and abs(row - round(row)) < 1e-3:
-        tol = 0.25 * abs(tl.a)
-        out = pred.reindex(x=like["x"], y=like["y"], method="nearest", tolerance=tol)
-        out = out.assign_coords(x=like["x"], y=like["y"])
-    else:
-        out = pred.rio.write_nodata(np.nan, encoded=False).rio.reproject_match(
-            like, resampling=Resampling.bilinear)
-    out = out.rio.write_crs(like.rio.crs).rio.write_transform(tl)
-    out.attrs = dict(pred.attrs)
-    return out
+    return place_on_grid(pred, like)
 
 
 def model_predictor(checkpoint: str | Path, *, device: str | None = None,

@@ -56,6 +56,7 @@ import pandas as pd
 import xarray as xr
 from tqdm.auto import tqdm
 
+from scalelaws.core.estimate import ols_slope, percentile_interval, pooled_ratio
 from scalelaws.errors import InputError
 from scalelaws.io.atomic import atomic_path, atomic_write_text
 
@@ -92,6 +93,10 @@ Q: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)
 #: Parent levels (block of 2**level reference pixels) of the two bands of the invariance test:
 #: refining 16 px -> 4 px ("4 km -> 1 km") and 4 px -> 1 px ("1 km -> 250 m").
 COARSE_LEVELS, FINE_LEVELS = (4, 3), (2, 1)
+#: Minimum pooled pairs for a structure function / detail energy (the same value as the
+#: ``min_pairs=100`` default of :meth:`scalelaws.laws.CorrectionLaw.fit` and
+#: :func:`scalelaws.landscapes.exponents_by_landscape`; pooling is
+#: :func:`scalelaws.core.estimate.pooled_ratio`).
 MIN_PAIRS = 100
 
 
@@ -366,13 +371,7 @@ def _var(dims: Sequence[str], values: Any, units: str, long_name: str) -> tuple:
 
 def _pct(a: np.ndarray, level: float = 0.95, axis: int = 0) -> np.ndarray:
     """Percentile interval along ``axis``, bound last; NaN where fewer than 2 finite values."""
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = np.nanpercentile(a, [lo, hi], axis=axis)
-        n = np.sum(np.isfinite(a), axis=axis)
-    out = np.where(n[None] >= 2, out, np.nan)
-    return np.moveaxis(out, 0, -1)
+    return percentile_interval(a, level, axis=axis, min_finite=2)
 
 
 def _masked(da: xr.DataArray, mask: xr.DataArray) -> xr.DataArray:
@@ -471,16 +470,11 @@ def sf_stats(ctx: Context, var: str, rng: np.random.Generator) -> SFStats:
     wv = w.values
     ss, sc = sums["sf_sum"].values, sums["sf_count"].values
     ds_, dw = sums["det_sum"].values, sums["det_weight"].values
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cnt = sc.sum(0)
-        S = np.where(cnt[:, None, :] >= MIN_PAIRS, ss.sum(0) / cnt[:, None, :], np.nan)
-        bc = np.einsum("ru,ulk->rlk", wv, sc)
-        Sb = np.where(bc[:, :, None, :] >= MIN_PAIRS,
-                      np.einsum("ru,ulqk->rlqk", wv, ss) / bc[:, :, None, :], np.nan)
-        dwt = dw.sum(0)
-        D = np.where(dwt >= MIN_PAIRS, ds_.sum(0) / dwt, np.nan)
-        bw = np.einsum("ru,ulk->rlk", wv, dw)
-        Db = np.where(bw >= MIN_PAIRS, np.einsum("ru,ulk->rlk", wv, ds_) / bw, np.nan)
+    cnt = sc.sum(0)
+    S = pooled_ratio(ss, sc, MIN_PAIRS)
+    Sb = pooled_ratio(ss, sc, MIN_PAIRS, weights=wv)
+    D = pooled_ratio(ds_, dw, MIN_PAIRS)
+    Db = pooled_ratio(ds_, dw, MIN_PAIRS, weights=wv)
     return SFStats(names=names, q=sums["q"].values.astype(float), lag=sums["lag"].values,
                    lag_m=sums["lag_m"].values.astype(float), S=S, Sb=Sb, count=cnt,
                    block_m=sums["block_m"].values.astype(float), D=D, Db=Db, unit=unit,
@@ -792,12 +786,6 @@ def step_law(ctx: Context, out: Path, progress: bool) -> list[Path]:
 # ----------------------------------------------------------------------------------------------
 # step: scale-invariance test
 # ----------------------------------------------------------------------------------------------
-def _band_slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """OLS slope of ``y(..., k)`` on ``x(k)`` along the last axis."""
-    xc = x - x.mean()
-    return ((y - y.mean(-1, keepdims=True)) * xc).sum(-1) / (xc**2).sum()
-
-
 def step_invariance(ctx: Context, out: Path, progress: bool) -> list[Path]:
     """Test scale invariance: the 4 km -> 1 km band against the 1 km -> 250 m band."""
     from scalelaws.laws import load_law
@@ -813,8 +801,8 @@ def step_invariance(ctx: Context, out: Path, progress: bool) -> list[Path]:
     logSb = np.log(st.Sb[:, :, i2])
     H = {}
     for band, sel in (("fine", fine_sel), ("coarse", coarse_sel)):
-        H[band] = _band_slope(x[sel], logS[:, sel]) / 2
-        H[band + "_ci"] = _pct(_band_slope(x[sel], logSb[..., sel]) / 2)
+        H[band] = ols_slope(x[sel], logS[:, sel], propagate_nan=True)[0] / 2
+        H[band + "_ci"] = _pct(ols_slope(x[sel], logSb[..., sel], propagate_nan=True)[0] / 2)
     lev = {int(round(math.log2(b / px))): j for j, b in enumerate(st.block_m)}
     jc = [lev[v] for v in COARSE_LEVELS]
     jf = [lev[v] for v in FINE_LEVELS]

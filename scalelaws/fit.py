@@ -57,6 +57,8 @@ import xarray as xr
 from scipy import optimize
 from scipy import stats as sps
 
+from scalelaws.core.estimate import ols_slope, percentile_interval, wls_slope
+from scalelaws.core.scales import log_lags
 from scalelaws.errors import InputError, ScaleRangeError
 
 __all__ = [
@@ -679,7 +681,7 @@ def bootstrap_structure_function(
         if top < 1:
             raise ScaleRangeError(f"field {ny}x{nx} px is too small for structure functions",
                                   da.attrs.get("source"))
-        lags_arr = 2 ** np.arange(int(math.log2(top)) + 1)
+        lags_arr = log_lags(top, 1)  # dyadic: 1, 2, 4, ... <= top
     else:
         lags_arr = np.unique(np.asarray(lags, dtype=int))
     if lags_arr.size == 0 or lags_arr[0] < 1:
@@ -747,31 +749,9 @@ def _fit_lags(lo_px: float, hi_px: float, per_octave: int = 4) -> np.ndarray:
         return np.array([], dtype=int)
     n = max(int(round(per_octave * math.log2(max(hi, 1) / max(lo, 1)))) + 1, 2)
     geo = np.unique(np.round(np.geomspace(lo, hi, n)).astype(int))
-    dyad = 2 ** np.arange(0, int(math.log2(hi)) + 1)
+    dyad = log_lags(max(hi, 1), 1)
     dyad = dyad[(dyad >= lo) & (dyad <= hi)]
     return np.unique(np.concatenate([geo, dyad]))
-
-
-def _ols_slopes(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """OLS slopes of the rows of ``Y`` (``(..., n)``) on ``x`` (``(n,)``)."""
-    xc = x - x.mean()
-    return (Y - Y.mean(axis=-1, keepdims=True)) @ xc / np.dot(xc, xc)
-
-
-def _pct(a: np.ndarray, level: float, axis: int = 0) -> np.ndarray:
-    """Percentile interval of ``a`` along ``axis``, NaN-aware; bounds on the last axis."""
-    alpha = 1.0 - level
-    with np.errstate(all="ignore"):
-        lo = np.nanquantile(a, alpha / 2, axis=axis)
-        hi = np.nanquantile(a, 1 - alpha / 2, axis=axis)
-    return np.stack([lo, hi], axis=-1)
-
-
-def _wls_slopes(x: np.ndarray, Y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted LS slopes of ``Y (..., n)`` on ``x (n,)`` (the log-cumulant fit of the cascade)."""
-    from scalelaws.stats.wavelets import _wls_slope
-
-    return _wls_slope(x, Y, w)[0]
 
 
 def _log_leaders(values: np.ndarray, n_oct: int, gamma: float,
@@ -863,7 +843,7 @@ def _leader_block_bootstrap(
         C2 = (S2 - S1**2 / N) / (N - 1)
     w = np.where(N >= 3, N, 0.0)
     xj = np.asarray(js, dtype=float) * math.log(2.0)
-    return _wls_slopes(xj, C1, w) - gamma, _wls_slopes(xj, C2, w), b, K
+    return wls_slope(xj, C1, w)[0] - gamma, wls_slope(xj, C2, w)[0], b, K
 
 
 def _wls_c12(logL: list[np.ndarray], j1: int, j2: int, gamma: float) -> tuple[float, float]:
@@ -877,7 +857,7 @@ def _wls_c12(logL: list[np.ndarray], j1: int, j2: int, gamma: float) -> tuple[fl
             C1[i], C2[i] = v.mean(), v.var(ddof=1)
     w = np.where(n >= 3, n, 0.0)
     xj = js * math.log(2.0)
-    return float(_wls_slopes(xj, C1, w)) - gamma, float(_wls_slopes(xj, C2, w))
+    return float(wls_slope(xj, C1, w)[0]) - gamma, float(wls_slope(xj, C2, w)[0])
 
 
 _WAV_CALIB_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -1061,7 +1041,7 @@ def _wavelet_part(
         return out
     for i, (name, cb) in enumerate((("c1", c1b), ("c2", c2b))):
         if np.isfinite(cb).sum() >= 2:
-            out[f"{name}_ci"] = est[i] + fac[i] * (_pct(cb, level) - np.nanmedian(cb))
+            out[f"{name}_ci"] = est[i] + fac[i] * (percentile_interval(cb, level) - np.nanmedian(cb))
         else:
             log.warning("%s interval not computed: fewer than two blocks of %d px hold valid "
                         "leaders at octaves j=%d..%d", name, out["block"], j1, j2)
@@ -1175,9 +1155,9 @@ def _lrd_inflation(
             T_s, T_c = T_s[has], T_c[has]
             idx = g.integers(0, nt, size=(100, k))
             with np.errstate(divide="ignore", invalid="ignore"):
-                z_full.append(_ols_slopes(x, np.log(sums[i] / cnt[i])))
+                z_full.append(ols_slope(x, np.log(sums[i] / cnt[i]), propagate_nan=True)[0])
                 Sb = T_s[idx].sum(axis=1) / T_c[idx].sum(axis=1)[:, None, :]
-                zb = _ols_slopes(x, np.log(Sb))
+                zb = ols_slope(x, np.log(Sb), propagate_nan=True)[0]
             var_boot.append(np.nanvar(zb, axis=0, ddof=1))
         done += m
     zf = np.array(z_full)
@@ -1382,7 +1362,7 @@ def fit_scaling(
         log.warning("%d of %d bootstrap replicates have an empty or zero lag; dropped",
                     int((~good).sum()), n_boot)
     logSb = logSb[good]
-    zb = _ols_slopes(x, logSb)  # (nb, nq)
+    zb = ols_slope(x, logSb, propagate_nan=True)[0]  # (nb, nq)
     nb = zb.shape[0]
     inflation = np.ones(len(qs))
     bias = np.zeros(len(qs))
@@ -1393,7 +1373,7 @@ def fit_scaling(
             mask = ~np.isfinite(da.values)
             inflation, bias = _lrd_inflation(mask, zeta[i2] / 2, qs, lags, B, stride, k,
                                              n_calib)
-        dev = _pct(zb, level) - np.median(zb, axis=0)[:, None]
+        dev = percentile_interval(zb, level) - np.median(zb, axis=0)[:, None]
         zeta_ci = (zeta - bias)[:, None] + inflation[:, None] * dev
         zeta_se_boot = np.std(zb, axis=0, ddof=1)
     elif n_boot:
@@ -1417,10 +1397,10 @@ def fit_scaling(
             b1 = coef[ib, 1, cols]
             b2 = b1 + coef[ib, 2, cols]
             f2 = inflation[i2]
-            brk["break_ci"] = np.exp(_pct(grid[ib], level))
-            brk["H_below_ci"] = brk["H_below"] + f2 * (_pct(b1 / 2, level) - np.median(b1 / 2))
-            brk["H_above_ci"] = brk["H_above"] + f2 * (_pct(b2 / 2, level) - np.median(b2 / 2))
-            d_ci = _pct((b2 - b1) / 2, level) - np.median((b2 - b1) / 2)
+            brk["break_ci"] = np.exp(percentile_interval(grid[ib], level))
+            brk["H_below_ci"] = brk["H_below"] + f2 * (percentile_interval(b1 / 2, level) - np.median(b1 / 2))
+            brk["H_above_ci"] = brk["H_above"] + f2 * (percentile_interval(b2 / 2, level) - np.median(b2 / 2))
+            d_ci = percentile_interval((b2 - b1) / 2, level) - np.median((b2 - b1) / 2)
             d_ci = (brk["H_above"] - brk["H_below"]) + f2 * d_ci
             brk["significant"] = bool(br.significant and (d_ci[0] > 0 or d_ci[1] < 0))
     elif detect_break:
@@ -1620,7 +1600,7 @@ def local_slopes(sf_ds: xr.Dataset, q: float = 2, *, level: float = 0.95) -> xr.
                         dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             zb = np.log(Sb[:, hi_i] / Sb[:, lo_i]) / math.log(2.0)
-        ci = _pct(zb, level)
+        ci = percentile_interval(zb, level)
     qf = float(q)
     scale_m = np.sqrt(lag_m[lo_i] * lag_m[hi_i])
     return xr.Dataset(

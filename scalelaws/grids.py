@@ -50,6 +50,7 @@ import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 from affine import Affine
 
+from scalelaws.core.aggregate import aggregate_blocks
 from scalelaws.errors import (
     AllNaNError,
     GridMismatchError,
@@ -68,6 +69,7 @@ __all__ = [
     "gaussian_sigma_for_mtf",
     "gaussian_smooth",
     "pixel_size",
+    "place_on_grid",
     "psf_degrade",
     "refine_like",
     "upsample_coords",
@@ -259,22 +261,27 @@ def _finish(
 def _block_reduce(
     da: xr.DataArray, factor: int, method: str, max_missing: float, missing: xr.DataArray
 ) -> xr.DataArray:
-    """Block mean (or radiance mean) of ``da``; NaN where ``missing`` fraction > max_missing."""
+    """Block mean (or radiance mean) of ``da``; NaN where ``missing`` fraction > max_missing.
+
+    The values come from :func:`scalelaws.core.aggregate.aggregate_blocks` (the single
+    definition, coverage ``1 - max_missing`` judged on the pixels not ``missing``); the coarse
+    coordinates are the means of the fine ones.
+    """
     ydim, xdim = _spatial_dims(da)
     dtype = da.dtype if np.issubdtype(da.dtype, np.floating) else np.dtype("float64")
-    work = da.astype("float64")
-    if method == "radiance":
-        work = work**4
-    window = {ydim: factor, xdim: factor}
-    valid = work.notnull()
-    total = work.fillna(0.0).coarsen(window, boundary="exact").sum()
-    count = valid.astype("float64").coarsen(window, boundary="exact").sum()
-    frac = missing.astype("float64").coarsen(window, boundary="exact").mean()
-    # a block without any valid fine pixel is NaN whatever max_missing (also after a PSF)
-    mean = (total / count.where(count > 0)).where((frac <= max_missing) & (frac < 1.0))
-    if method == "radiance":
-        mean = mean**0.25
-    return mean.astype(dtype)
+    lead = [d for d in da.dims if d not in (ydim, xdim)]
+    order = (*lead, ydim, xdim)
+    values = da.transpose(*order).data
+    valid = ~missing.transpose(*order).data
+    data = aggregate_blocks(values, factor, method=method, min_coverage=1.0 - max_missing,
+                            valid=valid)
+    coords = {}
+    for name, c in da.coords.items():
+        window = {d: factor for d in (ydim, xdim) if d in c.dims}
+        coords[name] = (c.variable.coarsen(window, "mean", boundary="exact") if window
+                        else c.variable)
+    out = xr.DataArray(data, dims=order, coords=coords)
+    return out.transpose(*da.dims).astype(dtype)
 
 
 def coarsen(
@@ -599,6 +606,71 @@ def align(da: xr.DataArray, ref: xr.DataArray, *, resampling: str = "bilinear") 
             "the field and the reference grid do not overlap (empty reprojection)", _source(da)
         )
     return out
+
+
+def place_on_grid(
+    da: xr.DataArray,
+    like: xr.DataArray,
+    *,
+    resampling: str = "bilinear",
+    dtype: Any = None,
+) -> xr.DataArray:
+    """Put a 2-D field on the grid of ``like``: exactly when whole pixels apart, else :func:`align`.
+
+    When the two grids have the same (signed) pixel size and their origins differ by a whole
+    number of pixels (the MODIS-ASTER NDVI is offset by 0-3 fine pixels from the 4 x 4 blocks of
+    the 1 km grid; an SR output on the refined 1 km grid against the NDVI grid), the values are
+    moved by that shift exactly, NaN where ``da`` does not reach. Otherwise ``da`` is
+    reprojected with :func:`align` (``resampling``). The single definition of co-registering a
+    field onto a fine grid (``sr.data.place_on_fine_grid``, ``analysis.experiment.to_grid``).
+
+    Parameters
+    ----------
+    da
+        Field with a CRS and transform.
+    like
+        Field on the target grid (with a CRS and transform).
+    resampling
+        Resampling of the non-integer case (:func:`align`).
+    dtype
+        Output dtype (default: ``da``'s floating dtype, float64 for integers).
+
+    Returns
+    -------
+    xarray.DataArray
+        On ``like``'s coordinates, CRS and transform, with ``da``'s attrs.
+
+    Raises
+    ------
+    scalelaws.errors.GridMismatchError
+        The field does not overlap the grid.
+
+    """
+    for name, obj in (("field", da), ("target grid", like)):
+        if not _has_rio_grid(obj):
+            raise MissingCRSError(f"the {name} to place has no CRS", _source(obj))
+    if dtype is None:
+        dtype = da.dtype if np.issubdtype(da.dtype, np.floating) else np.float64
+    tl, td = like.rio.transform(), da.rio.transform()
+    same_px = math.isclose(td.a, tl.a, rel_tol=1e-6) and math.isclose(td.e, tl.e, rel_tol=1e-6)
+    col, row = (td.c - tl.c) / tl.a, (td.f - tl.f) / tl.e
+    whole = abs(col - round(col)) <= 1e-3 and abs(row - round(row)) <= 1e-3
+    if not (same_px and whole) or td.b or td.d or tl.b or tl.d:
+        return align(da, like, resampling=resampling).astype(dtype)
+    r0, c0 = int(round(row)), int(round(col))
+    ydim, xdim = _spatial_dims(like)
+    ny, nx = like.sizes[ydim], like.sizes[xdim]
+    src = np.asarray(da.values, dtype=dtype)
+    dr0, dr1 = max(r0, 0), min(r0 + src.shape[0], ny)
+    dc0, dc1 = max(c0, 0), min(c0 + src.shape[1], nx)
+    if dr1 <= dr0 or dc1 <= dc0:
+        raise GridMismatchError("the field does not overlap the target grid", _source(da))
+    out = np.full((ny, nx), np.nan, dtype=dtype)
+    out[dr0:dr1, dc0:dc1] = src[dr0 - r0 : dr1 - r0, dc0 - c0 : dc1 - c0]
+    res = xr.DataArray(out, dims=(ydim, xdim), name=da.name, attrs=dict(da.attrs),
+                       coords={ydim: like[ydim].values, xdim: like[xdim].values})
+    log.debug("placed field with a shift of (%d, %d) pixels", r0, c0)
+    return res.rio.write_crs(like.rio.crs).rio.write_transform(tl)
 
 
 def upsample_coords(da: xr.DataArray, factor: int) -> dict[str, Any]:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +42,9 @@ import dask
 import numpy as np
 import xarray as xr
 
+from scalelaws.core.aggregate import aggregate_blocks, block_sum, block_sums, covered
+from scalelaws.core.estimate import ols_slope, percentile_interval, pooled_ratio
+from scalelaws.core.scales import log_lags
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
 from scalelaws.kernels.sf import pooled_tile_sums
 
@@ -328,27 +330,16 @@ def tile_sf_sums(
     return pooled_tile_sums(a, lags, _check_q(q), int(tile), parallel=parallel)
 
 
-def _block_sums(val: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and count of valid pixels in ``2^k`` blocks (edges trimmed)."""
-    b = 2**k
-    ny, nx = (val.shape[0] // b) * b, (val.shape[1] // b) * b
-    v = val[:ny, :nx]
-    ok = np.isfinite(v)
-    s = np.where(ok, v, 0.0).reshape(ny // b, b, nx // b, b).sum(axis=(1, 3))
-    n = ok.reshape(ny // b, b, nx // b, b).sum(axis=(1, 3)).astype(np.float64)
-    return s, n
-
-
 def _pyramid(val: np.ndarray, n_levels: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`_block_sums` at levels ``0 .. n_levels - 1``, each built from the level below."""
+    """Sum valid values and counts in ``2^k`` blocks, ``k < n_levels``, each from the level below.
+
+    Level ``k`` equals :func:`scalelaws.core.aggregate.block_sums` ``(val, 2**k)``.
+    """
     ok = np.isfinite(val)
     out = [(np.where(ok, val, 0.0), ok.astype(np.float64))]
     for _ in range(1, n_levels):
         s, n = out[-1]
-        py, px = s.shape[0] // 2, s.shape[1] // 2
-        out.append(
-            tuple(v[: 2 * py, : 2 * px].reshape(py, 2, px, 2).sum(axis=(1, 3)) for v in (s, n))
-        )
+        out.append((block_sum(s, 2), block_sum(n, 2)))
     return out
 
 
@@ -370,20 +361,20 @@ def _detail_level(
 
     Returns per-tile ``(sum n_c (m_c - m_p)^2, sum n_c)`` for the parents (size ``2^k``) whose
     valid fraction is at least ``1 - max_missing`` and that have >= 2 valid children (each
-    child also ``>= 1 - max_missing`` valid). ``children``: ``_block_sums(a, k - 1)`` when
+    child also ``>= 1 - max_missing`` valid: the coverage rule
+    :func:`scalelaws.core.aggregate.covered`). ``children``: ``block_sums(a, 2**(k - 1))`` when
     already computed (:func:`_pyramid`).
     """
-    sc, nc = _block_sums(a, k - 1) if children is None else children
+    sc, nc = block_sums(a, 2 ** (k - 1)) if children is None else children
     py, px = sc.shape[0] // 2, sc.shape[1] // 2
     sc = sc[: 2 * py, : 2 * px].reshape(py, 2, px, 2)
     nc = nc[: 2 * py, : 2 * px].reshape(py, 2, px, 2)
-    need_c = (1.0 - max_missing) * 4.0 ** (k - 1)
-    okc = (nc >= need_c) & (nc > 0)
+    okc = covered(nc, 4.0 ** (k - 1), 1.0 - max_missing)
     mc = np.where(okc, sc / np.where(nc > 0, nc, 1.0), 0.0)
     wc = np.where(okc, nc, 0.0)
     wp = wc.sum(axis=(1, 3))
     nchild = okc.sum(axis=(1, 3))
-    okp = (wp >= (1.0 - max_missing) * 4.0**k) & (nchild >= 2) & (wp > 0)
+    okp = covered(wp, 4.0**k, 1.0 - max_missing) & (nchild >= 2)
     mp = (wc * mc).sum(axis=(1, 3)) / np.where(wp > 0, wp, 1.0)
     e = (wc * (mc - mp[:, None, :, None]) ** 2).sum(axis=(1, 3))
     ids = _tile_ids((py, px), 2**k, tile, ntiles[1])
@@ -395,18 +386,19 @@ def _detail_level(
 
 def _regression_level(y: np.ndarray, x: np.ndarray, k: int, tile: int, ntiles, max_missing: float):
     """Centred cross products of block means of ``y`` (LST) and ``x`` (NDVI) per tile."""
-    sy, ny_ = _block_sums(y, k)
-    sx, _ = _block_sums(x, k)
-    ok = ny_ >= max((1.0 - max_missing) * 4.0**k, 1.0)
+    # y and x share their missing pixels, hence their coverage
+    ym = aggregate_blocks(y, 2**k, min_coverage=1.0 - max_missing)
+    xm = aggregate_blocks(x, 2**k, min_coverage=1.0 - max_missing)
+    ok = np.isfinite(ym) & np.isfinite(xm)
     nt = ntiles[0] * ntiles[1]
     out = np.zeros((6, nt))
     if not ok.any():
         return out
-    my = sy[ok] / ny_[ok]
-    mx = sx[ok] / ny_[ok]
+    my = ym[ok]
+    mx = xm[ok]
     dy = my - my.mean()
     dx = mx - mx.mean()
-    ids = _tile_ids(sy.shape, 2**k, tile, ntiles[1])[ok.ravel()]
+    ids = _tile_ids(ym.shape, 2**k, tile, ntiles[1])[ok.ravel()]
     for r, w in enumerate((np.ones_like(dx), dx, dy, dx * dx, dx * dy, dy * dy)):
         out[r] = np.bincount(ids, weights=w, minlength=nt)
     return out
@@ -560,9 +552,8 @@ def default_lags(max_lag: int, per_octave: int = 4) -> np.ndarray:
     """
     if max_lag < 1:
         raise ScaleRangeError(f"max_lag must be >= 1 pixel, got {max_lag}")
-    n = int(np.floor(np.log2(max_lag) * per_octave + 1e-9))
-    lags = np.unique(np.round(2.0 ** (np.arange(n + 1) / per_octave)).astype(np.int64))
-    return lags[lags <= max_lag]
+    # the project's lag rule (scalelaws.core.scales), with this module's historical bound
+    return log_lags(max_lag, per_octave, bound="exponent")
 
 
 def landscape_sums(
@@ -800,38 +791,6 @@ def bootstrap_weights(
 # --------------------------------------------------------------------------------------------
 # exponents
 # --------------------------------------------------------------------------------------------
-def _ols_slope(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Slope and intercept of ``y`` on ``x`` along the last axis (NaN points dropped)."""
-    ok = np.isfinite(y)
-    n = ok.sum(-1)
-    xw = np.where(ok, x, 0.0)
-    yw = np.where(ok, y, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xm = xw.sum(-1) / n
-        ym = yw.sum(-1) / n
-        dx = np.where(ok, x - xm[..., None], 0.0)
-        slope = (dx * (yw - ym[..., None])).sum(-1) / (dx * dx).sum(-1)
-    slope = np.where(n >= 2, slope, np.nan)
-    return slope, ym - slope * xm
-
-
-def _ci_bounds(ci: float) -> tuple[float, float]:
-    if not 0.0 < ci < 1.0:
-        raise InputError(f"ci must be in (0, 1), got {ci}")
-    return (1.0 - ci) / 2.0, (1.0 + ci) / 2.0
-
-
-def _quantiles(boot: np.ndarray, ci: float) -> np.ndarray:
-    """Percentile interval along axis 0, stacked on a last ``bound`` axis."""
-    lo, hi = _ci_bounds(ci)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices stay NaN
-        qq = np.nanquantile(boot, [lo, hi], axis=0) if np.isfinite(boot).any() else np.full(
-            (2,) + boot.shape[1:], np.nan
-        )
-    return np.moveaxis(qq, 0, -1)
-
-
 def _cf_dataset(ds: xr.Dataset, title: str, source: str) -> xr.Dataset:
     from datetime import datetime, timezone
 
@@ -947,11 +906,9 @@ def exponents_by_landscape(
         )
     tot_s = sums["sf_sum"].sum("unit").values  # (L, Q, K)
     tot_c = sums["sf_count"].sum("unit").values  # (L, K)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        S = tot_s / tot_c[:, None, :]
-    S = np.where(tot_c[:, None, :] >= min_pairs, S, np.nan)
+    S = pooled_ratio(tot_s[None], tot_c[None], min_pairs)
     x = np.log(lag_m[sel])
-    zeta, _ = _ols_slope(x, np.log(S[..., sel]))
+    zeta, _ = ols_slope(x, np.log(S[..., sel]))
     qs = sums["q"].values
     iq = int(np.flatnonzero(qs == 2)[0]) if np.any(qs == 2) else int(np.argmin(qs))
     H = zeta[:, iq] / qs[iq]
@@ -963,14 +920,13 @@ def exponents_by_landscape(
     unit = "none"
     if n_boot > 0:
         w, unit = bootstrap_weights(sums, n_boot, unit=bootstrap, rng=rng)
-        bs = np.einsum("ru,ulqk->rlqk", w.values, sums["sf_sum"].values)
-        bc = np.einsum("ru,ulk->rlk", w.values, sums["sf_count"].values)
+        Sb = pooled_ratio(sums["sf_sum"].values, sums["sf_count"].values, min_pairs,
+                          weights=w.values)
         with np.errstate(invalid="ignore", divide="ignore"):
-            Sb = np.where(bc[:, :, None, :] >= min_pairs, bs / bc[:, :, None, :], np.nan)
-            zb, _ = _ols_slope(x, np.log(Sb[..., sel]))
-        S_ci = _quantiles(Sb, ci)
-        zeta_ci = _quantiles(zb, ci)
-        H_ci = _quantiles(zb[:, :, iq] / qs[iq], ci)
+            zb, _ = ols_slope(x, np.log(Sb[..., sel]))
+        S_ci = percentile_interval(Sb, ci)
+        zeta_ci = percentile_interval(zb, ci)
+        H_ci = percentile_interval(zb[:, :, iq] / qs[iq], ci)
     per = _per_landscape_extras(
         lst, classes, list(sums["landscape"].values), lag_m[sel], S[:, iq, sel], H, H_ci,
         (lo_m, hi_m), n_boot=n_boot, ci=ci, rng=rng, wavelet=wavelet,
@@ -1166,7 +1122,7 @@ def windowed_exponents(
     s, c = pooled_tile_sums(a, lags_arr[sel], qs, window_px, ys=i0s, xs=j0s, contained=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         S = s / c[..., None]  # (wy, wx, K, Q)
-        zeta = np.moveaxis(_ols_slope(x, np.log(np.moveaxis(S, -1, -2)))[0], -1, 0)
+        zeta = np.moveaxis(ols_slope(x, np.log(np.moveaxis(S, -1, -2)))[0], -1, 0)
     zeta = np.where(frac[None] >= min_valid, zeta, np.nan)
     iq = int(np.flatnonzero(qs == 2)[0]) if np.any(qs == 2) else int(np.argmin(qs))
     half = (window_px - 1) / 2.0

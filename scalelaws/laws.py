@@ -46,13 +46,13 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from scalelaws.core.estimate import percentile_interval, pooled_ratio
 from scalelaws.errors import InputError, ScaleRangeError
 from scalelaws.landscapes import (
     ALL,
     _as_scenes,
     _per_scene,
     _pixel_size,
-    _quantiles,
     bootstrap_weights,
     classify_ndvi,
     landscape_sums,
@@ -173,11 +173,6 @@ def _fit_curve(
     return coef, coef_b, deg
 
 
-def _ratio(num: np.ndarray, den: np.ndarray, min_den: float) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den >= min_den, num / den, np.nan)
-
-
 def detail_energy(
     da: xr.DataArray, *, levels: Sequence[int] | None = None, max_missing: float = 0.5
 ) -> xr.Dataset:
@@ -203,12 +198,12 @@ def detail_energy(
         raise InputError("detail_energy expects a 2-D DataArray (y, x)")
     top = max(min(da.shape) // 2, 2)  # the largest lag sets the number of levels (one lag: cheap)
     sums = landscape_sums(da, None, q=(2,), lags=[top], block_px=max(da.shape), max_missing=max_missing)
-    d = sums["det_sum"].sum("unit").isel(landscape=0)
-    w = sums["det_weight"].sum("unit").isel(landscape=0)
+    d = sums["det_sum"].isel(landscape=0).values  # (unit, level)
+    w = sums["det_weight"].isel(landscape=0).values
     out = xr.Dataset(
         {
-            "detail_energy": ("scale_m", _ratio(d.values, w.values, 1.0)),
-            "weight": ("scale_m", w.values),
+            "detail_energy": ("scale_m", pooled_ratio(d, w, 1.0)),
+            "weight": ("scale_m", w.sum(0)),
         },
         coords={"scale_m": sums["block_m"].values},
     ).isel(scale_m=slice(1, None))
@@ -361,8 +356,8 @@ class CorrectionLaw:
 
         # structure functions
         ss, sc = sums["sf_sum"].values, sums["sf_count"].values
-        S = _ratio(ss.sum(0), sc.sum(0)[:, None, :], min_pairs)
-        Sb = _ratio(np.einsum("ru,ulqk->rlqk", wv, ss), np.einsum("ru,ulk->rlk", wv, sc)[:, :, None, :], min_pairs)
+        S = pooled_ratio(ss, sc, min_pairs)
+        Sb = pooled_ratio(ss, sc, min_pairs, weights=wv)
         with np.errstate(divide="ignore", invalid="ignore"):
             logS, logSb = np.log(S), np.log(Sb)
         sel = (scale >= lo_m * (1 - 5e-3)) & (scale <= hi_m * (1 + 5e-3))
@@ -376,7 +371,7 @@ class CorrectionLaw:
         mask_s = np.where(sel, 1.0, np.nan)
         smooth = polyS.value(scale) * mask_s
         zl = polyS.slope(scale) * mask_s
-        zl_ci = _quantiles(polySb.slope(scale) * mask_s, ci) if n_boot > 1 else np.full(zl.shape + (2,), np.nan)
+        zl_ci = percentile_interval(polySb.slope(scale) * mask_s, ci) if n_boot > 1 else np.full(zl.shape + (2,), np.nan)
 
         # per-octave exponents between lags 2^(k-1) and 2^k (pixels)
         lag_px = sums["lag"].values
@@ -390,8 +385,8 @@ class CorrectionLaw:
 
         # detail energies
         ds_, dw = sums["det_sum"].values, sums["det_weight"].values
-        D = _ratio(ds_.sum(0), dw.sum(0), min_pairs)
-        Db = _ratio(np.einsum("ru,ulk->rlk", wv, ds_), np.einsum("ru,ulk->rlk", wv, dw), min_pairs)
+        D = pooled_ratio(ds_, dw, min_pairs)
+        Db = pooled_ratio(ds_, dw, min_pairs, weights=wv)
         with np.errstate(divide="ignore", invalid="ignore"):
             logD, logDb = np.log(D), np.log(Db)
         selD = (block_m >= 2 * pixel * (1 - 5e-3)) & (block_m <= 2 * hi_m * (1 + 5e-3))
@@ -403,7 +398,7 @@ class CorrectionLaw:
         polyD, polyDb = _Poly(coefD, l_ref, dlo, dhi), _Poly(coefDb, l_ref, dlo, dhi)
         inD = np.where((scale >= dlo * (1 - 1e-9)) & (scale <= dhi * (1 + 1e-9)), 1.0, np.nan)
         Dl = np.exp(polyD.value(scale)) * inD
-        Dl_ci = _quantiles(np.exp(polyDb.value(scale)) * inD, ci) if n_boot > 1 else np.full(Dl.shape + (2,), np.nan)
+        Dl_ci = percentile_interval(np.exp(polyDb.value(scale)) * inD, ci) if n_boot > 1 else np.full(Dl.shape + (2,), np.nan)
 
         bound = ["lower", "upper"]
         units = sums.attrs["units_lst"]
@@ -411,7 +406,7 @@ class CorrectionLaw:
         nb = wv.shape[0]
 
         def qci(arr: np.ndarray) -> np.ndarray:
-            return _quantiles(arr, ci) if nb > 1 else np.full(arr.shape[1:] + (2,), np.nan)
+            return percentile_interval(arr, ci) if nb > 1 else np.full(arr.shape[1:] + (2,), np.nan)
 
         data = {
             "log_S": (("landscape", "q", "scale_m"), logS, {"long_name": "ln of the pooled structure function S_q", "units": f"ln({units}^q)"}),
@@ -554,7 +549,7 @@ class CorrectionLaw:
         ci = float(self.ds.attrs["ci"])
         if boot.shape[0] < 2:
             return np.full(boot.shape[1:] + (2,), np.nan)
-        return _quantiles(boot, ci)
+        return percentile_interval(boot, ci)
 
     # ----------------------------------------------------------------------------- queries
     def local_exponent(

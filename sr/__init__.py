@@ -3,13 +3,16 @@
 Modules (torch is imported only by those that need it, so ``import sr`` is light):
 
 * :mod:`sr.models` - the model registry :data:`sr.models.MODELS` (``bicubic``, ``resnet``,
-  ``unet``, ``disr_unet``), all with a global bicubic residual and FiLM scale conditioning;
+  ``unet``, ``disr_unet``), all with a global residual on a cubic first guess
+  (``upsample_first_guess``; ``bicubic`` is the Keys ``a = -0.5`` baseline) and FiLM scale
+  conditioning;
 * :mod:`sr.losses` - pixel, consistency, law (torch structure functions), spectral-slope and
   NDVI-texture losses;
 * :mod:`sr.degrade` - torch twin of :func:`scalelaws.grids.degrade_array`;
 * :mod:`sr.lawtargets` - correction law -> structure-function targets, LST-NDVI coupling,
   conditioning vectors;
-* :mod:`sr.data` - fields, scenes, patches, normalisation;
+* :mod:`sr.data` - fields, scenes, patches, normalisation (:mod:`sr.normalise`: the one
+  ``apply`` / ``invert`` pair);
 * :mod:`sr.module` - LightningModule and LightningDataModule of the training modes (:data:`MODE_SPECS`);
 * :mod:`sr.train` - configuration (JSON/TOML) and the training driver;
 * :mod:`sr.predict` - tiled whole-raster inference written as GeoTIFF/COG or NetCDF;

@@ -26,7 +26,6 @@ Three layers:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,7 +60,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-from sr import MODE_SPECS, MODES, mode_spec  # noqa: E402 - the single table of training modes
+from sr import MODE_SPECS, MODES, mode_spec, normalise  # noqa: E402 - the single table of training modes
 
 #: Single-image modes (no guide).
 SISR_MODES = tuple(m for m, spec in MODE_SPECS.items() if not spec.guided)
@@ -165,6 +164,28 @@ class Normalisation:
     def from_dict(cls, d: dict[str, float]) -> Normalisation:
         """Inverse of :meth:`to_dict`."""
         return cls(**{k: float(d[k]) for k in ("lst_mean", "lst_std", "ndvi_mean", "ndvi_std")})
+
+    def stats(self, var: str = "lst") -> tuple[float, float]:
+        """``(mean, std)`` of ``var`` (``"lst"`` or ``"ndvi"``)."""
+        if var not in ("lst", "ndvi"):
+            raise ValueError(f"var must be 'lst' or 'ndvi', got {var!r}")
+        return float(getattr(self, f"{var}_mean")), float(getattr(self, f"{var}_std"))
+
+    def apply(self, x: Any, var: str = "lst") -> Any:
+        """Normalise ``x`` (array or tensor): :func:`sr.normalise.apply`."""
+        return normalise.apply(x, *self.stats(var))
+
+    def invert(self, x: Any, var: str = "lst") -> Any:
+        """Back to physical units (K for LST): :func:`sr.normalise.invert`."""
+        return normalise.invert(x, *self.stats(var))
+
+    def apply_masked(self, a: np.ndarray, var: str = "lst") -> tuple[np.ndarray, np.ndarray]:
+        """Normalise with missing data (0 and a mask): :func:`sr.normalise.apply_masked`."""
+        return normalise.apply_masked(a, *self.stats(var))
+
+    def slope(self, slope_k_per_ndvi: float) -> float:
+        """Express an LST-on-NDVI slope (K per NDVI unit) in normalised units."""
+        return slope_k_per_ndvi * self.ndvi_std / self.lst_std
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,7 +340,7 @@ def place_on_fine_grid(da: xr.DataArray, coarse: xr.DataArray, factor: int) -> x
     When ``da``'s grid is the fine grid shifted by whole pixels (the MODIS-ASTER NDVI is offset
     by 0-3 fine pixels from the 4 x 4 blocks of the 1 km grid) the values are moved by that shift
     exactly (NaN where ``da`` does not reach); otherwise ``da`` is reprojected bilinearly with
-    :func:`scalelaws.grids.align`.
+    :func:`scalelaws.grids.align`: :func:`scalelaws.grids.place_on_grid` onto the refined grid.
 
     Returns
     -------
@@ -327,30 +348,9 @@ def place_on_fine_grid(da: xr.DataArray, coarse: xr.DataArray, factor: int) -> x
         On :func:`scalelaws.grids.refine_like` ``(coarse, factor)``'s grid.
 
     """
-    from scalelaws.grids import align, refine_like
+    from scalelaws.grids import place_on_grid, refine_like
 
-    template = refine_like(coarse, factor)
-    tf, td = template.rio.transform(), da.rio.transform()
-    if not (math.isclose(abs(td.a), abs(tf.a), rel_tol=1e-6) and math.isclose(abs(td.e), abs(tf.e), rel_tol=1e-6)):
-        return align(da, template, resampling="bilinear")
-    col = (td.c - tf.c) / tf.a
-    row = (td.f - tf.f) / tf.e
-    if abs(col - round(col)) > 1e-3 or abs(row - round(row)) > 1e-3 or td.b or td.d:
-        return align(da, template, resampling="bilinear")
-    r0, c0 = int(round(row)), int(round(col))
-    out = np.full(template.shape, np.nan, dtype=np.float32)
-    src = np.asarray(da.values, dtype=np.float32)
-    ny, nx = out.shape
-    # destination rows r0 .. r0 + src_ny intersected with [0, ny)
-    dr0, dr1 = max(r0, 0), min(r0 + src.shape[0], ny)
-    dc0, dc1 = max(c0, 0), min(c0 + src.shape[1], nx)
-    if dr1 <= dr0 or dc1 <= dc0:
-        raise GridMismatchError("the field does not overlap the fine grid", da.attrs.get("source"))
-    out[dr0:dr1, dc0:dc1] = src[dr0 - r0 : dr1 - r0, dc0 - c0 : dc1 - c0]
-    res = template.copy(data=out)
-    res.attrs = dict(da.attrs)
-    log.debug("placed field with a shift of (%d, %d) fine pixels", r0, c0)
-    return res
+    return place_on_grid(da, refine_like(coarse, factor), dtype=np.float32)
 
 
 def modis_aster_fields(
@@ -673,10 +673,8 @@ class PatchDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def _norm(self, a: np.ndarray, mean: float, std: float, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        a = dihedral(a, k)
-        ok = np.isfinite(a)
-        v = np.where(ok, (a - mean) / std, 0.0).astype(np.float32)
+    def _norm(self, a: np.ndarray, var: str, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        v, ok = self.norm.apply_masked(dihedral(a, k), var)
         return torch.from_numpy(v)[None], torch.from_numpy(ok)[None]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
@@ -686,12 +684,12 @@ class PatchDataset(Dataset):
         aug = int(np.random.default_rng([self.seed, self.epoch, i]).integers(8)) if self.augment else 0
         nm = self.norm
         item: dict[str, torch.Tensor] = {}
-        item["lr"], item["lr_mask"] = self._norm(s.lr[r : r + p, c : c + p], nm.lst_mean, nm.lst_std, aug)
+        item["lr"], item["lr_mask"] = self._norm(s.lr[r : r + p, c : c + p], "lst", aug)
         win = (slice(r * f, (r + p) * f), slice(c * f, (c + p) * f))
         if s.hr is not None:
-            item["hr"], item["hr_mask"] = self._norm(s.hr[win], nm.lst_mean, nm.lst_std, aug)
+            item["hr"], item["hr_mask"] = self._norm(s.hr[win], "lst", aug)
         if s.ndvi is not None:
-            item["ndvi"], item["ndvi_mask"] = self._norm(s.ndvi[win], nm.ndvi_mean, nm.ndvi_std, aug)
+            item["ndvi"], item["ndvi_mask"] = self._norm(s.ndvi[win], "ndvi", aug)
         if s.cond is not None:
             item["cond"] = torch.from_numpy(s.cond)
         if s.sf_target is not None:
@@ -700,18 +698,18 @@ class PatchDataset(Dataset):
             # centre p x p crop of the fine (observed) window: input of the target-band branch
             o = (p * f - p) // 2
             fine = s.hr[win][o : o + p, o : o + p]
-            item["fine_in"], item["fine_in_mask"] = self._norm(fine, nm.lst_mean, nm.lst_std, aug)
+            item["fine_in"], item["fine_in_mask"] = self._norm(fine, "lst", aug)
             item["sf_target_fine"] = torch.from_numpy(s.sf_target_fine)
             if s.cond_fine is not None:
                 item["cond_fine"] = torch.from_numpy(s.cond_fine)
             if s.ndvi_band is not None:
                 r0, c0 = (r * f + o) * f, (c * f + o) * f
                 band = s.ndvi_band[r0 : r0 + p * f, c0 : c0 + p * f]
-                item["ndvi_fine_in"], item["ndvi_fine_in_mask"] = self._norm(band, nm.ndvi_mean, nm.ndvi_std, aug)
+                item["ndvi_fine_in"], item["ndvi_fine_in_mask"] = self._norm(band, "ndvi", aug)
             if s.tex_fine is not None:
                 slope, corr = s.tex_fine
-                item["tex_fine"] = torch.tensor([slope * nm.ndvi_std / nm.lst_std, corr], dtype=torch.float32)
+                item["tex_fine"] = torch.tensor([nm.slope(slope), corr], dtype=torch.float32)
         if s.tex is not None:
             slope, corr = s.tex
-            item["tex"] = torch.tensor([slope * nm.ndvi_std / nm.lst_std, corr], dtype=torch.float32)
+            item["tex"] = torch.tensor([nm.slope(slope), corr], dtype=torch.float32)
         return item

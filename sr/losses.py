@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sr import normalise
 from sr.degrade import degrade_tensor
 
 __all__ = [
@@ -304,8 +305,9 @@ class ConsistencyLoss(_Loss):
         if self.method == "mean":
             deg = degrade_tensor(sr, self.factor, method="mean", **self.degrade_kw)
         else:
-            kelvin = sr * self.std + self.mean
-            deg = (degrade_tensor(kelvin, self.factor, method=self.method, **self.degrade_kw) - self.mean) / self.std
+            kelvin = normalise.invert(sr, self.mean, self.std)
+            deg = normalise.apply(degrade_tensor(kelvin, self.factor, method=self.method, **self.degrade_kw),
+                                  self.mean, self.std)
         return self._reduce(self.pixel(deg, _as4d(coarse), mask))
 
 

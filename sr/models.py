@@ -2,9 +2,13 @@
 
 Every model maps a coarse LST batch ``lr`` ``(B, 1, h, w)`` (plus, for the dual-image model, an
 NDVI guide ``(B, 1, h * factor, w * factor)``) to ``(B, 1, h * factor, w * factor)`` with a
-**global residual**: ``output = first_guess + residual``, the first guess being ``bicubic(lr)``
-(or, for the dual-image model with ``base_interp="tsharp"``, the TsHARP sharpening of ``lr`` by the
-guide, :func:`tsharp_upsample`). The residual branch of every trainable
+**global residual**: ``output = first_guess + residual``, the first guess being
+:func:`upsample_first_guess` ``(lr)`` (PyTorch's cubic mode, Keys ``a = -0.75``; *not* the
+``bicubic`` baseline, which is Keys ``a = -0.5``: :func:`keys_upsample`), or, for the dual-image
+model with ``base_interp="tsharp"``, the TsHARP sharpening of ``lr`` by the guide,
+:func:`tsharp_upsample`. The first guess is kept as it is because the shipped weights were
+trained with it; ``base_interp="bicubic"`` is the historical name of that first guess in the
+model files. The residual branch of every trainable
 model ends with a zero-initialised convolution, so an untrained network is exactly its first guess.
 
 **Scale conditioning.** With ``cond_dim > 0`` a model takes a conditioning vector ``cond``
@@ -18,11 +22,16 @@ The registry :data:`MODELS` is an explicit dict; :func:`build_model` instantiate
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from scalelaws.core.interpolate import KEYS_A, cubic_matrix, nested_positions
 
 __all__ = [
     "FiLM",
@@ -34,31 +43,74 @@ __all__ = [
     "DISRUNet",
     "MODELS",
     "build_model",
-    "bicubic_upsample",
+    "keys_upsample",
     "tsharp_upsample",
+    "upsample_first_guess",
     "BASE_INTERPOLATIONS",
     "UPSAMPLINGS",
 ]
 
 
-def bicubic_upsample(lr: Tensor, factor: int) -> Tensor:
-    """Bicubic upsampling by ``factor`` treating pixels as areas (``align_corners=False``).
+def upsample_first_guess(lr: Tensor, factor: int) -> Tensor:
+    """Upsample to the networks' first guess: PyTorch's cubic mode (Keys ``a = -0.75``).
 
     With ``align_corners=False`` the centre of coarse pixel ``i`` maps to fine coordinate
-    ``factor * (i + 0.5)``: the centre of its ``factor x factor`` block, the geometry of block
-    aggregation.
+    ``factor * (i + 0.5)``: the centre of its ``factor x factor`` block, the placement of the
+    ``bicubic`` baseline on nested grids; the edge samples are replicated. It differs from the
+    baseline (:func:`keys_upsample`, ``a = -0.5``) only by the Keys parameter
+    (``tests/test_sr_core.py`` checks both statements). It is not called "bicubic" in the code
+    because that name means the baseline; the shipped weights were trained on it, so it stays.
     """
     return F.interpolate(lr, scale_factor=factor, mode="bicubic", align_corners=False)
 
 
-def tsharp_upsample(lr: Tensor, guide: Tensor, factor: int, *, eps: float = 1e-6) -> Tensor:
+@functools.lru_cache(maxsize=64)
+def _keys_weights(n: int, factor: int, a: float) -> np.ndarray:
+    return cubic_matrix(nested_positions(n, factor), n, a)
+
+
+def keys_upsample(lr: Tensor, factor: int, *, a: float = KEYS_A) -> Tensor:
+    """Upsample by the ``bicubic`` baseline in torch: Keys cubic convolution, nested fine grid.
+
+    The separable matrices are :func:`scalelaws.core.interpolate.cubic_matrix` at the nested
+    fine centres (the definition ``analysis.baselines.bicubic`` uses), applied by matrix
+    products, so the result equals the baseline on a grid nested in the coarse one.
+
+    Parameters
+    ----------
+    lr
+        ``(..., h, w)`` coarse field (no NaN).
+    factor
+        Upsampling factor.
+    a
+        Keys parameter (``-0.5``: "bicubic").
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., h * factor, w * factor)``, dtype and device of ``lr``.
+
+    """
+    h, w = lr.shape[-2:]
+    wy = torch.as_tensor(_keys_weights(int(h), int(factor), float(a)), dtype=lr.dtype, device=lr.device)
+    wx = torch.as_tensor(_keys_weights(int(w), int(factor), float(a)), dtype=lr.dtype, device=lr.device)
+    return wy @ lr @ wx.T
+
+
+def tsharp_upsample(lr: Tensor, guide: Tensor, factor: int, *, eps: float = 1e-6,
+                    interpolate: Callable[[Tensor, int], Tensor] = upsample_first_guess) -> Tensor:
     """TsHARP sharpening in torch (no parameters): the first guess of the guided models.
 
     Per sample, ``LST = a + b NDVI`` is fitted by ordinary least squares on the coarse pixels
     (the guide block-averaged by ``factor``), applied to the fine guide, and the coarse residual
-    ``lr - blockmean(a + b guide)`` is interpolated bicubically and added back: the
-    ``tsharp_smooth`` baseline of :mod:`analysis.baselines` (one smooth residual pass, block-mean
-    aggregation). A flat guide gives ``b = 0``, i.e. the bicubic upsample.
+    ``lr - blockmean(a + b guide)`` is interpolated by ``interpolate`` and added back.  It is the
+    ``tsharp_smooth`` baseline of :mod:`analysis.baselines` (one smooth residual pass) up to two
+    stated differences, both tested in ``tests/test_sr_core.py``: the residual is interpolated by
+    the first-guess kernel (:func:`upsample_first_guess`, ``a = -0.75``; the baseline uses
+    ``a = -0.5``, pass ``interpolate=keys_upsample`` to get it) and the prediction is aggregated by
+    the block mean (the baseline's default is the radiance mean, ``aggregation="mean"`` gives the
+    block mean). With both switched the two agree to float precision. A flat guide gives
+    ``b = 0``, i.e. ``interpolate(lr)``.
 
     Parameters
     ----------
@@ -70,6 +122,8 @@ def tsharp_upsample(lr: Tensor, guide: Tensor, factor: int, *, eps: float = 1e-6
         Upsampling factor.
     eps
         Guide variance below which the slope is taken as 0.
+    interpolate
+        Interpolation of the coarse residual (default: the networks' first guess).
 
     """
     gc = F.avg_pool2d(guide, factor)
@@ -80,10 +134,11 @@ def tsharp_upsample(lr: Tensor, guide: Tensor, factor: int, *, eps: float = 1e-6
     b = torch.where(var > eps, cov / var.clamp_min(eps), torch.zeros_like(var))
     pred = mt + b * (guide - mg)
     res = lr - F.avg_pool2d(pred, factor)
-    return pred + bicubic_upsample(res, factor)
+    return pred + interpolate(res, factor)
 
 
-#: First guesses of the guided models (``base_interp`` argument).
+#: First guesses of the guided models (``base_interp`` argument; ``"bicubic"`` is the historical
+#: name, stored in the model files, of :func:`upsample_first_guess`).
 BASE_INTERPOLATIONS = ("bicubic", "tsharp")
 
 
@@ -120,7 +175,7 @@ class FiLM(nn.Module):
 
 
 class SRModel(nn.Module):
-    """Base class: global bicubic residual, optional conditioning and guide.
+    """Base class: global residual on the first guess, optional conditioning and guide.
 
     Parameters
     ----------
@@ -163,7 +218,7 @@ class SRModel(nn.Module):
         """Super-resolve ``lr`` ``(B, 1, h, w)`` to ``(B, 1, h * factor, w * factor)``."""
         if lr.dim() != 4 or lr.shape[1] != 1:
             raise ValueError(f"lr must have shape (B, 1, h, w), got {tuple(lr.shape)}")
-        up = bicubic_upsample(lr, self.factor)
+        up = upsample_first_guess(lr, self.factor)
         if self.needs_guide:
             if guide is None:
                 raise ValueError(f"{type(self).__name__} needs an NDVI guide")
@@ -176,15 +231,19 @@ class SRModel(nn.Module):
         return base + self.residual(lr, base, guide, emb)
 
     def first_guess(self, lr: Tensor, up: Tensor, guide: Tensor | None) -> Tensor:
-        """Return the field the residual is added to (the bicubic upsample ``up`` here)."""
+        """Return the field the residual is added to (``up``, :func:`upsample_first_guess`, here)."""
         return up
 
 
 class BicubicSR(SRModel):
-    """Bicubic interpolation (no parameters): the reference every network must beat."""
+    """Bicubic interpolation (no parameters): the ``bicubic`` baseline, :func:`keys_upsample`."""
 
     def __init__(self, factor: int = 4, cond_dim: int = 0, **_: object) -> None:
         super().__init__(factor, cond_dim=0)
+
+    def first_guess(self, lr: Tensor, up: Tensor, guide: Tensor | None) -> Tensor:
+        """Keys ``a = -0.5`` (the baseline), not the networks' first guess."""
+        return keys_upsample(lr, self.factor)
 
     def residual(self, lr: Tensor, up: Tensor, guide: Tensor | None, emb: Tensor | None) -> Tensor:
         """Zero residual."""
@@ -338,7 +397,7 @@ class _UNet(nn.Module):
 
 
 class UNetSR(SRModel):
-    """U-Net single-image SR working on the bicubic upsample (VDSR-style residual on the fine grid).
+    """U-Net single-image SR working on the first-guess upsample (VDSR-style residual, fine grid).
 
     Parameters
     ----------
@@ -362,7 +421,7 @@ class UNetSR(SRModel):
         self.unet = _UNet(1, base, depth, self.emb_dim, upsample)
 
     def residual(self, lr: Tensor, up: Tensor, guide: Tensor | None, emb: Tensor | None) -> Tensor:
-        """U-Net residual from the bicubic upsample."""
+        """U-Net residual from the first-guess upsample."""
         return self.unet(up, emb)
 
 
@@ -370,7 +429,8 @@ class DISRUNet(SRModel):
     """Dual-image SR U-Net: upsampled LST and the fine NDVI guide as two input channels.
 
     Parameters are those of :class:`UNetSR`, plus ``base_interp``: the first guess the
-    residual is added to, ``"bicubic"`` (default) or ``"tsharp"`` (:func:`tsharp_upsample`:
+    residual is added to, ``"bicubic"`` (default; the historical name of
+    :func:`upsample_first_guess`, kept for the model files) or ``"tsharp"`` (:func:`tsharp_upsample`:
     the NDVI-regression sharpening of the scene or tile, so that an untrained network is the
     ``tsharp_smooth`` baseline). ``forward(lr, guide, cond)`` needs ``guide``, the
     (normalised) NDVI on the fine grid.

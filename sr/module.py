@@ -61,7 +61,7 @@ from sr.degrade import degrade_tensor
 from sr.lawtargets import LawTargets
 from sr.losses import ConsistencyLoss, LawLoss, NDVITextureLoss, PixelLoss, SpectralSlopeLoss
 from sr.modelfile import atomic_torch_save, safe_torch_load
-from sr.models import bicubic_upsample, build_model
+from sr.models import build_model, keys_upsample
 
 __all__ = ["SRModule", "SRDataModule", "ResumableSampler", "DivergenceGuard", "SafeCheckpointIO"]
 
@@ -213,19 +213,19 @@ class SRModule(L.LightningModule):
         self.log("val/loss", loss, prog_bar=True, batch_size=bs, sync_dist=True)
         for k, v in terms.items():
             self.log(f"val/{k}", v, batch_size=bs, sync_dist=True)
-        std, mean = self.norm.lst_std, self.norm.lst_mean
+        std = self.norm.lst_std
         # consistency in kelvin with the configured degradation (radiance is nonlinear)
-        deg = degrade_tensor(sr.float() * std + mean, self.factor, method=self.config["data"]["method"],
+        deg = degrade_tensor(self.norm.invert(sr.float()), self.factor, method=self.config["data"]["method"],
                              **self.degrade_kw)
         ok = batch["lr_mask"] & torch.isfinite(deg)
-        diff = torch.where(ok, deg - (batch["lr"] * std + mean), torch.zeros_like(deg))
+        diff = torch.where(ok, deg - self.norm.invert(batch["lr"]), torch.zeros_like(deg))
         cons = diff.abs().sum() / ok.sum().clamp_min(1)
         self.log("val/consistency_mae_K", cons, batch_size=bs, sync_dist=True)
         if "hr" in batch:
             m = batch["hr_mask"]
             n = m.sum().clamp_min(1)
             rmse = torch.sqrt((((sr.float() - batch["hr"]) ** 2) * m).sum() / n) * std
-            up = bicubic_upsample(batch["lr"], self.factor)
+            up = keys_upsample(batch["lr"], self.factor)  # the `bicubic` baseline
             rmse_b = torch.sqrt((((up - batch["hr"]) ** 2) * m).sum() / n) * std
             self.log("val/rmse_K", rmse, prog_bar=True, batch_size=bs, sync_dist=True)
             self.log("val/bicubic_rmse_K", rmse_b, batch_size=bs, sync_dist=True)

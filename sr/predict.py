@@ -25,6 +25,7 @@ import torch
 import xarray as xr
 
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError
+from sr import normalise
 from sr.modelfile import load_sr_model  # safe loading of model files and checkpoints (re-exported)
 
 __all__ = [
@@ -165,14 +166,14 @@ def _member_inputs(
 ) -> tuple[np.ndarray, np.ndarray | None, torch.Tensor | None]:
     """Normalised LST, normalised guide and conditioning row of one member (shared when equal)."""
     norm = member.norm
-    key = ("lst", float(norm.lst_mean), float(norm.lst_std))
+    key = ("lst", *norm.stats("lst"))
     if key not in cache:
-        cache[key] = ((filled - norm.lst_mean) / norm.lst_std).astype(np.float32, copy=False)
+        cache[key] = norm.apply(filled).astype(np.float32, copy=False)
     g = None
     if ndvi is not None:
-        gkey = ("ndvi", float(norm.ndvi_mean), float(norm.ndvi_std))
+        gkey = ("ndvi", *norm.stats("ndvi"))
         if gkey not in cache:
-            cache[gkey] = np.where(np.isfinite(ndvi), (ndvi - norm.ndvi_mean) / norm.ndvi_std, 0.0).astype(np.float32)
+            cache[gkey] = norm.apply_masked(ndvi, "ndvi")[0]
         g = cache[gkey]
     c_t = None
     if member.cond_dim:
@@ -311,8 +312,8 @@ def predict_array(
     cache: dict = {}
     inputs = [_member_inputs(m, filled, ndvi, cond, cache) for m in members]
     # every member's output y_k (kelvin) in the first member's normalised units: a_k o_k + b_k
-    std0, mean0 = float(ref.norm.lst_std), float(ref.norm.lst_mean)
-    affine = [(float(m.norm.lst_std) / std0, (float(m.norm.lst_mean) - mean0) / std0) for m in members]
+    mean0, std0 = ref.norm.stats("lst")
+    affine = [normalise.convert(*m.norm.stats("lst"), mean0, std0) for m in members]
 
     th, tw = min(tile, h), min(tile, w)
     ys, xs = _starts(h, th, th - overlap), _starts(w, tw, tw - overlap)
@@ -380,8 +381,7 @@ def predict_array(
         np.maximum(acc2, 0.0, out=acc2)
         sd = (np.sqrt(acc2) * std0).astype(np.float32)
         np.copyto(sd.reshape(h, f, w, f), np.float32(np.nan), where=hole)
-    acc1 *= std0
-    acc1 += mean0
+    normalise.invert(acc1, mean0, std0, out=acc1)
     res = acc1.astype(np.float32, copy=False)
     np.copyto(res.reshape(h, f, w, f), np.float32(np.nan), where=hole)
     return (res, sd) if return_std else res

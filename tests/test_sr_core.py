@@ -22,7 +22,7 @@ from sr.losses import (  # noqa: E402
     spectral_slope_torch,
     structure_function_torch,
 )
-from sr.models import MODELS, bicubic_upsample, build_model  # noqa: E402
+from sr.models import MODELS, build_model, keys_upsample, upsample_first_guess  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -173,8 +173,10 @@ def test_models_shapes_residual_and_gradients(name, cond_dim):
     cond = torch.randn(2, 3) if cond_dim and name != "bicubic" else None
     out = m(lr, guide=guide, cond=cond)
     assert out.shape == (2, 1, 24, 40)
-    # zero-initialised residual: an untrained network is exactly bicubic
-    torch.testing.assert_close(out, bicubic_upsample(lr, 4))
+    # zero-initialised residual: an untrained network is exactly its first guess; the
+    # parameter-free "bicubic" model is the bicubic baseline (Keys a = -0.5)
+    first = keys_upsample(lr, 4) if name == "bicubic" else upsample_first_guess(lr, 4)
+    torch.testing.assert_close(out, first)
     if name == "bicubic":
         assert sum(p.numel() for p in m.parameters()) == 0
         return
@@ -243,9 +245,9 @@ def test_tsharp_first_guess_is_the_ndvi_regression_plus_smooth_residual(rng):
     lr = F.avg_pool2d(lst_fine, 4)
     # a linear fine relation is recovered exactly (zero coarse residual)
     torch.testing.assert_close(tsharp_upsample(lr, ndvi, 4), lst_fine)
-    # a flat guide carries no information: the first guess is the bicubic upsample
+    # a flat guide carries no information: the first guess is the plain upsample
     flat = torch.full_like(ndvi, 0.3)
-    torch.testing.assert_close(tsharp_upsample(lr, flat, 4), bicubic_upsample(lr, 4))
+    torch.testing.assert_close(tsharp_upsample(lr, flat, 4), upsample_first_guess(lr, 4))
     # the untrained DISR model with base_interp="tsharp" is exactly its first guess
     m = build_model("disr_unet", factor=4, base=4, depth=1, base_interp="tsharp").double()
     torch.testing.assert_close(m(lr, guide=ndvi), tsharp_upsample(lr, ndvi, 4))
@@ -288,3 +290,68 @@ def test_unet_upsampling_makes_no_checkerboard(name):
         shares[up] = _nyquist_share(out)
     assert shares["resize"] < 0.05, shares
     assert shares["transpose"] > 10 * shares["resize"], shares
+
+
+# ---------------------------------------------------------------- first guesses vs baselines
+def _geo(values: np.ndarray, px: float):
+    import rioxarray  # noqa: F401
+    import xarray as xr
+    from affine import Affine
+
+    ny, nx = values.shape
+    t = Affine(px, 0, 500000.0, 0, -px, 4500000.0)
+    da = xr.DataArray(values, dims=("y", "x"), attrs={"units": "K"}, coords={
+        "y": t.f + (np.arange(ny) + 0.5) * t.e, "x": t.c + (np.arange(nx) + 0.5) * t.a})
+    return da.rio.write_crs("EPSG:32631").rio.write_transform(t)
+
+
+def _scene(rng, n=12, f=4):
+    ndvi = np.clip(0.45 + 0.25 * fbm((n * f, n * f), 0.4, rng=rng), 0.0, 1.0)
+    fine = 310.0 - 18.0 * ndvi + 1.5 * fbm((n * f, n * f), 0.3, rng=rng)
+    lst = degrade_array(fine, f, method="mean")
+    return lst, ndvi
+
+
+def test_keys_upsample_is_the_bicubic_baseline(rng):
+    from analysis.baselines import bicubic, upsample_cubic
+
+    lst, ndvi = _scene(rng)
+    ours = keys_upsample(torch.from_numpy(lst)[None, None], 4)[0, 0].numpy()
+    ref = upsample_cubic(_geo(lst, 1000.0), _geo(ndvi, 250.0)).values  # float64
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-5)
+    # the registered baseline (float32 output) is the same field
+    np.testing.assert_allclose(ours, bicubic(_geo(lst, 1000.0), _geo(ndvi, 250.0)).values,
+                               rtol=0, atol=5e-5)
+
+
+def test_first_guess_is_keys_minus_0p75_with_the_baseline_placement(rng):
+    """The networks' first guess differs from `bicubic` by the Keys parameter only."""
+    lst, _ = _scene(rng)
+    lr = torch.from_numpy(lst)[None, None]
+    torch.testing.assert_close(upsample_first_guess(lr, 4), keys_upsample(lr, 4, a=-0.75),
+                               rtol=0, atol=1e-9)
+    # and the difference is not negligible: the two kernels are not the same "bicubic"
+    assert (upsample_first_guess(lr, 4) - keys_upsample(lr, 4)).abs().max() > 1e-3
+
+
+def test_tsharp_first_guess_is_tsharp_smooth_up_to_kernel_and_aggregation(rng):
+    """`tsharp_upsample` = `tsharp_smooth` with the mean aggregation and the first-guess kernel."""
+    from analysis.baselines import tsharp
+    from sr.models import tsharp_upsample
+
+    lst, ndvi = _scene(rng)
+    lr = torch.from_numpy(lst)[None, None]
+    guide = torch.from_numpy(ndvi)[None, None]
+    base = tsharp(_geo(lst, 1000.0), _geo(ndvi, 250.0), residual="smooth",
+                  aggregation="mean").values.astype(np.float64)  # float32 output
+    ours = tsharp_upsample(lr, guide, 4, interpolate=keys_upsample)[0, 0].numpy()
+    np.testing.assert_allclose(ours, base, rtol=0, atol=5e-5)
+    # the shipped first guess interpolates the residual with a = -0.75 instead: it differs from
+    # the baseline by exactly that interpolation of the coarse residual
+    shipped = tsharp_upsample(lr, guide, 4)
+    pred = tsharp_upsample(lr, guide, 4, interpolate=lambda r, f: 0.0 * upsample_first_guess(r, f))
+    res = lr - F.avg_pool2d(pred, 4)
+    torch.testing.assert_close(shipped - torch.from_numpy(ours)[None, None],
+                               upsample_first_guess(res, 4) - keys_upsample(res, 4),
+                               rtol=0, atol=1e-9)
+    assert np.abs(shipped[0, 0].numpy() - base).max() > 1e-4

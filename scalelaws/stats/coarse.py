@@ -35,6 +35,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats as sps
 
+from scalelaws.core.aggregate import aggregate_by_index, centre_index
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
 
 __all__ = ["coarse_grain_stats", "lst_ndvi_relation", "lst_ndvi_relation_many"]
@@ -265,7 +266,8 @@ def _aggregate_onto(fine: xr.DataArray, ref: xr.DataArray, method: str,
     (or radiance mean) of its valid fine pixels and NaN when fewer than
     ``(1 - max_missing) * r**2`` of them are valid (``r`` = ratio of pixel sizes). Exact area
     aggregation when the fine grid nests in the coarse one (integer ``r``, offset a whole
-    number of fine pixels, as for the MODIS 250 m / 1 km grids).
+    number of fine pixels, as for the MODIS 250 m / 1 km grids). The aggregation is the
+    single definition :func:`scalelaws.core.aggregate.aggregate_by_index`.
     """
     fx, fdx = _axis(fine, "x")
     fy, fdy = _axis(fine, "y")
@@ -278,27 +280,17 @@ def _aggregate_onto(fine: xr.DataArray, ref: xr.DataArray, method: str,
     if abs(r - round(r)) > 1e-3:
         log.warning("pixel-size ratio %.4f is not an integer: fine pixels are assigned to "
                     "the coarse pixel containing their centre (approximate areas)", r)
-    col = np.floor((fx - (cx[0] - cdx / 2)) / cdx + 1e-9).astype(np.int64)
-    row = np.floor((fy - (cy[0] - cdy / 2)) / cdy + 1e-9).astype(np.int64)
-    ny, nx = cy.size, cx.size
+    col = centre_index(fx, cx[0] - cdx / 2, cdx)
+    row = centre_index(fy, cy[0] - cdy / 2, cdy)
     v = np.asarray(fine.values, dtype=float)
-    R, C = np.meshgrid(row, col, indexing="ij")
-    ok = np.isfinite(v) & (R >= 0) & (R < ny) & (C >= 0) & (C < nx)
-    flat = (R * nx + C)[ok]
-    vals = v[ok] ** 4 if method == "radiance" else v[ok]
-    if method == "radiance" and np.any(v[ok] <= 0):
+    if method == "radiance" and np.nanmin(v, initial=np.inf) <= 0:
         from scalelaws.errors import UnitsError
 
         raise UnitsError("radiance mean needs temperatures in kelvin (> 0)",
                          fine.attrs.get("source"))
-    s = np.bincount(flat, weights=vals, minlength=ny * nx)
-    n = np.bincount(flat, minlength=ny * nx)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m = s / n
-    if method == "radiance":
-        m = m ** 0.25
-    m[n < (1.0 - max_missing) * round(r) ** 2 - 1e-9] = np.nan
-    out = ref.copy(data=m.reshape(ny, nx).astype(np.float64))
+    m, _ = aggregate_by_index(v, row, col, (cy.size, cx.size), round(r), method=method,
+                              min_coverage=1.0 - max_missing)
+    out = ref.copy(data=m)
     out.attrs = dict(fine.attrs)
     out.attrs["aggregated_onto"] = f"grid of {ref.attrs.get('source', 'the other field')}"
     out.name = fine.name

@@ -49,6 +49,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from scalelaws.core.scales import log_lags
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
 from scalelaws.kernels.sf import N_BLOCKS, STRIP, int_orders, sf_sums, sf_sums_serial
 
@@ -100,9 +101,7 @@ def default_lags(max_lag: int, *, path: str | None = None) -> np.ndarray:
     max_lag = int(max_lag)
     if max_lag < 1:
         raise ScaleRangeError(f"the largest lag must be at least 1 pixel, got {max_lag}", path)
-    kmax = int(math.floor(2 * math.log2(max_lag))) + 1
-    lags = np.unique(np.round(2.0 ** (np.arange(kmax + 1) / 2.0)).astype(np.int64))
-    return lags[lags <= max_lag]
+    return log_lags(max_lag, 2, bound="rounded")  # the project's lag rule (scalelaws.core.scales)
 
 
 def _check_q(q: float | Sequence[float]) -> np.ndarray:

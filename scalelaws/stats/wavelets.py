@@ -67,6 +67,7 @@ import numpy as np
 import pywt
 import xarray as xr
 
+from scalelaws.core.estimate import wls_slope
 from scalelaws.errors import AllNaNError, InputError, ScaleRangeError
 from scalelaws.grids import pixel_size
 from scalelaws.kernels.leaders import leaders_numba, leaders_numpy, log_moments
@@ -228,23 +229,6 @@ def _cascade_2d(
     return out
 
 
-def _wls_slope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least-squares slope and intercept along the last axis (NaN-aware)."""
-    w = np.where(np.isfinite(y), w, 0.0)
-    y0 = np.where(np.isfinite(y), y, 0.0)
-    sw = w.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xm = (w * x).sum(axis=-1) / sw
-        ym = (w * y0).sum(axis=-1) / sw
-        dx = x - xm[..., None]
-        sxx = (w * dx * dx).sum(axis=-1)
-        sxy = (w * dx * (y0 - ym[..., None])).sum(axis=-1)
-        slope = sxy / sxx
-        npts = (w > 0).sum(axis=-1)
-        slope = np.where(npts >= 2, slope, np.nan)
-        return slope, np.where(npts >= 2, ym - slope * xm, np.nan)
-
-
 def fit_log_cumulants(ds: xr.Dataset, j1: int, j2: int) -> dict[str, xr.DataArray]:
     r"""Fit log-cumulants and the scaling function on octaves ``j1..j2`` of a cascade.
 
@@ -292,7 +276,7 @@ def fit_log_cumulants(ds: xr.Dataset, j1: int, j2: int) -> dict[str, xr.DataArra
     res: dict[str, xr.DataArray] = {}
     for m in (1, 2, 3):
         y, ww = xr.broadcast(sel[f"C{m}"], w)
-        slope, icpt = _wls_slope(jj * math.log(2.0), y.transpose(..., "j").values,
+        slope, icpt = wls_slope(jj * math.log(2.0), y.transpose(..., "j").values,
                                  ww.transpose(..., "j").values)
         dims = [d for d in y.transpose(..., "j").dims if d != "j"]
         coords = {d: y.coords[d] for d in dims if d in y.coords}
@@ -304,14 +288,14 @@ def fit_log_cumulants(ds: xr.Dataset, j1: int, j2: int) -> dict[str, xr.DataArra
     y, ww = xr.broadcast(np.log2(s), w)
     y = y.transpose(..., "q", "j")
     ww = ww.transpose(*y.dims)
-    slope, _ = _wls_slope(jj, y.values, ww.values)
+    slope, _ = wls_slope(jj, y.values, ww.values)
     dims = list(y.dims[:-1])
     coords = {d: y.coords[d] for d in dims if d in y.coords}
     zeta = xr.DataArray(slope, dims=dims, coords=coords) - gamma * sel["q"]
     res["zeta"] = zeta
     if "sup_coef" in sel:
         y = np.log2(sel["sup_coef"]).transpose(..., "j")
-        slope, _ = _wls_slope(jj, y.values, np.ones(y.shape))
+        slope, _ = wls_slope(jj, y.values, np.ones(y.shape))
         dims = list(y.dims[:-1])
         coords = {d: y.coords[d] for d in dims if d in y.coords}
         res["h_min"] = xr.DataArray(slope - gamma, dims=dims, coords=coords)
