@@ -21,6 +21,8 @@ import logging
 import tempfile
 from pathlib import Path
 
+import xarray as xr
+
 from analysis.evaluate import evaluate, paired_difference, write_results
 from analysis.experiment import baseline_predictor, model_predictor
 from analysis.selection import crossfit_smoothing, smooth_prediction
@@ -63,17 +65,25 @@ def main(argv: list[str] | None = None) -> None:
         return f
 
     sisr_c, bic_c = cached(sisr, "sisr"), cached(bic, "bicubic")
-    ch_sisr = crossfit_smoothing(sisr_c, ids)
-    ch_bic = crossfit_smoothing(bic_c, ids)
-    (out / "smoothing.json").write_text(json.dumps({"sisr": ch_sisr, "bicubic": ch_bic}, indent=1))
-    ds = evaluate({"bicubic": bic_c, "bicubic_nested_smooth": _nested(bic_c, ch_bic, "bicubic_nested_smooth"),
-                   "sisr": sisr_c, "sisr_nested_smooth": _nested(sisr_c, ch_sisr, "sisr_nested_smooth")}, ids)
-    write_results(ds, out / "evaluation")
+    nc = out / "evaluation" / "modis_aster.nc"
+    if (out / "smoothing.json").is_file() and nc.is_file():  # a finished run: reuse it
+        done = json.loads((out / "smoothing.json").read_text())
+        ch_sisr, ch_bic = done["sisr"], done["bicubic"]
+    else:
+        ch_sisr = crossfit_smoothing(sisr_c, ids)
+        ch_bic = crossfit_smoothing(bic_c, ids)
+        (out / "smoothing.json").write_text(json.dumps({"sisr": ch_sisr, "bicubic": ch_bic}, indent=1))
+        ds = evaluate({"bicubic": bic_c,
+                       "bicubic_nested_smooth": _nested(bic_c, ch_bic, "bicubic_nested_smooth"),
+                       "sisr": sisr_c, "sisr_nested_smooth": _nested(sisr_c, ch_sisr, "sisr_nested_smooth")},
+                      ids)
+        write_results(ds, out / "evaluation")
+    ds = xr.open_dataset(nc)
     for ref in ("bicubic", "bicubic_nested_smooth"):
         d = paired_difference(ds, "rmse", ref)
         for m in ds["method"].values:
-            print(f"rmse {m} - {ref}: {float(d['diff_mean'].sel(method=m)):+.3f} "
-                  f"{[round(float(v), 3) for v in d['diff_ci'].sel(method=m).values]}")
+            print(f"rmse {m} - {ref}: {float(d['diff_mean'].sel({'method': m})):+.3f} "
+                  f"{[round(float(v), 3) for v in d['diff_ci'].sel({'method': m}).values]}")
     print("sigma per fold: sisr", [f["sigma"] for f in ch_sisr["folds"]], "bicubic",
           [f["sigma"] for f in ch_bic["folds"]], "; on all pairs: sisr", ch_sisr["sigma_all"],
           "bicubic", ch_bic["sigma_all"])
