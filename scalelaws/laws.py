@@ -552,6 +552,30 @@ class CorrectionLaw:
         return percentile_interval(boot, ci)
 
     # ----------------------------------------------------------------------------- queries
+    def landscape_name(self, landscape: str | None = None) -> str:
+        """Resolve a landscape argument to a landscape of the law.
+
+        ``None`` means the pooled law (or the only landscape there is).
+
+        Raises
+        ------
+        InputError
+            An unknown landscape, or ``None`` with several landscapes and no pooled law.
+
+        """
+        return self._pick(landscape)
+
+    def sf_curve(self, scale_m: float | Sequence[float] | np.ndarray, *, q: float = 2.0,
+                 landscape: str | None = None) -> np.ndarray:
+        """Evaluate the law's smooth structure function ``S_q`` (K^q) at ``scale_m`` (metres).
+
+        The fitted polynomial in log scale, evaluated as is (extrapolated outside the fitted
+        ``scale_range_m``; :meth:`predict_sf` flags that). Any array shape.
+        """
+        poly = self._polyS(self._pick(landscape), float(q))
+        r = np.asarray(scale_m, dtype=np.float64)
+        return np.exp(poly.value(r.ravel())).reshape(r.shape)
+
     def local_exponent(
         self, scale_m: float | Sequence[float], *, q: float = 2, landscape: str | None = None
     ) -> xr.Dataset:

@@ -267,32 +267,31 @@ class LawTargets:
 
         """
         law = self._require_law("structure-function targets")
-        name = law._pick(self._landscape(landscape))
+        name = law.landscape_name(self._landscape(landscape))
         key = (name, float(q), round(float(block_m), 3), tuple(int(v) for v in lags_px))
         if key in self._reg_cache:
             return self._reg_cache[key]
         pix = float(law.ds.attrs["pixel_size_m"])
         h = np.asarray(lags_px, dtype=float)
-        Sq = np.exp(law._polyS(name, q).value(h * block_m))
+        Sq = law.sf_curve(h * block_m, q=q, landscape=name)
         m = int(round(block_m / pix))
         if m > 1:
             s = block_m / m
             d = np.arange(-(m - 1), m, dtype=float)
             w = (m - np.abs(d)) / float(m * m)
             W = w[:, None] * w[None, :]
-            p2 = law._polyS(name, 2.0)
 
             def mean_s2(dx: np.ndarray, dy: np.ndarray) -> float:
                 r = s * np.hypot(dx, dy)
                 v = np.zeros_like(r)
                 nz = r > 0
-                v[nz] = np.exp(p2.value(r[nz]))
+                v[nz] = law.sf_curve(r[nz], q=2.0, landscape=name)
                 return float((W * v).sum())
 
             dx, dy = np.meshgrid(d, d, indexing="ij")
             within = mean_s2(dx, dy)
             S2B = np.array([mean_s2(dx + hh * m, dy) for hh in h]) - within
-            S2P = np.exp(p2.value(h * block_m))
+            S2P = law.sf_curve(h * block_m, q=2.0, landscape=name)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ratio = np.where(S2B > 0, S2B / S2P, np.nan)
             Sq = Sq * ratio ** (float(q) / 2.0)

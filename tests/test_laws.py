@@ -201,3 +201,20 @@ def test_cli_fit_and_show(tmp_path):
     assert fig.stat().st_size > 0 and "landscape all" in res.output
     res = CliRunner().invoke(app, ["laws", "show", str(tmp_path / "missing.nc")])
     assert res.exit_code == 2
+
+
+def test_public_sf_curve_and_landscape_name():
+    """The law's smooth S_q and landscape resolution are public (``sr`` uses them)."""
+    from scalelaws.errors import InputError
+
+    law = CorrectionLaw.fit([_da(fbm(SHAPE, 0.7, rng=s)) for s in range(2)], q=(1, 2), n_boot=0, rng=0)
+    name = law.landscape_name()
+    pred = law.predict_sf(structure_function(_da(fbm(SHAPE, 0.7, rng=5)), q=(1, 2), lags=[1, 2, 4]),
+                          [PX, 2 * PX], landscape=name)
+    # S_2 of an fBm with H = 0.7 grows as scale^(2H): the curve's log-log slope
+    s = law.sf_curve([4 * PX, 8 * PX], q=2.0)
+    assert np.log2(s[1] / s[0]) == pytest.approx(1.4, abs=0.15)
+    assert law.sf_curve(np.full((2, 3), 4 * PX)).shape == (2, 3)
+    assert np.isfinite(pred["S"].values).all()
+    with pytest.raises(InputError, match="unknown landscape"):
+        law.landscape_name("moon")
