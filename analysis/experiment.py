@@ -42,6 +42,7 @@ from analysis.evaluate import (
 from scalelaws.errors import InputError
 from scalelaws.grids import place_on_grid
 from scalelaws.io.atomic import atomic_path, atomic_write_text
+from scalelaws.synthetic import LANDSCAPES
 
 logger = logging.getLogger(__name__)
 
@@ -392,7 +393,7 @@ class ExperimentSettings:
     w_law: float = 0.1
     law_n_boot: int = 50
     synthetic_law: dict[str, Any] = field(default_factory=lambda: {
-        "kinds": ["cropland", "forest", "urban", "mixed"], "n_per_kind": 2,
+        "kinds": list(LANDSCAPES), "n_per_kind": 2,
         "shape": [512, 512], "pixel_size": 62.5, "seed": 1000, "n_boot": 50, "q": [1, 2]})
     law_variants: tuple[str, ...] = ("aster", "synthetic")
     predict_tile: int = 64

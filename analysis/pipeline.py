@@ -59,6 +59,7 @@ from tqdm.auto import tqdm
 from scalelaws.core.estimate import ols_slope, percentile_interval, pooled_ratio
 from scalelaws.errors import InputError
 from scalelaws.io.atomic import atomic_path, atomic_write_text
+from scalelaws.synthetic import LANDSCAPES
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ STEPS: tuple[str, ...] = tuple(FILES)
 SR_MODES: tuple[str, ...] = ("sisr_invariant", "sisr_corrected", "disr", "disr_corrected")
 #: Statistical baselines (names of :data:`analysis.baselines.BASELINES`).
 BASELINE_METHODS: tuple[str, ...] = ("bicubic", "tsharp", "dms")
-KINDS: tuple[str, ...] = ("cropland", "forest", "urban", "mixed")
+KINDS: tuple[str, ...] = tuple(LANDSCAPES)  # the synthetic landscape registry
 Q: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)
 #: Parent levels (block of 2**level reference pixels) of the two bands of the invariance test:
 #: refining 16 px -> 4 px ("4 km -> 1 km") and 4 px -> 1 px ("1 km -> 250 m").
@@ -906,6 +907,7 @@ def _quiet_lightning() -> None:
 
 def _train_models(ctx: Context, out: Path, progress: bool) -> dict[str, Path]:
     try:
+        from sr import mode_spec
         from sr.train import SRConfig, train
     except ImportError as exc:  # torch missing
         raise InputError(f"the SR step needs the 'sr' package and torch ({exc})") from exc
@@ -918,7 +920,7 @@ def _train_models(ctx: Context, out: Path, progress: bool) -> dict[str, Path]:
             "out_dir": str(out / "sr_runs" / mode),
             # SISR crops the 4 km level (few pixels): overlapping crops; DISR: a regular grid
             "data": {"source": ctx.sr_data["source"], "factor": 4, "patch": st.patch,
-                     "stride": max(1, st.patch // 4) if mode.startswith("sisr") else None,
+                     "stride": max(1, st.patch // 4) if not mode_spec(mode).guided else None,
                      "batch_size": st.batch_size, "options": dict(ctx.sr_data["options"])},
             "model": {"options": dict(st.unet)},
             "law": {"path": str((out / "law.nc").resolve())},

@@ -196,7 +196,7 @@ class Normalisation:
 def synthetic_fields(
     *,
     factor: int = 4,
-    kinds: Sequence[str] = ("cropland", "forest", "urban", "mixed"),
+    kinds: Sequence[str] | None = None,
     n_per_kind: int = 2,
     shape: Sequence[int] = (256, 256),
     pixel_size: float = 62.5,
@@ -215,7 +215,7 @@ def synthetic_fields(
     factor
         Super-resolution factor; must divide ``obs_factor``.
     kinds
-        Landscape kinds.
+        Landscape kinds (default: every kind of :data:`scalelaws.synthetic.LANDSCAPES`).
     n_per_kind
         Realisations per kind (seeds ``seed, seed + 1, ...``).
     shape, pixel_size
@@ -229,8 +229,9 @@ def synthetic_fields(
 
     """
     from scalelaws.grids import degrade
-    from scalelaws.synthetic import landscape
+    from scalelaws.synthetic import LANDSCAPES, landscape
 
+    kinds = list(LANDSCAPES) if kinds is None else kinds
     if obs_factor % factor:
         raise ValueError(f"factor {factor} must divide obs_factor {obs_factor}")
     fine_f = obs_factor // factor

@@ -324,9 +324,9 @@ def _fit_law(spec: dict[str, Any]) -> Any:
     import numpy as np
 
     from scalelaws.laws import CorrectionLaw
-    from scalelaws.synthetic import landscape
+    from scalelaws.synthetic import LANDSCAPES, landscape
 
-    kinds = spec.get("kinds", ["cropland", "forest", "urban", "mixed"])
+    kinds = spec.get("kinds", list(LANDSCAPES))
     n = int(spec.get("n_per_kind", 1))
     seed = int(spec.get("seed", 1000))
     shape = tuple(int(v) for v in spec.get("shape", (256, 256)))
