@@ -42,7 +42,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -1234,7 +1233,6 @@ def compute_results(
             if dep not in wanted and not all((out / f).is_file() for f in FILES[dep]):
                 wanted.append(dep)
     order = [s for s in STEPS if s in wanted]
-    random.seed(seed)
     t0 = time.perf_counter()
     ctx = build_context(data=data, smoke=smoke, seed=seed, progress=progress)
     out.mkdir(parents=True, exist_ok=True)  # once the data are known to be readable
