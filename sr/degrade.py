@@ -3,7 +3,7 @@
 The degradation that makes training pairs and that the consistency loss applies to network
 outputs has one definition, in :mod:`scalelaws.grids`. Training pairs are made with that numpy
 function directly; this module re-implements it in torch so that it is differentiable and runs on
-the network's device. ``tests/test_sr_degrade.py`` checks the two agree on fields with NaN holes.
+the network's device. ``tests/test_sr_core.py::test_torch_degrade_equals_package_degrade`` checks the two agree on fields with NaN holes.
 
 Methods (``factor`` = block size in fine pixels, blocks anchored at the top-left corner, trailing
 rows/columns that do not fill a block dropped):
