@@ -321,16 +321,3 @@ class LawTargets:
         law = self._require_law("the LST-NDVI coupling")
         rel = law.lst_ndvi(scale_m, landscape=self._landscape(landscape))
         return float(rel["slope"]), float(rel["corr"])
-
-    @staticmethod
-    def beta_from_sf(S2: np.ndarray, lags: Sequence[int]) -> float:
-        """Spectral slope implied by second-order structure functions: ``beta = 2 + zeta(2)``.
-
-        ``zeta(2)`` is the least-squares slope of ``log S_2`` on ``log lag``.
-        """
-        S2 = np.asarray(S2, dtype=float)
-        ok = np.isfinite(S2) & (S2 > 0)
-        if ok.sum() < 2:
-            return float("nan")
-        x = np.log(np.asarray(lags, dtype=float)[ok])
-        return 2.0 + float(np.polyfit(x, np.log(S2[ok]), 1)[0])
