@@ -458,6 +458,7 @@ def _sr_config(mode: str, out: Path, st: ExperimentSettings, *, law: Path | None
                train_ids: Sequence[int] | None, root: str | Path | None,
                lst2020_root: str | Path | None, seed: int) -> dict[str, Any]:
     from sr import mode_spec
+    from sr.train import sr_config
 
     spec = mode_spec(mode)
     sisr = not spec.guided
@@ -481,30 +482,11 @@ def _sr_config(mode: str, out: Path, st: ExperimentSettings, *, law: Path | None
         # members of an ensemble (seeds) share the data (crop subset, split), hence the
         # normalisation, of seed 0; the seed varies the initialisation and the batch order
         data["split_seed"] = 0
-    model: dict[str, Any] = {"options": dict(st.unet)}
-    if not sisr:
-        model["options"]["base_interp"] = st.disr_first_guess
     loss: dict[str, Any] = {"w_law": st.w_law, "w_texture": st.w_texture}
     if not sisr:
         loss["w_consistency"] = st.w_consistency
-    cfg: dict[str, Any] = {
-        "mode": mode, "out_dir": str(out), "data": data, "model": model, "loss": loss,
-        "trainer": {"max_epochs": 10_000, "max_steps": st.steps, "lr": st.lr,
-                    "accelerator": "cpu", "devices": 1, "seed": seed,
-                    "log_every_n_steps": 5, "limit_val_batches": 2},
-    }
-    if law is not None:
-        cfg["law"] = {"path": str(Path(law).resolve())}
-    return cfg
-
-
-def _quiet_lightning() -> None:
-    import warnings
-
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    return sr_config(mode, out, data, unet=st.unet, steps=st.steps, seed=seed, law=law, loss=loss,
+                     lr=st.lr, first_guess=st.disr_first_guess, limit_val_batches=2)
 
 
 def _train_one(cfg: dict[str, Any], retrain: bool) -> tuple[Path, float]:
@@ -632,7 +614,10 @@ def run_experiment(
     unknown = [m for m in sr_methods if m not in SR_METHODS]
     if unknown:
         raise InputError(f"unknown SR method(s) {unknown}; known: {list(SR_METHODS)}")
-    _quiet_lightning()
+    if sr_methods:
+        from sr.train import quiet_lightning  # torch only when networks are trained
+
+        quiet_lightning()
     timings: dict[str, float] = {}
 
     # laws: one per evaluation fold from the ASTER of the other folds, one synthetic

@@ -896,38 +896,24 @@ def step_invariance(ctx: Context, out: Path, progress: bool) -> list[Path]:
 # ----------------------------------------------------------------------------------------------
 # step: SR (training, prediction, metrics, maps, spectra)
 # ----------------------------------------------------------------------------------------------
-def _quiet_lightning() -> None:
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
-                 "lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-
-
 def _train_models(ctx: Context, out: Path, progress: bool) -> dict[str, Path]:
     try:
         from sr import mode_spec
-        from sr.train import SRConfig, train
+        from sr.train import SRConfig, quiet_lightning, sr_config, train
     except ImportError as exc:  # torch missing
         raise InputError(f"the SR step needs the 'sr' package and torch ({exc})") from exc
-    _quiet_lightning()
+    quiet_lightning()
     st = ctx.settings
     ckpts = {}
     for mode in tqdm(SR_MODES, desc="train SR", leave=False, disable=not progress):
-        cfg = SRConfig.from_dict({
-            "mode": mode,
-            "out_dir": str(out / "sr_runs" / mode),
-            # SISR crops the 4 km level (few pixels): overlapping crops; DISR: a regular grid
-            "data": {"source": ctx.sr_data["source"], "factor": 4, "patch": st.patch,
-                     "stride": max(1, st.patch // 4) if not mode_spec(mode).guided else None,
-                     "batch_size": st.batch_size, "options": dict(ctx.sr_data["options"])},
-            "model": {"options": dict(st.unet)},
-            "law": {"path": str((out / "law.nc").resolve())},
-            # the same number of optimiser steps for every mode (their patch counts differ)
-            "trainer": {"max_epochs": 10_000, "max_steps": st.steps, "accelerator": "cpu",
-                        "devices": 1, "seed": ctx.seed, "log_every_n_steps": 5,
-                        "limit_val_batches": 4},
-        })
+        # SISR crops the 4 km level (few pixels): overlapping crops; DISR: a regular grid;
+        # the same number of optimiser steps for every mode (their patch counts differ)
+        data = {"source": ctx.sr_data["source"], "factor": 4, "patch": st.patch,
+                "stride": max(1, st.patch // 4) if not mode_spec(mode).guided else None,
+                "batch_size": st.batch_size, "options": dict(ctx.sr_data["options"])}
+        cfg = SRConfig.from_dict(sr_config(mode, out / "sr_runs" / mode, data, unet=st.unet,
+                                           steps=st.steps, seed=ctx.seed, law=out / "law.nc",
+                                           limit_val_batches=4))
         t0 = time.perf_counter()
         ckpts[mode] = Path(train(cfg))
         log.info("trained %s in %.1f s", mode, time.perf_counter() - t0)

@@ -319,6 +319,52 @@ def load_config(path: str | Path) -> SRConfig:
     return SRConfig.from_dict(raw, path=path)
 
 
+def quiet_lightning() -> None:
+    """Silence Lightning's progress chatter and its worker warnings (the runners log their own)."""
+    import warnings
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
+                 "lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
+def sr_config(mode: str, out_dir: str | Path, data: dict[str, Any], *, unet: dict[str, Any],
+              steps: int, seed: int = 0, law: str | Path | None = None,
+              loss: dict[str, Any] | None = None, lr: float | None = None,
+              first_guess: str | None = None, limit_val_batches: int = 2) -> dict[str, Any]:
+    """Build an SR training config for the study runners (demo and benchmark): the one builder.
+
+    The data section is the caller's policy (source, patches, folds); everything else is
+    assembled here the same way for every runner: the U-Net options (and the guided modes'
+    first guess), the loss weights, a step budget on the CPU, the seed and the law.
+
+    Returns
+    -------
+    dict
+        A config for :meth:`SRConfig.from_dict`.
+
+    """
+    from sr import mode_spec
+
+    model: dict[str, Any] = {"options": dict(unet)}
+    if first_guess is not None and mode_spec(mode).guided:
+        model["options"]["base_interp"] = first_guess
+    trainer: dict[str, Any] = {"max_epochs": 10_000, "max_steps": int(steps), "accelerator": "cpu",
+                               "devices": 1, "seed": int(seed), "log_every_n_steps": 5,
+                               "limit_val_batches": int(limit_val_batches)}
+    if lr is not None:
+        trainer["lr"] = float(lr)
+    cfg: dict[str, Any] = {"mode": mode, "out_dir": str(out_dir), "data": dict(data), "model": model,
+                           "trainer": trainer}
+    if loss:
+        cfg["loss"] = dict(loss)
+    if law is not None:
+        cfg["law"] = {"path": str(Path(law).resolve())}
+    return cfg
+
+
 def _fit_law(spec: dict[str, Any]) -> Any:
     """Fit a correction law on synthetic landscapes (high-resolution evidence)."""
     import numpy as np
