@@ -128,6 +128,7 @@ def test_multi_scene_pooling_list_equals_scene_dim_and_sums_add():
     )
 
 
+@pytest.mark.e2e
 def test_dask_distributed_equals_serial():
     distributed = pytest.importorskip("distributed")
     scenes = [_da(fbm((96, 96), 0.6, rng=s)) for s in range(4)]

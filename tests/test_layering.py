@@ -9,6 +9,7 @@ import in the file) or through what they import (at run time).
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ FORBIDDEN = {
 COMPOSITION_ROOTS = {"paper_figures/demo.py": "paper_figures.demo"}
 
 
-def _imported_modules(path: Path) -> set[str]:
+@functools.cache
+def _imported_modules(path: Path) -> frozenset[str]:
     """Dotted names imported anywhere in the file (``from a import b`` gives ``a`` and ``a.b``)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
@@ -38,7 +40,7 @@ def _imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
+    return frozenset(names)
 
 
 def _imported_roots(path: Path) -> set[str]:
