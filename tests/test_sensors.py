@@ -189,6 +189,7 @@ def test_dn_brightness_temperature_is_labelled(tmp_path: Path):
 
 
 # ------------------------------------------------------------------------ real data
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_real_fields_are_read_and_labelled(shared_data):
     fields, excluded = load_fields(shared_data)
