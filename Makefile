@@ -30,6 +30,9 @@ test: install
 test-mc: install
 	$(PY) -m pytest -q -m montecarlo
 
+# The fast set: about a minute of CPU on 2 cores. Runs of the demo, figures, trainings, CLI
+# commands that compute and subprocesses are marked `e2e`, statistical tests `slow`;
+# `make test` runs them all.
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not e2e"
 

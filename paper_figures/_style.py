@@ -1,8 +1,9 @@
 """Shared style, paths and helpers of the paper figures.
 
 Importing this module selects matplotlib's non-interactive Agg backend; :func:`apply` loads
-the one ``matplotlibrc`` of the package. Figures read only result files (written by
-:func:`analysis.pipeline.compute_results`) from a results folder.
+the one ``matplotlibrc`` of the package. Figures only read result files from a results folder
+(:func:`open_result`); they never compute one. A missing file is a
+:class:`MissingResultError` that names the command writing it (:func:`made_by`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+
+from scalelaws.errors import InputError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,42 @@ METHOD_COLORS: dict[str, str] = {
 BASELINES = ("bicubic", "tsharp", "dms")
 
 
-class MissingResultError(FileNotFoundError):
-    """A result file a figure reads is absent (run ``scalelaws figures`` or ``demo``)."""
+#: The command that writes the results folder ``DIR/results`` read by the paper figures.
+DEMO_COMMAND = "scalelaws demo -o DIR"
+#: Result files written by another command than :data:`DEMO_COMMAND`: file name -> command.
+MADE_BY: dict[str, str] = {
+    "sensors.nc": "scalelaws benchmark sensors -o RESULTS",
+}
+
+
+class MissingResultError(InputError):
+    """A result file a figure reads is absent; the message names the command that writes it."""
+
+
+def made_by(name: str) -> str:
+    """Return the command that writes the result file ``name`` (default :data:`DEMO_COMMAND`)."""
+    return MADE_BY.get(name, DEMO_COMMAND)
+
+
+def require(results: str | Path | None, names: Iterable[str]) -> Path:
+    """Check that every result file of ``names`` is in the results folder; return the folder.
+
+    Raises
+    ------
+    MissingResultError
+        One line naming the first missing file, the command that writes it, and how many
+        other files are missing.
+
+    """
+    folder = results_dir(results)
+    missing = [n for n in dict.fromkeys(names) if not (folder / n).is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        cmd = made_by(missing[0])
+        where = " (it writes DIR/results)" if cmd == DEMO_COMMAND else ""
+        raise MissingResultError(f"result file missing{more}; figures only read results: run "
+                                 f"`{cmd}` first{where}", folder / missing[0])
+    return folder
 
 
 def apply() -> None:
@@ -64,16 +101,11 @@ def results_dir(results: str | Path | None) -> Path:
 
 def open_result(results: str | Path | None, name: str) -> xr.Dataset:
     """Load one result file (fully into memory) or raise :class:`MissingResultError`."""
-    path = results_dir(results) / name
-    if not path.is_file():
-        raise MissingResultError(f"result file {path} is missing: run `scalelaws figures` "
-                                 "(it computes missing results) or `scalelaws demo`")
+    path = require(results, [name]) / name
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             return ds.load()
     except Exception as exc:  # noqa: BLE001 - the NetCDF backends raise several types
-        from scalelaws.errors import InputError
-
         raise InputError(f"cannot read this result file as NetCDF ({exc})", path) from exc
 
 

@@ -6,6 +6,10 @@ corrected SISR, DISR with and without the law), the baselines, the evaluation, e
 figure and ``OUT/report.md``. ``--data PATH`` runs it on the shared MODIS-ASTER pairs (networks
 trained on the MODIS 1 km crops, ASTER used for the law half and the evaluation half only);
 ``--smoke`` uses tiny sizes for CI.
+
+This module is the composition root, the one module of ``paper_figures`` that may import
+``analysis`` (and through it ``sr`` and torch): it runs the pipeline, which writes every result
+file of ``OUT/results``, then the figures, which only read those files, then the report.
 """
 
 from __future__ import annotations
@@ -51,8 +55,7 @@ def run_demo(out: str | Path, *, data: str | Path | None = None, smoke: bool = F
     out = Path(out)
     results = out / "results"
     compute_results(results, data=data, smoke=smoke, seed=seed, progress=progress)
-    figs = make_figures(out / "figures", results=results, smoke=smoke, data=data, seed=seed,
-                        progress=progress)
+    figs = make_figures(out / "figures", results=results, smoke=smoke, progress=progress)
     wall = time.perf_counter() - t0
     path = write_report(out, results, figs, wall_s=wall)
     log.info("demo done in %.0f s: %s", wall, path)

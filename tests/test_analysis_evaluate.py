@@ -155,6 +155,7 @@ def test_scale_metrics_on_native_grids_are_not_smoothed():
         E.score_pair(truth, p, offset=(0.0, 0.0), scale_grid="ASTER")
 
 
+@pytest.mark.slow
 def test_evaluate_summary_and_writers(tmp_path):
     pairs = [synthetic_pair(pid=i, seed=i, n=16) for i in range(3)]
     preds = {"truth": lambda p: truth_on_ndvi_grid(p, seed=p.id),
@@ -205,6 +206,7 @@ def test_summarize_bootstrap_by_hand():
 README_OFFSET = (174.7, -175.2)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_protocol_on_one_real_pair(modis_aster_root):
     from scalelaws.io import open_modis_aster_pair
@@ -226,6 +228,7 @@ def test_protocol_on_one_real_pair(modis_aster_root):
     assert bic["sf_log_ratio"][0] < ts["sf_log_ratio"][0] < 0.5
 
 
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_offset_estimate_on_real_pairs_near_readme(modis_aster_root):
     from scalelaws.io import open_modis_aster_pair
@@ -235,6 +238,7 @@ def test_offset_estimate_on_real_pairs_near_readme(modis_aster_root):
     assert dx == pytest.approx(175.0, abs=70.0) and dy == pytest.approx(-175.0, abs=70.0)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_cli_benchmark_one_pair(modis_aster_root, tmp_path):
     from typer.testing import CliRunner

@@ -62,6 +62,7 @@ def test_to_grid_moves_whole_pixel_shifts_exactly():
                                atol=1e-4)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_run_modis_aster_two_pairs(modis_aster_root, tmp_path):
     ds = X.run_modis_aster(

@@ -205,7 +205,7 @@ CASES = [
     Case("figures-results-missing", _cmd("figures", "--results", "{d}/no_results", "-o", "{o}/figs"), r"no such results folder", "no_results", ("figs",)),
     Case("figures-results-a-file", _cmd("figures", "--results", "{d}/notes.tif", "-o", "{o}/figs"), r"must be a folder", "notes.tif", ("figs",)),
     Case("figures-unknown", _cmd("figures", "--only", "nonsense", "--results", "{d}/results_bad", "-o", "{o}/figs"), r"unknown figure", None, ("figs",)),
-    Case("figures-data-missing", _cmd("figures", "--data", "{d}/no_data", "-o", "{o}/figs"), r"no such data folder", "no_data", ("figs",)),
+    Case("figures-result-missing", _cmd("figures", "--only", "law", "--results", "{d}/nofiles", "-o", "{o}/figs"), r"result file missing.*`scalelaws demo -o DIR`", "law.nc", ("figs",)),
     Case("figures-output-under-a-file", _cmd("figures", "--results", "{d}/results_bad", "-o", "{d}/afile.txt/figs"), r"is a file, not a folder", "figs", (), ("afile.txt",)),
     # ---------------------------------------------------------------------------------- demo
     Case("demo-data-missing", _cmd("demo", "--data", "{d}/no_data", "--smoke", "-o", "{o}/demo"), r"no such data folder", "no_data", ("demo",)),

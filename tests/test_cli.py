@@ -16,6 +16,7 @@ from scalelaws.cli import app
 runner = CliRunner()
 
 
+@pytest.mark.e2e
 def test_python_m_scalelaws_help():
     res = subprocess.run(
         [sys.executable, "-m", "scalelaws", "--help"], capture_output=True, text=True, timeout=120
@@ -37,6 +38,7 @@ def test_synth_writes_georeferenced_fields(tmp_path):
     assert 250 < float(da.mean()) < 350
 
 
+@pytest.mark.e2e
 def test_exponents_json_and_netcdf(tmp_path):
     res = runner.invoke(app, ["synth", "-o", str(tmp_path), "--size", "128", "--kinds", "forest"])
     assert res.exit_code == 0, res.output
@@ -67,6 +69,7 @@ def _strict_json(line: str) -> dict:
     return json.loads(line, parse_constant=reject)
 
 
+@pytest.mark.e2e
 def test_exponents_by_landscape_json_is_strict(tmp_path):
     res = runner.invoke(app, ["synth", "-o", str(tmp_path), "--size", "128", "--kinds", "mixed"])
     assert res.exit_code == 0, res.output
@@ -195,6 +198,7 @@ def test_failing_plugin_is_reported_on_stderr(monkeypatch, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.e2e
 def test_one_line_error_in_a_real_process(tmp_path):
     """Outside CliRunner: stderr is exactly one line, exit 2, for a bad input."""
     bad = tmp_path / "truncated.tif"
@@ -204,18 +208,3 @@ def test_one_line_error_in_a_real_process(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1 and res.stderr.startswith(f"error: {bad}: cannot be")
-
-
-def test_figures_results_folder_is_only_read(tmp_path):
-    """Missing results go to OUT/results; the user's --results folder is left as it was."""
-    from paper_figures.cli import results_for_figures
-
-    given = tmp_path / "my_results"
-    given.mkdir()
-    (given / "law.nc").write_bytes(b"law")
-    out = tmp_path / "figs"
-    assert results_for_figures(given, out, ["law"]) == given  # complete: read in place
-    work = results_for_figures(given, out, ["law", "exponents"])
-    assert work == out / "results"
-    assert (work / "law.nc").read_bytes() == b"law"  # what the user had, copied
-    assert sorted(p.name for p in given.iterdir()) == ["law.nc"]

@@ -136,6 +136,7 @@ def test_many_pools_within_scenes(rng):
     assert ds.slope_ols_per_pair.shape == (6, 2)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_shared_modis_pairs_one_call(modis_aster_root):
     from scalelaws.io import list_modis_aster_pairs, open_modis_aster_pair

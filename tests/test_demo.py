@@ -1,4 +1,4 @@
-"""The main job in smoke mode: results -> figures -> report."""
+"""The main job in smoke mode: results -> figures -> report (the shared ``smoke_demo`` run)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,10 @@ pytestmark = pytest.mark.e2e
 pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module")
-def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from typer.testing import CliRunner
-
-    from scalelaws.cli import app
-
-    out = tmp_path_factory.mktemp("demo")
-    r = CliRunner().invoke(app, ["demo", "--smoke", "-o", str(out), "--seed", "1"])
-    assert r.exit_code == 0, r.output
-    return out
+@pytest.fixture
+def demo_out(smoke_demo: Path) -> Path:
+    """``scalelaws demo --smoke --seed 1`` (tests/conftest.py; read only)."""
+    return smoke_demo
 
 
 def test_demo_writes_report_and_every_figure(demo_out: Path):

@@ -202,6 +202,7 @@ with atomic_path(target) as tmp:
 """
 
 
+@pytest.mark.e2e
 def test_sigkill_mid_write_leaves_the_previous_file_intact(tmp_path):
     import os
     import signal

@@ -68,6 +68,7 @@ def test_known_error_gives_known_metrics():
     assert ds["sf_log_ratio"].dims == ("lag",) and float(ds["lag_m"][0]) == 250.0
 
 
+@pytest.mark.slow
 def test_given_and_estimated_offset():
     # the reference sees the surface 500 m east and 250 m south of where the prediction does
     ref = raster(field_on(70, 250.0, shift=(500.0, -250.0)), 250.0)

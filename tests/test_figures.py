@@ -1,4 +1,6 @@
-"""Paper figures: every figure script draws from a small results folder; the CLI regenerates."""
+"""Paper figures: every figure script draws from a results folder it only reads; the CLI redraws
+them and refuses (exit 2, one line naming the file and the command that writes it) when a result
+file is missing."""
 
 from __future__ import annotations
 
@@ -12,16 +14,11 @@ import xarray as xr
 
 from paper_figures import FIGURES, required_files
 
-pytest.importorskip("torch")
 
-
-@pytest.fixture(scope="module")
-def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from analysis.pipeline import compute_results
-
-    out = tmp_path_factory.mktemp("results")
-    compute_results(out, smoke=True, seed=3, progress=False)
-    return out
+@pytest.fixture
+def smoke_results(smoke_demo: Path) -> Path:
+    """Results folder of the shared smoke demo (tests/conftest.py; read only)."""
+    return smoke_demo / "results"
 
 
 def test_registry_is_explicit_and_complete():
@@ -29,6 +26,8 @@ def test_registry_is_explicit_and_complete():
     assert names[0] == "overview" and len(names) == len(set(names)) == 10
     stems = {m.STEM for m in FIGURES.values()}
     assert len(stems) == 10
+    # the demo (through the pipeline) writes every file the default figures read
+    pytest.importorskip("torch")
     from analysis.pipeline import FILES
 
     produced = {f for outs in FILES.values() for f in outs}
@@ -50,14 +49,38 @@ def test_each_figure_main(name: str, smoke_results: Path, tmp_path: Path):
     assert np.std(img[..., :3]) > 0.05
 
 
-@pytest.mark.e2e
-def test_figure_reads_only_result_files(smoke_results: Path, tmp_path: Path):
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_figure_reads_only_result_files(name: str, tmp_path: Path):
+    """A missing result file is an InputError naming it and `scalelaws demo`; nothing drawn."""
     from paper_figures._style import MissingResultError
+    from scalelaws.errors import InputError
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(MissingResultError, match="overview.nc"):
-        FIGURES["overview"].main(tmp_path, smoke=True, results=empty)
+    with pytest.raises(MissingResultError, match=FIGURES[name].REQUIRES[0]) as exc:
+        FIGURES[name].main(tmp_path / "figs", smoke=True, results=empty)
+    assert isinstance(exc.value, InputError)
+    assert "scalelaws demo -o DIR" in str(exc.value)
+    assert not (tmp_path / "figs").exists() and not list(empty.iterdir())
+
+
+def test_cli_figures_refuses_missing_results(tmp_path: Path):
+    """`scalelaws figures` computes nothing: exit 2, one line naming the file and the command."""
+    from typer.testing import CliRunner
+
+    from scalelaws.cli import app
+
+    res = tmp_path / "res"
+    res.mkdir()
+    out = tmp_path / "figs"
+    r = CliRunner().invoke(app, ["figures", "--results", str(res), "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"error: {res / 'overview.nc'}: result file missing")
+    assert f"(and {len(required_files()) - 1} more)" in lines[0]
+    assert "`scalelaws demo -o DIR`" in lines[0]
+    assert not out.exists() and not list(res.iterdir())
 
 
 @pytest.mark.e2e
@@ -75,21 +98,29 @@ def test_figure_draws_what_the_file_holds(smoke_results: Path, tmp_path: Path):
 
 
 @pytest.mark.e2e
-def test_cli_figures_regenerates_and_completes(smoke_results: Path, tmp_path: Path):
+def test_cli_figures_redraws_and_only_reads(smoke_results: Path, tmp_path: Path, tree_digest):
     from typer.testing import CliRunner
 
     from scalelaws.cli import app
 
     res = tmp_path / "res"
     shutil.copytree(smoke_results, res)
-    (res / "polar.nc").unlink()  # a missing input is computed first by the command...
+    before = tree_digest(res)
     out = tmp_path / "figs"
     r = CliRunner().invoke(app, ["figures", "--smoke", "--results", str(res), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    # ... into OUT/results: the folder the user gave as input is only read
-    assert not (res / "polar.nc").exists() and (out / "results" / "polar.nc").is_file()
-    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+    assert sorted(p.name for p in out.iterdir()) == sorted(
         f"{m.STEM}.png" for m in FIGURES.values())
+    assert tree_digest(res) == before  # the results folder is only read
+    # one file missing: refused before any figure is drawn, naming the file and the command
+    (res / "polar.nc").unlink()
+    out2 = tmp_path / "figs2"
+    r = CliRunner().invoke(app, ["figures", "--smoke", "--results", str(res), "-o", str(out2)])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (f"error: {res / 'polar.nc'}: result file missing; figures only "
+                                "read results: run `scalelaws demo -o DIR` first (it writes "
+                                "DIR/results)")
+    assert not out2.exists() and not (res / "polar.nc").exists()
 
 
 @pytest.mark.e2e

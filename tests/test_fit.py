@@ -369,6 +369,7 @@ def test_bias_correction_is_applied_to_estimate_and_interval_alike(rng):
     assert ds.attrs["wavelet_octaves"][0] == 3 and ds.attrs["wavelet_gamma"] == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("H", [0.1, 0.7])
 def test_fbm_c1_c2_few_fields_512(H):
     """Two fBm fields of 512 x 512: the bias-corrected c1, c2 near (H, 0). Tolerances: 4 x the

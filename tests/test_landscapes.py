@@ -97,6 +97,7 @@ def test_tile_sums_equal_the_package_structure_function():
     np.testing.assert_array_equal(c.sum((0, 1)), ref["count"].values)
 
 
+@pytest.mark.slow
 def test_exponents_by_landscape_separates_classes():
     da, masks = _two_halves(seed=5)
     ds = exponents_by_landscape(da, masks, q=(1, 2), n_boot=50, rng=0)
@@ -127,6 +128,7 @@ def test_multi_scene_pooling_list_equals_scene_dim_and_sums_add():
     )
 
 
+@pytest.mark.e2e
 def test_dask_distributed_equals_serial():
     distributed = pytest.importorskip("distributed")
     scenes = [_da(fbm((96, 96), 0.6, rng=s)) for s in range(4)]

@@ -59,6 +59,7 @@ def sf_errors(laws_by_kind):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["cropland", "forest", "urban", "mixed"])
 def test_law_predicts_fine_band_within_tolerance(sf_errors, kind):
     """Law fitted on seeds 0-2, applied to held-out seeds 100-102 (256 x 256 at 62.5 m).
@@ -73,6 +74,7 @@ def test_law_predicts_fine_band_within_tolerance(sf_errors, kind):
     assert err_inv.mean() >= err_law.mean(), (err_law, err_inv)
 
 
+@pytest.mark.slow
 def test_law_beats_scale_invariance_by_margin(sf_errors):
     """Pooled over the 4 kinds x 3 held-out fields.
 
@@ -84,6 +86,7 @@ def test_law_beats_scale_invariance_by_margin(sf_errors):
     assert inv.mean() - law.mean() >= 0.2, (law, inv)
 
 
+@pytest.mark.slow
 def test_detail_energy_ratio_on_landscapes(laws_by_kind):
     """Energy of the 1 km -> 250 m band over the 4 km -> 1 km band, pooled over held-out fields.
 
@@ -117,6 +120,7 @@ def test_scale_invariant_field_gives_no_correction():
     assert lo <= 1.0 <= hi and abs(np.log(r["correction"])) < 0.1
 
 
+@pytest.mark.slow
 def test_law_with_ndvi_landscapes_roundtrip_and_outputs(tmp_path):
     ds = landscape("cropland", shape=SHAPE, pixel_size=PX, seed=3)
     law = CorrectionLaw.fit(ds["lst"], ndvi=ds["ndvi"], classes="ndvi", n_boot=30, rng=1)
@@ -164,6 +168,7 @@ def test_errors(tmp_path):
         load_law(bogus)
 
 
+@pytest.mark.e2e
 def test_cli_fit_and_show(tmp_path):
     import rioxarray  # noqa: F401
 

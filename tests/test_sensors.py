@@ -80,6 +80,7 @@ def synthetic_result(synthetic_laws, spreads) -> xr.Dataset:
 
 
 # ------------------------------------------------------------------------ comparison (synthetic)
+@pytest.mark.slow
 def test_local_exponents_recover_known_H(synthetic_result: xr.Dataset):
     ds = synthetic_result
     s = ds["scale_m"].values
@@ -99,6 +100,7 @@ def test_local_exponents_recover_known_H(synthetic_result: xr.Dataset):
         assert np.nanmin(lo_m) >= 2 * PX - 1e-6 and np.nanmax(ds["octave_hi_m"].sel(law=law).values) <= 64 * PX
 
 
+@pytest.mark.slow
 def test_difference_to_reference_separates_H(synthetic_result: xr.Dataset):
     ds = synthetic_result
     d_same = ds["dH_reference"].sel(law="rough/all").values
@@ -113,6 +115,7 @@ def test_difference_to_reference_separates_H(synthetic_result: xr.Dataset):
     assert np.all(np.isnan(ds["dH_reference"].sel(law="ref/all").values))
 
 
+@pytest.mark.slow
 def test_tile_bootstrap_alone_is_too_narrow(synthetic_laws, spreads):
     """Why the surrogate spread exists: without it, equal-H fields are declared different."""
     ds = compare_laws(_entries(synthetic_laws), reference="ref")
@@ -125,6 +128,7 @@ def test_tile_bootstrap_alone_is_too_narrow(synthetic_laws, spreads):
     assert np.nanmax(boot_hw) < 1.96 * np.nanmax(sd)
 
 
+@pytest.mark.slow
 def test_detail_ratio_and_lst_ndvi_slope(synthetic_result: xr.Dataset):
     ds = synthetic_result
     # fBm: D ~ l^(2H), so the fine band (parents 500 m, 1 km) over the coarse band (2, 4 km)
@@ -142,6 +146,7 @@ def test_detail_ratio_and_lst_ndvi_slope(synthetic_result: xr.Dataset):
     assert np.all(np.isnan(ds["lst_ndvi_slope"].sel(law="ref/all").values))
 
 
+@pytest.mark.slow
 def test_result_is_cf_and_tables(synthetic_result: xr.Dataset, tmp_path: Path):
     ds = synthetic_result
     assert ds.attrs["Conventions"] == "CF-1.8"
@@ -184,6 +189,7 @@ def test_dn_brightness_temperature_is_labelled(tmp_path: Path):
 
 
 # ------------------------------------------------------------------------ real data
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_real_fields_are_read_and_labelled(shared_data):
     fields, excluded = load_fields(shared_data)
@@ -277,6 +283,7 @@ def test_cli_benchmark_sensors_tiny(tmp_path: Path):
     assert bad.exit_code == 2 and "unknown field" in bad.output
 
 
+@pytest.mark.e2e
 def test_figure_smoke_from_tiny_result(synthetic_result: xr.Dataset, tmp_path: Path):
     import matplotlib.image
 

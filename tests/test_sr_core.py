@@ -214,6 +214,7 @@ def test_film_conditioning_changes_output():
     assert (a - b).abs().max() > 1e-4
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", ["resnet", "unet", "disr_unet"])
 def test_few_steps_of_overfitting_lower_the_loss(rng, name):
     torch.manual_seed(0)

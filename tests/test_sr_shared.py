@@ -43,6 +43,7 @@ def test_modis_lst_2020_scenes_and_disr_ndvi(shared_data):
     assert s.lr.shape == (16, 16) and s.ndvi.shape == (64, 64) and s.hr.shape == (64, 64)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("mode,source", [("sisr_invariant", "modis_lst_2020"), ("disr", "modis_aster")])
 def test_train_a_few_steps_on_shared_modis(shared_data, tmp_path, monkeypatch, mode, source):
     from typer.testing import CliRunner

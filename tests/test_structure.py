@@ -369,6 +369,7 @@ def fbm_runs():
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("H", [0.3, 0.7])
 def test_fbm_second_order_law(fbm_runs, H):
     lags, S2, _, _ = fbm_runs[H]
@@ -395,6 +396,7 @@ def _jackknife(num, den, p):
     return est, se
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("H", [0.3, 0.7])
 def test_fbm_gaussian_increments(fbm_runs, H):
     lags, S2, S3, S4 = fbm_runs[H]
@@ -406,6 +408,7 @@ def test_fbm_gaussian_increments(fbm_runs, H):
     assert np.all(np.abs(skew) < 4 * se_s)
 
 
+@pytest.mark.slow
 def test_anisotropy_map_and_polar_view():
     """fBm sampled every other row: E S_2(ly, lx) = (4 ly^2 + lx^2)^H exactly (anisotropic)."""
     H, L, n = 0.5, 6, 20

@@ -72,12 +72,14 @@ def _check_law(H: float, order: int, n: int, shape: tuple[int, int], sigma: floa
     return power
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("H", [0.2, 0.5, 0.8])
 def test_fbm_variogram_matches_theory(H):
     """Variogram sigma^2 |r|^(2H) along x, y and the diagonal, lags 1-16, 4 MC std errors."""
     _check_law(H, order=1, n=150, shape=(48, 64), sigma=1.7)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("H", [0.2, 0.5, 0.8])
 def test_fbm_second_increments_have_power(H):
     """Second increments match sigma^2 |r|^(2H) (4 - 4^H) within 4 MC std errors, and the
