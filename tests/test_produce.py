@@ -146,6 +146,7 @@ def _settings(model: str, **kw) -> ProduceSettings:
     return ProduceSettings(model=model, guided=model_is_guided(model), device="cpu", **kw)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_single_image_series_cube_and_per_file_equality(series, tmp_path):
     from sr.predict import predict_file
@@ -204,6 +205,7 @@ def test_single_image_series_cube_and_per_file_equality(series, tmp_path):
                 scheduler="none", progress=False)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_guided_series_ndvi_by_date(series, tmp_path):
     from sr.predict import predict_file
@@ -235,6 +237,7 @@ def test_guided_series_ndvi_by_date(series, tmp_path):
     np.testing.assert_allclose(ds["lst_day"].isel(time=0).values, a, atol=1e-4)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_guided_model_without_ndvi_is_refused(series, tmp_path):
     model, _ = resolve_model(None, guided_input=True)
@@ -284,6 +287,7 @@ def test_resume_after_kill_and_localcluster(series, tmp_path):
         np.testing.assert_allclose(a[v].values, b[v].values, atol=1e-4)
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_cli_errors(series, tmp_path):
     from typer.testing import CliRunner
@@ -306,6 +310,7 @@ def test_cli_errors(series, tmp_path):
     assert "A2020300" in r.output and "5 of 7 granule(s) produced" in r.output
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_two_windows_of_one_date_are_mosaicked_on_their_union(shared_data, tmp_path):
     import rasterio

@@ -35,6 +35,7 @@ def law():
                              n_boot=0, rng=0)
 
 
+@pytest.mark.slow
 def test_realisations_restore_the_law_texture_and_keep_block_means(law):
     from sr.predict import REALISATION_LAGS, realise_dataarray
 
@@ -69,6 +70,7 @@ def test_realisations_need_a_law():
         realisation_law(SimpleNamespace(factor=4, postprocess={}))
 
 
+@pytest.mark.e2e
 @pytest.mark.shared_data
 def test_predict_cli_writes_realisation_bands(modis_aster_root, tmp_path):
     import rioxarray
