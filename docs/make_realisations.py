@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import tempfile
 from pathlib import Path
 
 from analysis.evaluate import open_pairs
 from analysis.experiment import fit_aster_law
 from analysis.realisations import fit_kappa, score_realisations
-from sr.modelfile import export_model, read_model_file
+from sr.modelfile import read_model_file, update_postprocess
 from sr.predict import REALISATION_LAGS
 from sr.zoo import WEIGHTS_DIR, _index
 
@@ -57,10 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     post["realisation"] = {"law": LAW_FILE, "kappa": kappa, "lags": list(REALISATION_LAGS),
                            "note": "law fitted on the ASTER LST of all 40 shared pairs (co-registered); "
                                    "kappa = ASTER S2 / law target, geometric mean over the same pairs"}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_model = Path(tmp) / model.name
-        export_model([model], tmp_model, postprocess=post)
-        export_model([tmp_model], model, postprocess=post)
+    update_postprocess(model, post)
     print(f"shipped {WEIGHTS_DIR / LAW_FILE} and kappa {kappa} with {model.name}")
 
 

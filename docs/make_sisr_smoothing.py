@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import tempfile
 from pathlib import Path
 
 import xarray as xr
@@ -27,7 +26,7 @@ from analysis.evaluate import evaluate, paired_difference, write_results
 from analysis.experiment import baseline_predictor, model_predictor
 from analysis.selection import crossfit_smoothing, smooth_prediction
 from scalelaws.io import list_modis_aster_pairs
-from sr.modelfile import export_model, read_model_file
+from sr.modelfile import read_model_file, update_postprocess
 from sr.zoo import resolve_model
 
 
@@ -91,10 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         meta, _ = read_model_file(model)
         post = dict(meta.get("postprocess") or {})
         post["gaussian_sigma_px"] = ch_sisr["sigma_all"]
-        with tempfile.TemporaryDirectory() as tmp:
-            t = Path(tmp) / model.name
-            export_model([model], t, postprocess=post)
-            export_model([t], model, postprocess=post)
+        update_postprocess(model, post)
         print(f"shipped sigma {ch_sisr['sigma_all']} with {model.name}")
 
 

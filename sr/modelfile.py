@@ -537,3 +537,23 @@ def export_model(
     atomic_torch_save({"format": FORMAT, "version": VERSION, "meta": text, "members": members}, out)
     log.info("model file %s: %d member(s) of %s", out, len(members), meta["config"]["model"]["name"])
     return out
+
+
+def update_postprocess(path: str | Path, postprocess: dict[str, Any]) -> Path:
+    """Rewrite a model file's ``meta["postprocess"]`` in place (atomically); weights and card unchanged.
+
+    Used by the maintainers' scripts that choose the output smoothing or attach a realisation
+    law after the networks were trained (``docs/make_*.py``).
+    """
+    path = Path(path)
+    meta, members = read_model_file(path, map_location="cpu")
+    if not members or "config" not in meta:
+        raise ModelFileError("not a model file with members", path)
+    meta = dict(meta)
+    meta["postprocess"] = dict(postprocess)
+    try:
+        text = json.dumps(meta)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"the post-processing is not JSON-serialisable ({exc})") from None
+    atomic_torch_save({"format": FORMAT, "version": VERSION, "meta": text, "members": members}, path)
+    return path

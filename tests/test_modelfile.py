@@ -230,3 +230,20 @@ def test_export_model_cli(ckpt, tmp_path):
     assert not (tmp_path / "b.pt").exists()
     res = CliRunner().invoke(app, ["export-model", str(ckpt), "-o", str(ckpt)])
     assert res.exit_code == 2 and "overwrite" in res.output
+
+
+def test_update_postprocess_keeps_weights_and_card(ckpt, tmp_path):
+    from sr.modelfile import read_model_file, update_postprocess
+
+    f = export_model([ckpt], tmp_path / "m.pt", card={"name": "x"}, postprocess={"gaussian_sigma_px": 0.0})
+    meta0, sd0 = read_model_file(f)
+    update_postprocess(f, {"gaussian_sigma_px": 1.25, "realisation": {"kappa": [1.2, 1.2]}})
+    meta1, sd1 = read_model_file(f)
+    assert meta1["postprocess"] == {"gaussian_sigma_px": 1.25, "realisation": {"kappa": [1.2, 1.2]}}
+    assert meta1["card"] == meta0["card"] == {"name": "x"}
+    for a, b in zip(sd0, sd1, strict=True):
+        assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    assert load_sr_model(f).postprocess["gaussian_sigma_px"] == 1.25
+    with pytest.raises(InputError):
+        update_postprocess(f, {"bad": object()})
+    assert read_model_file(f)[0]["postprocess"]["gaussian_sigma_px"] == 1.25   # nothing lost
