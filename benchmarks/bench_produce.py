@@ -87,6 +87,22 @@ def _run(inputs, out: Path, settings, *, scheduler, workers=1, ndvi=None, cube=F
     return dt, s["done"], _worker_rss(out)
 
 
+def _compare(label: str, inputs, out: Path, settings, *, ndvi=None, cube=False) -> list[dict]:
+    """Serial baseline, then LocalClusters of 1 and 2 workers; print and return the summary rows."""
+    base, k, mem = _run(inputs, out, settings, scheduler="none", ndvi=ndvi, cube=cube)
+    print(f"{label:<7} serial      : {k} granules in {base:6.1f} s = {3600 * k / base:8.0f} granules/h, "
+          f"RSS {max(mem):.0f} MiB")
+    rows = []
+    for w in (1, 2):
+        t, k, mem = _run(inputs, out, settings, scheduler="cluster", workers=w, ndvi=ndvi, cube=cube)
+        print(f"{label:<7} {w} worker(s) : {k} granules in {t:6.1f} s = {3600 * k / t:8.0f} granules/h, "
+              f"RSS per worker {', '.join(f'{m:.0f}' for m in mem)} MiB")
+        rows.append({"name": f"produce {label}, LocalCluster {w} worker(s)", "baseline": "serial in-process",
+                     "candidate": f"LocalCluster({w} processes)", "baseline_s": base, "candidate_s": t,
+                     "note": f"{3600 * k / t:.0f} granules/h; RSS/worker {max(mem):.0f} MiB"})
+    return rows
+
+
 def main(quick: bool = False) -> list[dict]:
     """Run the workloads; print granules per hour and memory per worker; return summary rows."""
     from sr.produce import ProduceSettings, model_is_guided
@@ -110,16 +126,7 @@ def main(quick: bool = False) -> list[dict]:
             os.symlink(f, src / f.name)
         sisr, _ = resolve_model(None, guided_input=False)
         st = ProduceSettings(model=str(sisr), guided=False, device="cpu", threads=1)
-        base_t, k, base_mem = _run([src], tmp / "o", st, scheduler="none")
-        print(f"crops   serial      : {k} granules in {base_t:6.1f} s = {3600 * k / base_t:8.0f} granules/h, "
-              f"RSS {max(base_mem):.0f} MiB")
-        for w in (1, 2):
-            t, k, mem = _run([src], tmp / "o", st, scheduler="cluster", workers=w)
-            print(f"crops   {w} worker(s) : {k} granules in {t:6.1f} s = {3600 * k / t:8.0f} granules/h, "
-                  f"RSS per worker {', '.join(f'{m:.0f}' for m in mem)} MiB")
-            rows.append({"name": f"produce crops, LocalCluster {w} worker(s)", "baseline": "serial in-process",
-                         "candidate": f"LocalCluster({w} processes)", "baseline_s": base_t, "candidate_s": t,
-                         "note": f"{3600 * k / t:.0f} granules/h; RSS/worker {max(mem):.0f} MiB"})
+        rows += _compare("crops", [src], tmp / "o", st)
         # guided, with NDVI matching, spread and cube
         nd = tmp / "ndvi"
         nd.mkdir()
@@ -131,16 +138,7 @@ def main(quick: bool = False) -> list[dict]:
         disr, _ = resolve_model(None, guided_input=True)
         sg = ProduceSettings(model=str(disr), guided=model_is_guided(disr), device="cpu", threads=1,
                              uncertainty=True)
-        g_base, k, g_mem = _run([win], tmp / "g", sg, scheduler="none", ndvi=[nd], cube=True)
-        print(f"guided  serial      : {k} granules in {g_base:6.1f} s = {3600 * k / g_base:8.0f} granules/h "
-              f"(5 members, spread, cube), RSS {max(g_mem):.0f} MiB")
-        for w in (1, 2):
-            t, k, mem = _run([win], tmp / "g", sg, scheduler="cluster", workers=w, ndvi=[nd], cube=True)
-            print(f"guided  {w} worker(s) : {k} granules in {t:6.1f} s = {3600 * k / t:8.0f} granules/h, "
-                  f"RSS per worker {', '.join(f'{m:.0f}' for m in mem)} MiB")
-            rows.append({"name": f"produce guided, LocalCluster {w} worker(s)", "baseline": "serial in-process",
-                         "candidate": f"LocalCluster({w} processes)", "baseline_s": g_base, "candidate_s": t,
-                         "note": f"{3600 * k / t:.0f} granules/h; RSS/worker {max(mem):.0f} MiB"})
+        rows += _compare("guided", [win], tmp / "g", sg, ndvi=[nd], cube=True)  # 5 members, spread, cube
         tile = sorted((data_dir() / "products" / "modis_mod11a1_h14v09").glob("MOD11A1*.hdf"))
         if tile and not quick:
             # whole tiles: the same 1200 x 1200 granule under 4 dated names (no cube: throughput)
@@ -149,17 +147,7 @@ def main(quick: bool = False) -> list[dict]:
             for d in range(4):
                 os.symlink(tile[0], tt / f"MOD11A1.A2019{305 + d}.h14v09.061.hdf")
             st_tile = ProduceSettings(model=str(sisr), guided=False, device="cpu", threads=1, min_clear=0.1)
-            t_base, k, mem = _run([tt], tmp / "t", st_tile, scheduler="none")
-            print(f"tiles   serial      : {k} granules 1200x1200 -> 4800x4800 in {t_base:6.1f} s = "
-                  f"{3600 * k / t_base:6.0f} granules/h, RSS {max(mem):.0f} MiB")
-            for w in (1, 2):
-                t, k, mem = _run([tt], tmp / "t", st_tile, scheduler="cluster", workers=w)
-                print(f"tiles   {w} worker(s) : {k} granules in {t:6.1f} s = {3600 * k / t:6.0f} granules/h, "
-                      f"RSS per worker {', '.join(f'{m:.0f}' for m in mem)} MiB")
-                rows.append({"name": f"produce whole tiles, LocalCluster {w} worker(s)",
-                             "baseline": "serial in-process", "candidate": f"LocalCluster({w} processes)",
-                             "baseline_s": t_base, "candidate_s": t,
-                             "note": f"{3600 * k / t:.0f} granules/h; RSS/worker {max(mem):.0f} MiB"})
+            rows += _compare("tiles", [tt], tmp / "t", st_tile)
             t, k, mem = _run([tt], tmp / "t", st_tile, scheduler="none", cube=True)
             print(f"tiles   serial+cube : {k} granules + a 4 x 4800 x 4800 cube in {t:6.1f} s")
             # the shipped default (5 members, spread) on one whole tile, a static synthetic 250 m NDVI
