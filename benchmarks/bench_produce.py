@@ -160,6 +160,7 @@ def main(quick: bool = False) -> list[dict]:
 
             nd = np.clip(0.5 + 0.3 * gaussian_smooth(rng.standard_normal((4800, 4800)), 8.0) * 8, -1, 1)
             ndvi = refine_like(lst, 4, nd.astype(np.float32), name="ndvi")
+            ndvi.attrs = {"units": "1", "long_name": "synthetic NDVI"}
             ndvi.rio.write_nodata(np.nan, encoded=False, inplace=True)
             ndvi.rio.to_raster(tmp / "ndvi_static.tif")
             one = tmp / "tile1"
