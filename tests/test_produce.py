@@ -342,3 +342,25 @@ def test_two_windows_of_one_date_are_mosaicked_on_their_union(shared_data, tmp_p
                                     masked=True).sel(band=1)
         sub = ds["lst_day"].isel(time=0).sel(x=g.x, y=g.y, method="nearest")
         np.testing.assert_allclose(sub.values, g.values, atol=1e-4)
+
+
+@pytest.mark.e2e
+@pytest.mark.shared_data
+def test_existing_scheduler_by_address(series, tmp_path):
+    """``--scheduler ADDRESS``: the tasks go to a running cluster; same files as in-process."""
+    import rioxarray
+    from distributed import LocalCluster
+
+    src = tmp_path / "lst"
+    src.mkdir()
+    for f in sorted((series / "lst").iterdir())[:2]:
+        os.symlink(f.resolve(), src / f.name)
+    model, _ = resolve_model(None, guided_input=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as c:
+        s = produce([src], tmp_path / "a", _settings(str(model)), scheduler=c.scheduler_address,
+                    cube=False, progress=False)
+    ref = produce([src], tmp_path / "b", _settings(str(model)), scheduler="none", cube=False, progress=False)
+    assert s["done"] == ref["done"] == 2
+    for f in sorted((tmp_path / "b" / "granules").glob("*.tif")):
+        a = rioxarray.open_rasterio(tmp_path / "a" / "granules" / f.name, masked=True).values
+        np.testing.assert_allclose(a, rioxarray.open_rasterio(f, masked=True).values, atol=1e-4)
