@@ -1,0 +1,584 @@
+"""Scaling exponents of rasters larger than memory, computed block by block with dask.
+
+:func:`fit_scaling_chunked` gives the exponents of :func:`scalelaws.fit.fit_scaling` for a
+raster that is never held in memory: :class:`ChunkedBackend` answers the field-wide questions
+of ``fit_scaling`` (see :class:`scalelaws.fit.FieldBackend`) with one ``dask.delayed`` task per
+block, each task reading its own window of the file (so no block is shared between tasks and
+the memory in use is bounded by the number of tasks running at once), and everything else
+(lags, fits, intervals) is ``fit_scaling``'s own code.
+
+What is exact and what is approximate
+--------------------------------------
+* **Structure functions and bootstrap tiles: exact.** Every statistic is a *sum* over pairs
+  (:mod:`scalelaws.kernels.sf`). A block ``[y0, y1) x [x0, x1)`` is read with a halo of the
+  largest lag on its far sides (bottom, right) and contributes the pairs whose *first* end lies
+  in it, so each pair is counted once; the bootstrap tiles' sums (pairs contained in a tile)
+  are the same sums with the halo clipped to the tile. ``S``, ``S_boot``, ``zeta``, ``H`` and
+  the break equal the in-memory values up to float rounding (summation order; relative 1e-12).
+* **Wavelet leaders: exact.** Octaves ``1..J0`` (:data:`J0` = 3) are computed per block with a
+  halo covering the footprint of an octave-``J0`` coefficient and the 3 x 3 leader
+  neighbourhood; only the blocks' cores are kept (blocks aligned on ``2**J0``), giving the
+  counts ``n(j)`` of the fine octaves and, at octave ``J0``, the approximation, its invalid
+  mask and the running supremum ``M``. The coarser octaves are continued in memory from those
+  arrays (``1 / 4**J0`` of the raster). ``c1``, ``c2`` and their bootstrap equal the in-memory
+  ones up to float rounding. (Fits that must start below octave 3, on small fields, are left
+  to the in-memory path.)
+* **Calibrations and spectrum: from sub-blocks.** The fBm calibrations of :func:`fit_scaling`
+  simulate fields of the data's size (an exact fBm of ``n x n`` px needs about ``500 n**2``
+  bytes). When the raster side exceeds :attr:`ChunkedBackend.calib_side` (from the memory
+  budget), the raster is coarse-grained by the smallest power of two ``f`` that brings it to
+  that side, and the calibrations run on fBm of that size with the coarse missing mask: the
+  zeta calibration with lags, tiles and stride divided by ``f`` (fBm is self-similar, so the
+  spread ratio and bias depend on the geometry relative to the field, up to lattice effects at
+  the smallest lags), the leader calibration over octaves ``j1 .. j2 - log2 f`` (the same
+  finest octaves, whose aliasing bias it removes; fewer coarse ones). ``beta`` is the spectral
+  slope of the ``f x f`` block means (the default fit stops at wavelengths of 8 coarse pixels,
+  where block averaging damps the power by less than 10 %). With ``f = 1`` (a raster whose
+  side fits) calibrations and ``beta`` are the in-memory ones exactly.
+
+Memory. A structure-function task holds its window, ``(c + L)**2`` pixels for a chunk of ``c``
+px and a largest lag ``L``, as float32 and float64 (12 bytes per pixel); the chunk side is
+chosen so that the tasks running at once fit in half the budget (:func:`auto_chunk`). The
+continued octaves hold about ``40 / 4**J0`` bytes per raster pixel. Works with dask's default
+(threaded) scheduler and, unchanged, with ``dask.distributed`` when a ``Client`` is active
+(:class:`RasterSource` is picklable: it stores the path and re-opens the file per window).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+import xarray as xr
+
+from scalelaws.errors import AllNaNError, InputError
+from scalelaws.fit import (
+    MAX_SCALE_FRACTION,
+    FieldBackend,
+    _boot_from_sums,
+    _lrd_inflation,
+    _tile_starts,
+    _wavelet_calibration,
+    _wls_c12,
+    fit_scaling,
+)
+
+__all__ = [
+    "RasterSource",
+    "ArraySource",
+    "ChunkedBackend",
+    "fit_scaling_chunked",
+    "parse_memory",
+    "auto_chunk",
+    "raster_nbytes",
+    "J0",
+]
+
+log = logging.getLogger(__name__)
+
+#: Octave up to which the wavelet transform and leaders are computed per block; coarser
+#: octaves continue in memory from the octave-``J0`` arrays (1/64 of the raster).
+J0 = 3
+#: Bytes per pixel of one structure-function task's window (float32 read + float64 copy).
+SF_BYTES_PER_PX = 12
+#: Bytes per pixel of one leader task's window (float64 field, DWT, masks and leaders).
+LEADER_BYTES_PER_PX = 48
+#: Bytes per pixel of an exact fBm simulation (circulant embedding; measured: 1024^2 -> 500 MB).
+FBM_BYTES_PER_PX = 500
+#: Smallest chunk side (pixels) :func:`auto_chunk` accepts.
+MIN_CHUNK = 256
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3,
+          "gb": 1000**3, "t": 1000**4, "tb": 1000**4, "kib": 1024, "mib": 1024**2,
+          "gib": 1024**3, "tib": 1024**4}
+
+
+def parse_memory(text: str | int) -> int:
+    """Parse a memory size: ``"2GiB"``, ``"512MiB"``, ``"1.5GB"``, ``"2G"`` or bytes.
+
+    Raises
+    ------
+    InputError
+        Not a positive size.
+
+    """
+    if isinstance(text, int | np.integer):
+        value = int(text)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+        if m is None or m.group(2).lower() not in _UNITS:
+            raise InputError(f"--memory-limit expects a size such as 2GiB or 512MiB, got {text!r}")
+        value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if value <= 0:
+        raise InputError(f"--memory-limit must be positive, got {text!r}")
+    return value
+
+
+def _n_workers() -> int:
+    """Tasks dask runs at once: the distributed client's threads, else the CPU count."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+        return max(1, max(client.nthreads().values(), default=1))
+    except (ImportError, ValueError):
+        return max(1, int(dask.config.get("num_workers", None) or os.cpu_count() or 1))
+
+
+def auto_chunk(memory: int, halo: int, *, workers: int | None = None, align: int = 1) -> int:
+    """Largest chunk side whose structure-function windows fit in half of ``memory``.
+
+    ``workers`` tasks (default: what dask runs at once) each hold ``(c + halo)**2`` pixels of
+    :data:`SF_BYTES_PER_PX` bytes. The side is a multiple of ``align``.
+
+    Raises
+    ------
+    InputError
+        Even a :data:`MIN_CHUNK` chunk does not fit (the largest lag is too large for the
+        budget: give a smaller ``--range`` or more memory).
+
+    """
+    w = workers if workers is not None else _n_workers()
+    side = int(math.sqrt(0.5 * memory / (w * SF_BYTES_PER_PX))) - int(halo)
+    side -= side % max(int(align), 1)
+    if side < MIN_CHUNK:
+        raise InputError(
+            f"a memory budget of {memory / 2**20:.0f} MiB cannot hold {w} window(s) of "
+            f"{MIN_CHUNK} px plus the largest lag ({halo} px): give more memory, a smaller "
+            "--range, or fewer dask workers")
+    return side
+
+
+def raster_nbytes(shape: Sequence[int]) -> int:
+    """Bytes of a raster held in memory as the readers do (float32 plus a float64 copy)."""
+    return int(np.prod(shape)) * SF_BYTES_PER_PX
+
+
+# ---------------------------------------------------------------------------- window sources
+class RasterSource:
+    """A generic GDAL raster read window by window in physical units (NaN = missing).
+
+    The header (units, scale, nodata, CRS) is validated once, with the rules of
+    :func:`scalelaws.io.generic.open_raster` applied to a central window; every window is then
+    decoded with :func:`scalelaws.io.generic.to_physical` (and Celsius declared by the caller
+    converted). Picklable: it keeps the path and options and re-opens the file per window.
+
+    Parameters
+    ----------
+    path
+        GeoTIFF or any GDAL raster (not NetCDF).
+    kind
+        ``"lst"`` or ``"ndvi"``.
+    units, scale, offset, nodata, crs
+        As for :func:`scalelaws.io.open_lst` (generic rasters).
+    band
+        1-based band.
+
+    """
+
+    def __init__(self, path: str | os.PathLike, *, kind: str = "lst", units: str | None = None,
+                 scale: float | None = None, offset: float | None = None,
+                 nodata: float | None = None, crs: Any = None, band: int = 1) -> None:
+        import rasterio
+        from rasterio.windows import Window
+
+        from scalelaws.io._common import is_celsius
+        from scalelaws.io.generic import open_raster, read_band
+
+        self.path = Path(path)
+        self.kind, self.band = kind, int(band)
+        self.scale, self.offset, self.nodata = scale, offset, nodata
+        raw = read_band(self.path, band=self.band, window=Window(0, 0, 1, 1))
+        with rasterio.open(self.path) as src:
+            self.shape = (int(src.height), int(src.width))
+        ny, nx = self.shape
+        h, w = min(ny, 1024), min(nx, 1024)
+        win = Window((nx - w) // 2, (ny - h) // 2, w, h)
+        # the reader's own checks (CRS, units, scale, value range) on a central window
+        probe = open_raster(self.path, kind=kind, units=units, scale=scale, offset=offset,
+                            nodata=nodata, band=band, crs=crs, window=win)
+        self.transform = raw.transform
+        self.crs = probe.rio.crs
+        self.from_celsius = bool(is_celsius(units) and kind in ("lst", None))
+        self.attrs = dict(probe.attrs)
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``[y0, y1)``, columns ``[x0, x1)`` as float64 physical values."""
+        from rasterio.windows import Window
+
+        from scalelaws.io.generic import CELSIUS_TO_KELVIN, read_band, to_physical
+
+        raw = read_band(self.path, band=self.band, window=Window(x0, y0, x1 - x0, y1 - y0))
+        vals, _, _ = to_physical(raw, self.path, scale=self.scale, offset=self.offset,
+                                 nodata=self.nodata)
+        if self.from_celsius:
+            vals = vals + CELSIUS_TO_KELVIN
+        return vals.astype(np.float32).astype(np.float64)  # the readers' float32 values
+
+    def coords(self) -> dict[str, np.ndarray]:
+        """Pixel-centre ``y``, ``x`` coordinates."""
+        from scalelaws.io._common import pixel_centres
+
+        y, x = pixel_centres(self.transform, self.shape)
+        return {"y": y, "x": x}
+
+
+class ArraySource:
+    """A 2-D DataArray (numpy- or dask-backed) read window by window (tests, Python API)."""
+
+    def __init__(self, da: xr.DataArray) -> None:
+        self.da = da.transpose("y", "x")
+        self.shape = tuple(int(v) for v in self.da.shape)
+        self.attrs = dict(da.attrs)
+        self.path = da.attrs.get("source")
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``[y0, y1)``, columns ``[x0, x1)`` as float64."""
+        return np.asarray(self.da.data[y0:y1, x0:x1], dtype=np.float64)
+
+    def coords(self) -> dict[str, np.ndarray]:
+        """Return the DataArray's ``y``, ``x`` coordinates."""
+        return {d: np.asarray(self.da[d].values) for d in ("y", "x") if d in self.da.coords}
+
+
+def lazy_field(source: RasterSource | ArraySource, chunk: int) -> xr.DataArray:
+    """Return the source as a dask-backed ``(y, x)`` DataArray, one window read per chunk."""
+    import dask.array as dsa
+
+    ny, nx = source.shape
+
+    def _block(block_info: dict | None = None) -> np.ndarray:
+        (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        return source.read(y0, y1, x0, x1).astype(np.float32)
+
+    chunks = (_splits(ny, chunk), _splits(nx, chunk))
+    data = dsa.map_blocks(_block, chunks=chunks, dtype=np.float32, meta=np.empty((0, 0), np.float32))
+    return xr.DataArray(data, dims=("y", "x"), coords=source.coords(), attrs=dict(source.attrs))
+
+
+def _splits(n: int, c: int) -> tuple[int, ...]:
+    return tuple(min(c, n - s) for s in range(0, n, c))
+
+
+# ---------------------------------------------------------------------------- block tasks
+def _sf_task(source: Any, window: tuple[int, int, int, int], core: tuple[int, int],
+             dys: np.ndarray, dxs: np.ndarray, qs: np.ndarray, qi: np.ndarray) -> np.ndarray:
+    """Kernel sums of the pairs whose first end lies in the window's top-left ``core``."""
+    from scalelaws.stats.structure import _sums_nd
+
+    y0, y1, x0, x1 = window
+    a = source.read(y0, y1, x0, x1)
+    return _sums_nd(a, dys=dys, dxs=dxs, qs=qs, qi=qi, region=(0, core[0], 0, core[1]),
+                    parallel=False)
+
+
+def _region_sf(source: Any, region: tuple[int, int, int, int], chunk: int, halo: int,
+               dys: np.ndarray, dxs: np.ndarray, qs: np.ndarray, qi: np.ndarray) -> list[Any]:
+    """Delayed kernel sums of the pairs with both ends in ``region`` (one task per chunk)."""
+    Y0, Y1, X0, X1 = region
+    tasks = []
+    for y0 in range(Y0, Y1, chunk):
+        for x0 in range(X0, X1, chunk):
+            win = (y0, min(Y1, y0 + chunk + halo), x0, min(X1, x0 + chunk + halo))
+            core = (min(chunk, Y1 - y0), min(chunk, X1 - x0))
+            tasks.append(dask.delayed(_sf_task, pure=True)(source, win, core, dys, dxs, qs, qi))
+    return tasks
+
+
+def _crop(arr: np.ndarray, j: int, y: tuple[int, int, int, bool], x: tuple[int, int, int, bool]
+          ) -> np.ndarray:
+    """Return the core of a block's octave-``j`` array (rows/cols from the block's own origin)."""
+    def sl(t: tuple[int, int, int, bool], n: int) -> slice:
+        origin, c0, c1, last = t
+        return slice((c0 - origin) >> j, n if last else (c1 - origin) >> j)
+
+    return arr[sl(y, arr.shape[0]), sl(x, arr.shape[1])]
+
+
+def _leader_task(source: Any, wy: tuple[int, int], wx: tuple[int, int],
+                 core_y: tuple[int, int, int, bool], core_x: tuple[int, int, int, bool],
+                 wavelet: str) -> dict[str, Any]:
+    """Octaves ``1..J0`` of one block: fine counts and the octave-``J0`` state of its core."""
+    from scalelaws.kernels.leaders import leaders_numba
+    from scalelaws.stats.wavelets import _dwt_octaves
+
+    a = source.read(wy[0], wy[1], wx[0], wx[1])
+    coefs, invs, approx, ainv = _dwt_octaves(a, wavelet, J0, return_approx=True)
+    leads, m, bad = leaders_numba(coefs, invs, [1.0] * J0, None, return_state=True)  # gamma 1
+    counts = np.array([int(np.count_nonzero(_crop(lead, j + 1, core_y, core_x) > 0))
+                       for j, lead in enumerate(leads[:-1])])
+    return {"counts": counts,
+            "approx": _crop(approx, J0, core_y, core_x),
+            "inv": _crop(ainv, J0, core_y, core_x),
+            "M": _crop(m, J0, core_y, core_x),
+            "bad": _crop(bad, J0, core_y, core_x)}
+
+
+# ---------------------------------------------------------------------------- backend
+class ChunkedBackend(FieldBackend):
+    """:class:`scalelaws.fit.FieldBackend` for a raster read block by block.
+
+    Parameters
+    ----------
+    source
+        :class:`RasterSource` or :class:`ArraySource`.
+    chunk
+        Chunk side (pixels) of the structure-function tasks; default from ``memory``.
+    memory
+        Memory budget (bytes) for the chunk side and :attr:`calib_side`; default 2 GiB.
+
+    """
+
+    def __init__(self, source: RasterSource | ArraySource, *, chunk: int | None = None,
+                 memory: int | None = None) -> None:
+        self.source = source
+        self.memory = int(memory) if memory is not None else 2 * 1024**3
+        self.chunk = None if chunk is None else int(chunk)
+        if self.chunk is not None and self.chunk < 16:
+            raise InputError(f"--chunk-size must be at least 16 px, got {chunk}")
+        side = int(math.sqrt(self.memory / 3 / FBM_BYTES_PER_PX))
+        #: Largest side of the fBm calibration fields (a power of two, from the budget).
+        self.calib_side = max(64, 2 ** int(math.floor(math.log2(max(side, 1)))))
+        ny, nx = source.shape
+        self.factor = 1
+        while max(ny, nx) / self.factor > self.calib_side:
+            self.factor *= 2
+        self._leaders: dict[str, Any] = {}
+        self._coarse: xr.DataArray | None = None
+
+    # -- chunk sides
+    def _chunk_for(self, halo: int, align: int = 1, bytes_per_px: int = SF_BYTES_PER_PX) -> int:
+        if self.chunk is not None:
+            c = self.chunk
+            return max(align, c - c % align)
+        return auto_chunk(self.memory * SF_BYTES_PER_PX // bytes_per_px, halo, align=align)
+
+    # -- validation, coarse field
+    def field(self, da: Any) -> xr.DataArray:
+        """Check the raster (missing fraction, constant) in one pass and keep its block means."""
+        from scalelaws.commands import MAX_MISSING_FRACTION
+        from scalelaws.grids import coarsen
+
+        src = self.source.attrs.get("source", getattr(self.source, "path", None))
+        c = self._chunk_for(0, align=self.factor)
+        lazy = lazy_field(self.source, c)
+        coarse = coarsen(lazy, self.factor) if self.factor > 1 else lazy
+        valid = np.isfinite(lazy)
+        n_valid, vmin, vmax, coarse = dask.compute(valid.sum(), lazy.min(), lazy.max(), coarse)
+        frac = 1.0 - float(n_valid) / float(lazy.size)
+        if int(n_valid) == 0:
+            raise AllNaNError("field: every pixel is missing", src)
+        if frac > MAX_MISSING_FRACTION:
+            raise AllNaNError(
+                f"{frac:.1%} of the pixels are missing (cloud, fill or QC); at most "
+                f"{MAX_MISSING_FRACTION:.0%} may be for scaling statistics", src)
+        if float(vmin) == float(vmax):
+            raise InputError(f"the field is constant (every valid pixel is {float(vmin):g}): "
+                             "there is no variability, hence no scaling, to measure", src)
+        self._coarse = coarse
+        log.info("chunked field %s: %.1f %% missing; block means %s (factor %d)",
+                 self.source.shape, 100 * frac, coarse.shape, self.factor)
+        return lazy
+
+    # -- structure functions
+    def boot_core(self, da: xr.DataArray, qs: Sequence[float], lags: np.ndarray, B: int,
+                  stride: int, k: int, n_boot: int, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """Whole-field and per-tile pair sums from one-sided-halo blocks (exact)."""
+        from scalelaws.kernels.sf import axis_offsets, int_orders, pool_axes
+
+        ny, nx = self.source.shape
+        qa = np.asarray(qs, dtype=np.float64)
+        qi = int_orders(qa)
+        dys, dxs = axis_offsets(lags)
+        L = int(lags[-1])
+        c = self._chunk_for(L)
+        whole = _region_sf(self.source, (0, ny, 0, nx), c, L, dys, dxs, qa, qi)
+        tiles: list[list[Any]] = []
+        ys = xs = np.empty(0, dtype=int)
+        if n_boot > 0:
+            ys, xs = _tile_starts(ny, B, stride), _tile_starts(nx, B, stride)
+            tiles = [_region_sf(self.source, (int(y0), int(y0) + B, int(x0), int(x0) + B), c, L,
+                                dys, dxs, qa, qi) for y0 in ys for x0 in xs]
+        log.info("chunked structure functions: chunks of %d px (halo %d px), %d tasks for the "
+                 "field and %d for %d bootstrap tiles", c, L, len(whole),
+                 sum(len(t) for t in tiles), len(tiles))
+        done = dask.compute(whole, tiles)
+        raw_whole = np.sum(done[0], axis=0)
+        sums, cnt = pool_axes(raw_whole, qa.size)
+        tile_sums = None
+        if n_boot > 0:
+            raw_tiles = np.stack([np.sum(t, axis=0) for t in done[1]])
+            T_s, T_c = pool_axes(raw_tiles, qa.size)
+            tile_sums = (ys, xs, T_s.transpose(0, 2, 1), T_c)
+        return _boot_from_sums(sums.T, cnt, tile_sums, qs, lags, B, k, n_boot, rng,
+                               self.source.attrs.get("source"))
+
+    # -- calibrations from sub-blocks
+    def _coarse_mask(self) -> np.ndarray:
+        if self._coarse is None:
+            self.field(None)
+        return ~np.isfinite(np.asarray(self._coarse.values))
+
+    def lrd_inflation(self, da: xr.DataArray, H: float, qs: Sequence[float], lags: np.ndarray,
+                      B: int, stride: int, k: int, n_calib: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrate zeta on fBm of the coarse geometry (exact geometry when ``f = 1``)."""
+        f = self.factor
+        mask = self._coarse_mask()
+        if f == 1:
+            return _lrd_inflation(mask, H, qs, lags, B, stride, k, n_calib)
+        lags_f = np.unique(np.maximum(np.round(lags / f), 1).astype(int))
+        if lags_f.size < 3:
+            lags_f = np.arange(1, 4)
+        B_f = max(B // f, int(lags_f[-1]) + 1)
+        ny_f, nx_f = mask.shape
+        k_f = (ny_f // B_f) * (nx_f // B_f)
+        log.info("zeta calibration from sub-blocks: fBm %s (factor %d), lags %d-%d px, tiles "
+                 "of %d px", mask.shape, f, lags_f[0], lags_f[-1], B_f)
+        return _lrd_inflation(mask, H, qs, lags_f, B_f, max(1, B_f // 2), max(k_f, 1), n_calib)
+
+    def wavelet_calibration(self, da: xr.DataArray, H: float, j1: int, j2: int, gamma: float,
+                            n_calib: int, *, bootstrap: bool, wavelet: str
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrate the leaders on fBm of the coarse size, octaves ``j1 .. j2 - log2 f``."""
+        mask = self._coarse_mask()
+        df = int(round(math.log2(self.factor)))
+        j2_f = max(j2 - df, j1 + 1)
+        if df:
+            log.info("leader calibration from sub-blocks: fBm %s, octaves %d-%d (field: %d-%d)",
+                     mask.shape, j1, j2_f, j1, j2)
+        return _wavelet_calibration(mask, H, j1, j2_f, gamma, n_calib, bootstrap=bootstrap,
+                                    wavelet=wavelet)
+
+    def spectrum(self, da: xr.DataArray) -> xr.Dataset:
+        """Power spectrum of the ``f x f`` block means (the field itself when ``f = 1``)."""
+        from scalelaws.stats.spectra import power_spectrum
+
+        if self._coarse is None:
+            self.field(None)
+        return power_spectrum(self._coarse)
+
+    # -- wavelet leaders
+    def _leader_state(self, wavelet: str) -> dict[str, Any]:
+        """Compute the counts of every octave and the log-leaders of octaves ``>= J0`` (gamma = 1)."""
+        if wavelet in self._leaders:
+            return self._leaders[wavelet]
+        from scalelaws.kernels.leaders import leaders_numba
+        from scalelaws.stats.wavelets import _dwt_octaves, _n_octaves, coefficient_support
+
+        ny, nx = self.source.shape
+        n_oct = _n_octaves(ny, nx, wavelet)
+        if n_oct < J0 + 1:
+            raise InputError(f"field of {ny} x {nx} px is too small for chunked leaders: use the "
+                             "in-memory path")
+        lo, hi = coefficient_support(wavelet)
+        step = 2**J0
+        halo = step * (max(-lo, hi) + 2)
+        c = self._chunk_for(2 * halo, align=step, bytes_per_px=LEADER_BYTES_PER_PX)
+
+        def axis(n: int) -> list[tuple[tuple[int, int], tuple[int, int, int, bool]]]:
+            out = []
+            for s in range(0, n, c):
+                e = min(n, s + c)
+                w0, w1 = max(0, s - halo), min(n, e + halo)
+                out.append(((w0, w1), (w0, s, e, e == n)))
+            return out
+
+        tasks = [dask.delayed(_leader_task, pure=True)(self.source, wy, wx, cy, cx, wavelet)
+                 for wy, cy in axis(ny) for wx, cx in axis(nx)]
+        log.info("chunked wavelet leaders: %d blocks of %d px (halo %d px), octaves 1-%d per "
+                 "block, %d-%d in memory", len(tasks), c, halo, J0, J0 + 1, n_oct)
+        parts = dask.compute(*tasks)
+        nby = len(axis(ny))
+        nbx = len(parts) // nby
+        rows = [parts[i * nbx:(i + 1) * nbx] for i in range(nby)]
+
+        def grid(key: str) -> np.ndarray:
+            return np.block([[p[key] for p in row] for row in rows])
+
+        approx, inv, m, bad = grid("approx"), grid("inv"), grid("M"), grid("bad")
+        counts = np.zeros(n_oct, dtype=np.int64)
+        counts[: J0 - 1] = np.sum([p["counts"] for p in parts], axis=0)
+        coefs, invs = _dwt_octaves(np.where(inv, np.nan, approx), wavelet, n_oct - J0)
+        leads = leaders_numba([(m, m, m), *coefs], [bad.astype(bool), *invs],
+                              [1.0] * (n_oct - J0 + 1), None)
+        logL: list[np.ndarray | None] = [None] * (J0 - 1)
+        for j, lead in enumerate(leads, start=J0):
+            counts[j - 1] = np.count_nonzero(lead > 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logL.append(np.where(lead > 0, np.log(lead), np.nan))
+        state = {"js": np.arange(1, n_oct + 1), "n": counts, "logL": logL}
+        self._leaders[wavelet] = state
+        return state
+
+    def leader_counts(self, da: xr.DataArray, wavelet: str) -> tuple[np.ndarray, np.ndarray]:
+        """Octaves and numbers of valid leaders, block by block."""
+        st = self._leader_state(wavelet)
+        return st["js"], st["n"]
+
+    def _check_gamma(self, j1: int, gamma: float) -> None:
+        if gamma != 1.0 or j1 < J0:
+            raise InputError(f"chunked leaders need a fit from octave {J0} with gamma = 1 (got "
+                             f"octave {j1}, gamma {gamma:g}): the field is small enough for the "
+                             "in-memory path")
+
+    def raw_c12(self, da: xr.DataArray, j1: int, j2: int, gamma: float,
+                wavelet: str) -> tuple[float, float]:
+        """Uncorrected ``c1``, ``c2`` from the pooled log-leaders."""
+        self._check_gamma(j1, gamma)
+        return _wls_c12(self._leader_state(wavelet)["logL"], j1, j2, gamma)
+
+    def log_leaders(self, da: xr.DataArray, j2: int, gamma: float,
+                    wavelet: str) -> list[np.ndarray | None]:
+        """Log-leaders of octaves ``J0..j2`` (``None`` below ``J0``)."""
+        self._check_gamma(J0, gamma)
+        return self._leader_state(wavelet)["logL"][:j2]
+
+
+def fit_scaling_chunked(
+    source: RasterSource | ArraySource | xr.DataArray,
+    q: Sequence[float] = (1, 2, 3, 4),
+    *,
+    chunk: int | None = None,
+    memory: int | str | None = None,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """:func:`scalelaws.fit.fit_scaling` of a raster read block by block.
+
+    Parameters
+    ----------
+    source
+        A :class:`RasterSource` (a file), an :class:`ArraySource` or a DataArray.
+    q
+        Moment orders.
+    chunk
+        Chunk side in pixels (default: from ``memory``, :func:`auto_chunk`).
+    memory
+        Memory budget (bytes or a size such as ``"2GiB"``; default 2 GiB).
+    **kwargs
+        Passed to :func:`scalelaws.fit.fit_scaling` (``scale_range``, ``n_boot``, ``rng``,
+        ``calibrate``, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`scalelaws.fit.fit_scaling`, with attrs ``chunked`` (1), ``chunk_px``,
+        ``calibration_factor`` (the coarse-graining factor of the calibrations and ``beta``).
+
+    """
+    if isinstance(source, xr.DataArray):
+        source = ArraySource(source)
+    mem = parse_memory(memory) if memory is not None else None
+    be = ChunkedBackend(source, chunk=chunk, memory=mem)
+    ds = fit_scaling(None, q, backend=be, **kwargs)
+    ds.attrs.update(chunked=1, chunk_px=int(be.chunk or -1), calibration_factor=be.factor,
+                    max_scale_fraction=MAX_SCALE_FRACTION)
+    return ds
