@@ -78,6 +78,8 @@ __all__ = [
     "parse_memory",
     "auto_chunk",
     "raster_nbytes",
+    "memory_budget",
+    "chunked_source",
     "J0",
 ]
 
@@ -159,6 +161,68 @@ def auto_chunk(memory: int, halo: int, *, workers: int | None = None, align: int
 def raster_nbytes(shape: Sequence[int]) -> int:
     """Bytes of a raster held in memory as the readers do (float32 plus a float64 copy)."""
     return int(np.prod(shape)) * SF_BYTES_PER_PX
+
+
+def memory_budget(limit: str | int | None = None) -> int:
+    """Return the memory budget in bytes.
+
+    ``limit`` when given (:func:`parse_memory`), else the smaller of the address-space limit
+    (``ulimit -v``) and the memory available now.
+    """
+    if limit is not None:
+        return parse_memory(limit)
+    import resource
+
+    import psutil
+
+    avail = int(psutil.virtual_memory().available)
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        avail = min(avail, int(soft))
+    return avail
+
+
+def chunked_source(path: str | os.PathLike, *, kind: str = "lst", chunk: int | None = None,
+                   memory_limit: str | int | None = None, **opts: Any
+                   ) -> RasterSource | None:
+    """Return a :class:`RasterSource` when ``path`` must (or is asked to) be read by blocks.
+
+    Block-by-block reading is used when ``chunk`` is given, or when the raster held in memory
+    (:func:`raster_nbytes`) would take more than half of the budget
+    (:func:`memory_budget`); only for generic GDAL rasters (known products and NetCDF files
+    are small and read whole). Returns ``None`` for the in-memory path.
+
+    Raises
+    ------
+    InputError
+        ``chunk`` given for a file that is not a generic GDAL raster.
+
+    """
+    import rasterio
+
+    from scalelaws.io.dispatch import is_product_name
+    from scalelaws.io.generic import _is_netcdf
+
+    p = Path(path)
+    generic = p.is_file() and not _is_netcdf(p) and not is_product_name(p)
+    if not generic:
+        if chunk is not None:
+            raise InputError("--chunk-size reads generic GeoTIFF / GDAL rasters block by block; "
+                             "this file is a known product or NetCDF (read whole)", p)
+        return None
+    if chunk is None:
+        try:
+            with rasterio.open(p) as src:
+                shape = (src.height, src.width)
+        except rasterio.errors.RasterioError:
+            return None  # the in-memory reader says what is wrong
+        budget = memory_budget(memory_limit)
+        if raster_nbytes(shape) <= budget // 2:
+            return None
+        log.warning("%s: %d x %d px (%.1f GiB in memory) exceeds half of the memory budget "
+                    "(%.1f GiB): reading it block by block", p, shape[0], shape[1],
+                    raster_nbytes(shape) / 2**30, budget / 2**30)
+    return RasterSource(p, kind=kind, **opts)
 
 
 # ---------------------------------------------------------------------------- window sources
@@ -562,7 +626,7 @@ def fit_scaling_chunked(
     chunk
         Chunk side in pixels (default: from ``memory``, :func:`auto_chunk`).
     memory
-        Memory budget (bytes or a size such as ``"2GiB"``; default 2 GiB).
+        Memory budget (bytes or a size such as ``"2GiB"``; default :func:`memory_budget`).
     **kwargs
         Passed to :func:`scalelaws.fit.fit_scaling` (``scale_range``, ``n_boot``, ``rng``,
         ``calibrate``, ...).
@@ -576,8 +640,7 @@ def fit_scaling_chunked(
     """
     if isinstance(source, xr.DataArray):
         source = ArraySource(source)
-    mem = parse_memory(memory) if memory is not None else None
-    be = ChunkedBackend(source, chunk=chunk, memory=mem)
+    be = ChunkedBackend(source, chunk=chunk, memory=memory_budget(memory))
     ds = fit_scaling(None, q, backend=be, **kwargs)
     ds.attrs.update(chunked=1, chunk_px=int(be.chunk or -1), calibration_factor=be.factor,
                     max_scale_fraction=MAX_SCALE_FRACTION)
