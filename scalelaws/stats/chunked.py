@@ -75,6 +75,7 @@ __all__ = [
     "ArraySource",
     "ChunkedBackend",
     "fit_scaling_chunked",
+    "law_scene_sums",
     "parse_memory",
     "auto_chunk",
     "raster_nbytes",
@@ -264,10 +265,20 @@ class RasterSource:
             self.shape = (int(src.height), int(src.width))
         ny, nx = self.shape
         h, w = min(ny, 1024), min(nx, 1024)
-        win = Window((nx - w) // 2, (ny - h) // 2, w, h)
-        # the reader's own checks (CRS, units, scale, value range) on a central window
-        probe = open_raster(self.path, kind=kind, units=units, scale=scale, offset=offset,
-                            nodata=nodata, band=band, crs=crs, window=win)
+        # the reader's own checks (CRS, units, scale, value range) on a window with valid
+        # pixels: the centre, else a corner, else the middle of an edge
+        spots = [((ny - h) // 2, (nx - w) // 2), (0, 0), (0, nx - w), (ny - h, 0),
+                 (ny - h, nx - w), (0, (nx - w) // 2), ((ny - h) // 2, 0),
+                 (ny - h, (nx - w) // 2), ((ny - h) // 2, nx - w)]
+        for i, (r, c) in enumerate(spots):
+            try:
+                probe = open_raster(self.path, kind=kind, units=units, scale=scale,
+                                    offset=offset, nodata=nodata, band=band, crs=crs,
+                                    window=Window(c, r, w, h))
+                break
+            except AllNaNError:
+                if i == len(spots) - 1:
+                    raise
         self.transform = raw.transform
         self.crs = probe.rio.crs
         self.from_celsius = bool(is_celsius(units) and kind in ("lst", None))
@@ -605,6 +616,137 @@ class ChunkedBackend(FieldBackend):
         """Log-leaders of octaves ``J0..j2`` (``None`` below ``J0``)."""
         self._check_gamma(J0, gamma)
         return self._leader_state(wavelet)["logL"][:j2]
+
+
+# ---------------------------------------------------------------------------- correction laws
+def _law_sf_task(source: Any, window: tuple[int, int, int, int], ys: np.ndarray, xs: np.ndarray,
+                 lags: np.ndarray, qs: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-tile sums of the pairs whose first end lies in the tiles ``ys x xs`` (window coords)."""
+    from scalelaws.kernels.sf import pooled_tile_sums
+
+    y0, y1, x0, x1 = window
+    a = source.read(y0, y1, x0, x1)
+    return pooled_tile_sums(a, lags, qs, tile, ys=ys, xs=xs, contained=False, parallel=False)
+
+
+def _law_detail_task(source: Any, window: tuple[int, int, int, int], tile: int, n_levels: int,
+                     max_missing: float, detail: bool) -> dict[str, np.ndarray]:
+    """Count valid pixels and sum detail energies per tile of one block (``2**k`` blocks in it)."""
+    from scalelaws.landscapes import _detail_level, _pyramid, _tile_ids
+
+    y0, y1, x0, x1 = window
+    a = source.read(y0, y1, x0, x1)
+    ntiles = (-(-a.shape[0] // tile), -(-a.shape[1] // tile))
+    nt = ntiles[0] * ntiles[1]
+    tid = _tile_ids(a.shape, 1, tile, ntiles[1])
+    out = {"n_pixels": np.bincount(tid, weights=np.isfinite(a).ravel().astype(float),
+                                   minlength=nt).reshape(ntiles)}
+    if detail:
+        det = np.zeros((nt, n_levels))
+        detw = np.zeros((nt, n_levels))
+        if out["n_pixels"].sum() > 0:
+            pyr = _pyramid(a, n_levels - 1)
+            for k in range(1, n_levels):
+                det[:, k], detw[:, k] = _detail_level(a, k, tile, ntiles, max_missing,
+                                                      children=pyr[k - 1])
+        out["det_sum"] = det.reshape(ntiles + (n_levels,))
+        out["det_weight"] = detw.reshape(ntiles + (n_levels,))
+    return out
+
+
+def _law_combine(shape: tuple[int, int], tile: int, sf_parts: list[Any], det_parts: list[Any],
+                 detail: bool) -> dict[str, np.ndarray]:
+    """Place the blocks' per-tile sums on the scene's tile grid (the layout of one scene task)."""
+    nty, ntx = -(-shape[0] // tile), -(-shape[1] // tile)
+    nt = nty * ntx
+    sf_s = sf_c = None
+    for (ty, tx), (s, n) in sf_parts:
+        if sf_s is None:
+            sf_s = np.zeros((nty, ntx) + s.shape[2:])
+            sf_c = np.zeros((nty, ntx) + n.shape[2:])
+        sf_s[ty:ty + s.shape[0], tx:tx + s.shape[1]] = s
+        sf_c[ty:ty + n.shape[0], tx:tx + n.shape[1]] = n
+    K, Q = sf_s.shape[2], sf_s.shape[3]
+    out = {"sf_sum": sf_s.reshape(nt, K, Q).transpose(0, 2, 1)[:, None],
+           "sf_count": sf_c.reshape(nt, K)[:, None]}
+    keys = ("n_pixels", "det_sum", "det_weight") if detail else ("n_pixels",)
+    for key in keys:
+        grid = None
+        for (ty, tx), part in det_parts:
+            v = part[key]
+            if grid is None:
+                grid = np.zeros((nty, ntx) + v.shape[2:])
+            grid[ty:ty + v.shape[0], tx:tx + v.shape[1]] = v
+        out[key] = grid.reshape((nt, 1) + grid.shape[2:])
+    return out
+
+
+def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *, chunk: int | None = None,
+                   memory: int | str | None = None) -> Any:
+    """Per-scene sums hook of :func:`scalelaws.landscapes.landscape_sums`, block by block.
+
+    For the scenes in ``sources`` (index -> source) the sums of one scene task are computed by
+    blocks, exactly: structure-function sums per tile from blocks (multiples of the tile) read
+    with a halo of the largest lag on their far sides, each pair going to the tile of its
+    first end; valid pixels and detail energies from blocks aligned on the largest detail
+    block (``2**(n_levels - 1)``) and on the tiles, so that every block of the pyramid lies in
+    one read. Other scenes get the default single task. LST-only laws of the pseudo-landscape
+    ``"all"``: no NDVI relations and no landscape classes for block-by-block scenes.
+
+    Parameters
+    ----------
+    sources
+        Scene index -> :class:`RasterSource` / :class:`ArraySource`.
+    chunk
+        Chunk side (px) of the structure-function blocks (rounded to the tile); default from
+        ``memory``.
+    memory
+        Memory budget (bytes or ``"2GiB"``); default :func:`memory_budget`.
+
+    Returns
+    -------
+    callable
+        The ``scene_sums`` argument of :func:`~scalelaws.landscapes.landscape_sums` and
+        :meth:`scalelaws.laws.CorrectionLaw.fit`.
+
+    """
+    budget = memory_budget(memory)
+
+    def hook(index: int, scene: Any, mask_data: list[Any], ndvi: Any, lags: np.ndarray,
+             qs: np.ndarray, tile: int, n_levels: int, max_missing: float,
+             detail: bool) -> Any:
+        source = sources.get(index)
+        if source is None:
+            return None
+        if ndvi is not None or any(m is not None for m in mask_data):
+            raise InputError("a raster read block by block gives an LST-only law of all pixels: "
+                             "--ndvi and --by-landscape need the scene in memory",
+                             source.attrs.get("source"))
+        ny, nx = source.shape
+        L = int(np.max(lags))
+        c = chunk if chunk is not None else auto_chunk(budget, L, align=tile)
+        c = max(tile, c - c % tile)
+        sf_parts = []
+        for y0 in range(0, ny, c):
+            for x0 in range(0, nx, c):
+                h, w = min(c, ny - y0), min(c, nx - x0)
+                win = (y0, min(ny, y0 + c + L), x0, min(nx, x0 + c + L))
+                ys = np.arange(0, h, tile, dtype=np.int64)
+                xs = np.arange(0, w, tile, dtype=np.int64)
+                sf_parts.append(((y0 // tile, x0 // tile), dask.delayed(_law_sf_task, pure=True)(
+                    source, win, ys, xs, lags, qs, tile)))
+        big = int(np.lcm(int(tile), 2 ** (n_levels - 1)))
+        cd = auto_chunk(budget * SF_BYTES_PER_PX // LEADER_BYTES_PER_PX, 0, align=big)
+        cd = max(big, cd - cd % big)
+        det_parts = [((y0 // tile, x0 // tile), dask.delayed(_law_detail_task, pure=True)(
+            source, (y0, min(ny, y0 + cd), x0, min(nx, x0 + cd)), tile, n_levels, max_missing,
+            detail)) for y0 in range(0, ny, cd) for x0 in range(0, nx, cd)]
+        log.info("chunked law sums of scene %d: %d structure-function blocks of %d px (halo %d "
+                 "px), %d detail blocks of %d px", index, len(sf_parts), c, L, len(det_parts), cd)
+        return dask.delayed(_law_combine, pure=True)((ny, nx), tile, sf_parts, det_parts,
+                                                      detail)
+
+    return hook
 
 
 def fit_scaling_chunked(
