@@ -4,7 +4,8 @@ The structure-function sums, bootstrap tiles and wavelet leaders are pooled sums
 so the chunked results must equal the in-memory ones up to float rounding (summation order):
 relative tolerance 1e-9 on every variable (1e-6 on the break scale, which comes out of a
 profile optimiser fed with those numbers). Calibrations and beta are exact when the field fits
-the calibration side (factor 1), and from sub-blocks otherwise (checked against the known H).
+the calibration side (factor 1), and from sub-blocks otherwise: beta of the f x f block means
+within 0.05 of the in-memory beta, calibrated intervals checked against the known H.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ VARS = ("zeta", "zeta_ci", "H", "H_ci", "c1", "c1_ci", "c2", "c2_ci", "beta", "S
 
 
 def _field(n: int, H: float, seed: int, hole: bool = True) -> xr.DataArray:
-    a = fbm((n, n), H, rng=seed).astype(np.float32)
+    if n <= 1024:
+        a = fbm((n, n), H, rng=seed).astype(np.float32)
+    else:  # an exact fBm of 4096^2 needs 8 GB: a 1024^2 one reflected across its edges
+        t = fbm((1024, 1024), H, rng=seed).astype(np.float32)
+        t = np.concatenate([t, t[::-1]], axis=0)
+        t = np.concatenate([t, t[:, ::-1]], axis=1)
+        a = np.tile(t, (-(-n // 2048), -(-n // 2048)))[:n, :n].copy()
     if hole:  # a cloud: missing pixels straddling chunk borders
         a[n // 5: n // 5 + n // 12, n // 3: n // 3 + n // 9] = np.nan
     return xr.DataArray(a, dims=("y", "x"),
@@ -42,8 +49,12 @@ def _field(n: int, H: float, seed: int, hole: bool = True) -> xr.DataArray:
 
 
 def _assert_same(a: xr.Dataset, b: xr.Dataset) -> None:
+    coarse = b.attrs["calibration_factor"] > 1  # beta of block means: approximate
     for v in VARS:
         x, y = np.asarray(a[v].values, float), np.asarray(b[v].values, float)
+        if v == "beta" and coarse:
+            np.testing.assert_allclose(y, x, atol=0.05, err_msg=v)
+            continue
         np.testing.assert_allclose(y, x, rtol=RTOL, atol=1e-14, equal_nan=True, err_msg=v)
     np.testing.assert_allclose(float(b["break_m"]), float(a["break_m"]), rtol=1e-6)
 
@@ -152,3 +163,50 @@ def test_cli_exponents_chunk_size_same_exponents(tmp_path):
             assert rec["zeta_ci"][qk] == pytest.approx(outs[0]["zeta_ci"][qk], rel=RTOL)
     res = runner.invoke(app, ["exponents", str(path), "--memory-limit", "lots"])
     assert res.exit_code == 2 and "memory-limit" in res.output
+
+
+@pytest.mark.parametrize("chunk", [128, 320])
+def test_law_sums_chunked_equal_in_memory(chunk):
+    from scalelaws.landscapes import landscape_sums
+    from scalelaws.stats.chunked import law_scene_sums
+
+    da = _field(768, 0.35, 8) + np.float32(300.0)
+    kw = dict(q=(1, 2, 3), max_lag=150, block_px=64)
+    ref = landscape_sums([da], None, **kw)
+    hook = law_scene_sums({0: ArraySource(da)}, chunk=chunk, memory="48MiB")
+    got = landscape_sums([da], None, scene_sums=hook, **kw)
+    assert set(got.data_vars) == set(ref.data_vars)
+    for v in ref.data_vars:
+        np.testing.assert_allclose(got[v].values, ref[v].values, rtol=RTOL, atol=1e-9,
+                                   err_msg=v)
+    with pytest.raises(InputError, match="LST-only"):
+        landscape_sums([da], None, ndvi=[da * 0 + 0.5], scene_sums=hook, **kw)
+
+
+@pytest.mark.e2e
+def test_cli_laws_fit_chunk_size_same_law(tmp_path):
+    import rioxarray  # noqa: F401
+
+    from scalelaws.cli import app
+
+    da = _field(320, 0.5, 12) + np.float32(300.0)
+    da.attrs["units"] = "K"
+    path = tmp_path / "scene_lst.tif"
+    da.rio.write_crs("EPSG:32631").rio.to_raster(path)
+    runner = CliRunner()
+    laws = []
+    for name, extra in (("a.nc", []), ("b.nc", ["--chunk-size", "128"])):
+        res = runner.invoke(app, ["laws", "fit", str(path), "-o", str(tmp_path / name),
+                                  "--n-boot", "20", *extra])
+        assert res.exit_code == 0, res.output
+        laws.append(xr.open_dataset(tmp_path / name, engine="h5netcdf").load())
+    a, b = laws
+    for v in a.data_vars:
+        if np.issubdtype(a[v].dtype, np.number):
+            np.testing.assert_allclose(b[v].values, a[v].values, rtol=1e-8, atol=1e-12,
+                                       equal_nan=True, err_msg=v)
+    nd = tmp_path / "scene_ndvi.tif"
+    (da * 0 + np.float32(0.5)).rio.write_crs("EPSG:32631").rio.to_raster(nd)
+    res = runner.invoke(app, ["laws", "fit", str(path), "--ndvi", str(nd), "-o",
+                              str(tmp_path / "c.nc"), "--chunk-size", "128"])
+    assert res.exit_code == 2 and "block by block" in res.output
