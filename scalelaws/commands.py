@@ -34,8 +34,8 @@ CrsOpt = Annotated[str | None, typer.Option(
     "--crs", help="Generic rasters without a CRS (or a corrupt one): e.g. EPSG:32631.")]
 ChunkOpt = Annotated[int | None, typer.Option(
     "--chunk-size", help="Read generic rasters block by block, in chunks of N x N px (dask; "
-                         "for rasters larger than memory). Default: automatic when the raster "
-                         "would take more than half of --memory-limit.")]
+                         "for rasters larger than memory). Default: automatic when the "
+                         "in-memory path would need more than --memory-limit.")]
 MemoryOpt = Annotated[str | None, typer.Option(
     "--memory-limit", help="Memory budget, e.g. 2GiB: sets the automatic chunking and the "
                            "chunk size (default: the memory available, or ulimit -v).")]
@@ -319,7 +319,7 @@ def register(app: typer.Typer) -> None:
                     from scalelaws.stats.chunked import chunked_source
 
                     source = chunked_source(path, kind=kind, chunk=chunk_size,
-                                            memory_limit=memory_limit, **opts)
+                                            memory_limit=memory_limit, calibrated=True, **opts)
                 if source is not None:
                     from scalelaws.stats.chunked import fit_scaling_chunked
 

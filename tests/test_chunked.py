@@ -90,10 +90,10 @@ def test_chunked_calibration_exact_when_it_fits():
 
 def test_chunked_calibration_from_sub_blocks():
     """A budget too small for full-size fBm: calibrations on coarse-grained geometry."""
-    da = _field(512, 0.5, 4)
-    got = fit_scaling_chunked(da, chunk=128, memory="96MiB", n_boot=40,
-                              rng=np.random.default_rng(2), calibrate=True, n_calib=3)
-    assert got.attrs["calibration_factor"] > 1
+    da = _field(1024, 0.5, 4)
+    got = fit_scaling_chunked(da, chunk=256, calib_side=512, n_boot=40,
+                              rng=np.random.default_rng(2), calibrate=True, n_calib=4)
+    assert got.attrs["calibration_factor"] == 2
     assert abs(float(got["H"]) - 0.5) < 0.05
     lo, hi = got["H_ci"].values
     assert lo < float(got["H"]) < hi and hi - lo < 0.3

@@ -26,12 +26,13 @@ What is exact and what is approximate
 * **Calibrations and spectrum: from sub-blocks.** The fBm calibrations of :func:`fit_scaling`
   simulate fields of the data's size (an exact fBm of ``n x n`` px needs about ``500 n**2``
   bytes). When the raster side exceeds :attr:`ChunkedBackend.calib_side` (from the memory
-  budget), the raster is coarse-grained by the smallest power of two ``f`` that brings it to
-  that side, and the calibrations run on fBm of that size with the coarse missing mask: the
-  zeta calibration with lags, tiles and stride divided by ``f`` (fBm is self-similar, so the
-  spread ratio and bias depend on the geometry relative to the field, up to lattice effects at
-  the smallest lags), the leader calibration over octaves ``j1 .. j2 - log2 f`` (the same
-  finest octaves, whose aliasing bias it removes; fewer coarse ones). ``beta`` is the spectral
+  budget), the calibrations run on fBm of that side: the zeta calibration on the raster
+  coarse-grained by the smallest power of two ``f`` that brings it to that side (the coarse
+  missing mask, lags, tiles and stride divided by ``f``: fBm is self-similar, so the spread
+  ratio and bias depend on the geometry relative to the field, up to lattice effects at the
+  smallest lags); the leader calibration on a ``calib_side`` sub-block at the raster's
+  own pixels (its missing mask), octaves ``j1`` to the largest the sub-block holds with 64
+  leaders (the finest octaves, whose aliasing bias is the one removed). ``beta`` is the spectral
   slope of the ``f x f`` block means (the default fit stops at wavelengths of 8 coarse pixels,
   where block averaging damps the power by less than 10 %). With ``f = 1`` (a raster whose
   side fits) calibrations and ``beta`` are the in-memory ones exactly.
@@ -89,12 +90,24 @@ log = logging.getLogger(__name__)
 #: Octave up to which the wavelet transform and leaders are computed per block; coarser
 #: octaves continue in memory from the octave-``J0`` arrays (1/64 of the raster).
 J0 = 3
-#: Bytes per pixel of one structure-function task's window (float32 read + float64 copy).
-SF_BYTES_PER_PX = 12
-#: Bytes per pixel of one leader task's window (float64 field, DWT, masks and leaders).
-LEADER_BYTES_PER_PX = 48
+#: Bytes per pixel of one structure-function task's window: the stored values, the masks and
+#: the float64 physical values of the reader (:func:`scalelaws.io.generic.to_physical`) and
+#: the float32 rounding of the in-memory reader.
+SF_BYTES_PER_PX = 28
+#: Bytes per pixel the in-memory path needs, beyond the process itself: the reader's arrays
+#: (stored values, masks, float64 physical values, float32 field), the float64 copy of the
+#: statistics, the wavelet transform and leaders (measured peak ~64 bytes per pixel without
+#: calibration: ``laws fit``); ``exponents`` adds fBm calibration fields of the data's size,
+#: :data:`FBM_BYTES_PER_PX` more.
+IN_MEMORY_BYTES_PER_PX = 64
+#: Bytes per pixel of one leader task's window (the reader's, then DWT, masks and leaders).
+LEADER_BYTES_PER_PX = 72
 #: Bytes per pixel of an exact fBm simulation (circulant embedding; measured: 1024^2 -> 500 MB).
 FBM_BYTES_PER_PX = 500
+#: Bytes per pixel of one summary task (reader, validity, block means through xarray).
+SUMMARY_BYTES_PER_PX = 96
+#: GDAL block cache (MB) while reading windows.
+GDAL_CACHE_MB = 32
 #: Smallest chunk side (pixels) :func:`auto_chunk` accepts.
 MIN_CHUNK = 256
 
@@ -159,9 +172,10 @@ def auto_chunk(memory: int, halo: int, *, workers: int | None = None, align: int
     return side
 
 
-def raster_nbytes(shape: Sequence[int]) -> int:
-    """Bytes of a raster held in memory as the readers do (float32 plus a float64 copy)."""
-    return int(np.prod(shape)) * SF_BYTES_PER_PX
+def raster_nbytes(shape: Sequence[int], *, calibrated: bool = False) -> int:
+    """Bytes the in-memory path needs for a raster (see :data:`IN_MEMORY_BYTES_PER_PX`)."""
+    per_px = IN_MEMORY_BYTES_PER_PX + (FBM_BYTES_PER_PX if calibrated else 0)
+    return int(np.prod(shape)) * per_px
 
 
 def memory_budget(limit: str | int | None = None) -> int:
@@ -183,15 +197,33 @@ def memory_budget(limit: str | int | None = None) -> int:
     return avail
 
 
+def usable_memory(budget: int) -> int:
+    """Return the part of ``budget`` left for data: minus what the process already holds.
+
+    Under an address-space limit (``ulimit -v``, ``prlimit --as``) that is the virtual size
+    (Python, numba, dask and GDAL map ~0.65 GiB at import), else the resident size. At least
+    64 MiB.
+    """
+    import resource
+
+    import psutil
+
+    info = psutil.Process().memory_info()
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    held = info.vms if soft != resource.RLIM_INFINITY else info.rss
+    return max(int(budget) - int(held), 64 * 2**20)
+
+
 def chunked_source(path: str | os.PathLike, *, kind: str = "lst", chunk: int | None = None,
-                   memory_limit: str | int | None = None, **opts: Any
-                   ) -> RasterSource | None:
+                   memory_limit: str | int | None = None, calibrated: bool = False,
+                   **opts: Any) -> RasterSource | None:
     """Return a :class:`RasterSource` when ``path`` must (or is asked to) be read by blocks.
 
-    Block-by-block reading is used when ``chunk`` is given, or when the raster held in memory
-    (:func:`raster_nbytes`) would take more than half of the budget
-    (:func:`memory_budget`); only for generic GDAL rasters (known products and NetCDF files
-    are small and read whole). Returns ``None`` for the in-memory path.
+    Block-by-block reading is used when ``chunk`` is given, or when the in-memory path
+    (:func:`raster_nbytes`, with fBm calibrations of the data's size when ``calibrated``)
+    would need more than the budget left (:func:`memory_budget`, :func:`usable_memory`); only
+    for generic GDAL rasters (known products and NetCDF files are small and read whole).
+    Returns ``None`` for the in-memory path.
 
     Raises
     ------
@@ -217,12 +249,13 @@ def chunked_source(path: str | os.PathLike, *, kind: str = "lst", chunk: int | N
                 shape = (src.height, src.width)
         except rasterio.errors.RasterioError:
             return None  # the in-memory reader says what is wrong
-        budget = memory_budget(memory_limit)
-        if raster_nbytes(shape) <= budget // 2:
+        budget = usable_memory(memory_budget(memory_limit))
+        need = raster_nbytes(shape, calibrated=calibrated)
+        if need <= budget:
             return None
-        log.warning("%s: %d x %d px (%.1f GiB in memory) exceeds half of the memory budget "
-                    "(%.1f GiB): reading it block by block", p, shape[0], shape[1],
-                    raster_nbytes(shape) / 2**30, budget / 2**30)
+        log.warning("%s: %d x %d px: the in-memory path would need %.1f GiB, more than the "
+                    "%.1f GiB of the memory budget left: reading it block by block", p,
+                    shape[0], shape[1], need / 2**30, budget / 2**30)
     return RasterSource(p, kind=kind, **opts)
 
 
@@ -286,11 +319,15 @@ class RasterSource:
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``[y0, y1)``, columns ``[x0, x1)`` as float64 physical values."""
+        import rasterio
         from rasterio.windows import Window
 
         from scalelaws.io.generic import CELSIUS_TO_KELVIN, read_band, to_physical
 
-        raw = read_band(self.path, band=self.band, window=Window(x0, y0, x1 - x0, y1 - y0))
+        # windows are read once each: keep GDAL's block cache (default 5 % of the RAM) small
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            raw = read_band(self.path, band=self.band,
+                            window=Window(x0, y0, x1 - x0, y1 - y0))
         vals, _, _ = to_physical(raw, self.path, scale=self.scale, offset=self.offset,
                                  nodata=self.nodata)
         if self.from_celsius:
@@ -343,6 +380,19 @@ def _splits(n: int, c: int) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------------- block tasks
+def _summary_task(source: Any, rows: tuple[int, int], cols: tuple[int, int], factor: int
+                  ) -> tuple[int, float, float, np.ndarray]:
+    """Count valid pixels; min, max and ``factor x factor`` block means (float32) of a block."""
+    from scalelaws.grids import degrade_array
+
+    a = source.read(rows[0], rows[1], cols[0], cols[1])
+    ok = np.isfinite(a)
+    n = int(ok.sum())
+    lo, hi = (float(a[ok].min()), float(a[ok].max())) if n else (np.nan, np.nan)
+    coarse = degrade_array(a, factor) if factor > 1 else a
+    return n, lo, hi, coarse.astype(np.float32)
+
+
 def _sf_task(source: Any, window: tuple[int, int, int, int], core: tuple[int, int],
              dys: np.ndarray, dxs: np.ndarray, qs: np.ndarray, qi: np.ndarray) -> np.ndarray:
     """Kernel sums of the pairs whose first end lies in the window's top-left ``core``."""
@@ -408,17 +458,21 @@ class ChunkedBackend(FieldBackend):
         Chunk side (pixels) of the structure-function tasks; default from ``memory``.
     memory
         Memory budget (bytes) for the chunk side and :attr:`calib_side`; default 2 GiB.
+    calib_side
+        Largest side of the fBm calibration fields (rounded down to a power of two); default
+        from ``memory`` (an exact fBm needs :data:`FBM_BYTES_PER_PX` bytes per pixel).
 
     """
 
     def __init__(self, source: RasterSource | ArraySource, *, chunk: int | None = None,
-                 memory: int | None = None) -> None:
+                 memory: int | None = None, calib_side: int | None = None) -> None:
         self.source = source
-        self.memory = int(memory) if memory is not None else 2 * 1024**3
+        #: Memory (bytes) for data: the budget minus what the process holds already.
+        self.memory = usable_memory(int(memory) if memory is not None else 2 * 1024**3)
         self.chunk = None if chunk is None else int(chunk)
         if self.chunk is not None and self.chunk < 16:
             raise InputError(f"--chunk-size must be at least 16 px, got {chunk}")
-        side = int(math.sqrt(self.memory / 3 / FBM_BYTES_PER_PX))
+        side = calib_side or int(math.sqrt(self.memory / 3 / FBM_BYTES_PER_PX))
         #: Largest side of the fBm calibration fields (a power of two, from the budget).
         self.calib_side = max(64, 2 ** int(math.floor(math.log2(max(side, 1)))))
         ny, nx = source.shape
@@ -439,28 +493,40 @@ class ChunkedBackend(FieldBackend):
     def field(self, da: Any) -> xr.DataArray:
         """Check the raster (missing fraction, constant) in one pass and keep its block means."""
         from scalelaws.commands import MAX_MISSING_FRACTION
-        from scalelaws.grids import coarsen
 
         src = self.source.attrs.get("source", getattr(self.source, "path", None))
-        c = self._chunk_for(0, align=self.factor)
-        lazy = lazy_field(self.source, c)
-        coarse = coarsen(lazy, self.factor) if self.factor > 1 else lazy
-        valid = np.isfinite(lazy)
-        n_valid, vmin, vmax, coarse = dask.compute(valid.sum(), lazy.min(), lazy.max(), coarse)
-        frac = 1.0 - float(n_valid) / float(lazy.size)
-        if int(n_valid) == 0:
+        ny, nx = self.source.shape
+        f = self.factor
+        c = self._chunk_for(0, align=f, bytes_per_px=SUMMARY_BYTES_PER_PX)
+        rows = [(y0, min(ny, y0 + c)) for y0 in range(0, ny, c)]
+        cols = [(x0, min(nx, x0 + c)) for x0 in range(0, nx, c)]
+        parts = dask.compute(*[dask.delayed(_summary_task, pure=True)(self.source, y, x, f)
+                               for y in rows for x in cols])
+        n_valid = sum(p[0] for p in parts)
+        finite = [p for p in parts if p[0] > 0]
+        frac = 1.0 - float(n_valid) / float(ny * nx)
+        if n_valid == 0:
             raise AllNaNError("field: every pixel is missing", src)
         if frac > MAX_MISSING_FRACTION:
             raise AllNaNError(
                 f"{frac:.1%} of the pixels are missing (cloud, fill or QC); at most "
                 f"{MAX_MISSING_FRACTION:.0%} may be for scaling statistics", src)
-        if float(vmin) == float(vmax):
-            raise InputError(f"the field is constant (every valid pixel is {float(vmin):g}): "
+        vmin, vmax = min(p[1] for p in finite), max(p[2] for p in finite)
+        if vmin == vmax:
+            raise InputError(f"the field is constant (every valid pixel is {vmin:g}): "
                              "there is no variability, hence no scaling, to measure", src)
-        self._coarse = coarse
+        blocks = [[parts[i * len(cols) + j][3] for j in range(len(cols))]
+                  for i in range(len(rows))]
+        coarse = np.block(blocks)
+        coords = {}
+        for d, v in self.source.coords().items():
+            m = (v.size // f) * f
+            coords[d] = v[:m].reshape(-1, f).mean(axis=1)
+        self._coarse = xr.DataArray(coarse, dims=("y", "x"), coords=coords,
+                                    attrs=dict(self.source.attrs))
         log.info("chunked field %s: %.1f %% missing; block means %s (factor %d)",
-                 self.source.shape, 100 * frac, coarse.shape, self.factor)
-        return lazy
+                 self.source.shape, 100 * frac, coarse.shape, f)
+        return lazy_field(self.source, c)
 
     # -- structure functions
     def boot_core(self, da: xr.DataArray, qs: Sequence[float], lags: np.ndarray, B: int,
@@ -523,14 +589,31 @@ class ChunkedBackend(FieldBackend):
     def wavelet_calibration(self, da: xr.DataArray, H: float, j1: int, j2: int, gamma: float,
                             n_calib: int, *, bootstrap: bool, wavelet: str
                             ) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrate the leaders on fBm of the coarse size, octaves ``j1 .. j2 - log2 f``."""
-        mask = self._coarse_mask()
-        df = int(round(math.log2(self.factor)))
-        j2_f = max(j2 - df, j1 + 1)
-        if df:
-            log.info("leader calibration from sub-blocks: fBm %s, octaves %d-%d (field: %d-%d)",
-                     mask.shape, j1, j2_f, j1, j2)
-        return _wavelet_calibration(mask, H, j1, j2_f, gamma, n_calib, bootstrap=bootstrap,
+        """Calibrate the leaders on fBm of a sub-block at the raster's own pixels.
+
+        The finite-size bias of the leaders comes from the finest octaves (aliasing), so the
+        sub-block keeps the pixel size: a ``calib_side``-px window of the raster (the centre or
+        the corner with the fewest missing pixels; its missing mask), octaves ``j1`` to the largest with :data:`scalelaws.fit.WAVELET_MIN_COUNT`
+        leaders in it (at most ``j2``).
+        """
+        from scalelaws.fit import WAVELET_MIN_COUNT
+
+        if self.factor == 1:
+            return _wavelet_calibration(self._coarse_mask(), H, j1, j2, gamma, n_calib,
+                                        bootstrap=bootstrap, wavelet=wavelet)
+        ny, nx = self.source.shape
+        S = self.calib_side
+        # the sub-block with the most valid pixels among the centre and the four corners
+        spots = [((ny - S) // 2, (nx - S) // 2), (0, 0), (0, nx - S), (ny - S, 0),
+                 (ny - S, nx - S)]
+        masks = [~np.isfinite(self.source.read(y0, y0 + S, x0, x0 + S)) for y0, x0 in spots]
+        mask = masks[int(np.argmin([m.sum() for m in masks]))]
+        j2_s = j1 + 1
+        while j2_s < j2 and (S // 2 ** (j2_s + 1) - 2) ** 2 >= WAVELET_MIN_COUNT:
+            j2_s += 1
+        log.info("leader calibration from a %d px sub-block: octaves %d-%d (field: %d-%d)",
+                 S, j1, j2_s, j1, j2)
+        return _wavelet_calibration(mask, H, j1, j2_s, gamma, n_calib, bootstrap=bootstrap,
                                     wavelet=wavelet)
 
     def spectrum(self, da: xr.DataArray) -> xr.Dataset:
@@ -710,7 +793,7 @@ def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *, chunk: int
         :meth:`scalelaws.laws.CorrectionLaw.fit`.
 
     """
-    budget = memory_budget(memory)
+    budget = usable_memory(memory_budget(memory))
 
     def hook(index: int, scene: Any, mask_data: list[Any], ndvi: Any, lags: np.ndarray,
              qs: np.ndarray, tile: int, n_levels: int, max_missing: float,
@@ -755,6 +838,7 @@ def fit_scaling_chunked(
     *,
     chunk: int | None = None,
     memory: int | str | None = None,
+    calib_side: int | None = None,
     **kwargs: Any,
 ) -> xr.Dataset:
     """:func:`scalelaws.fit.fit_scaling` of a raster read block by block.
@@ -769,6 +853,9 @@ def fit_scaling_chunked(
         Chunk side in pixels (default: from ``memory``, :func:`auto_chunk`).
     memory
         Memory budget (bytes or a size such as ``"2GiB"``; default :func:`memory_budget`).
+    calib_side
+        Largest side of the calibration fields (default from ``memory``; see
+        :class:`ChunkedBackend`).
     **kwargs
         Passed to :func:`scalelaws.fit.fit_scaling` (``scale_range``, ``n_boot``, ``rng``,
         ``calibrate``, ...).
@@ -782,7 +869,7 @@ def fit_scaling_chunked(
     """
     if isinstance(source, xr.DataArray):
         source = ArraySource(source)
-    be = ChunkedBackend(source, chunk=chunk, memory=memory_budget(memory))
+    be = ChunkedBackend(source, chunk=chunk, memory=memory_budget(memory), calib_side=calib_side)
     ds = fit_scaling(None, q, backend=be, **kwargs)
     ds.attrs.update(chunked=1, chunk_px=int(be.chunk or -1), calibration_factor=be.factor,
                     max_scale_fraction=MAX_SCALE_FRACTION)
