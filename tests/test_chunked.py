@@ -72,7 +72,7 @@ def field_1024():
 @pytest.mark.parametrize("chunk", [136, 200, 512, 1024])
 def test_chunked_equals_in_memory_1024(field_1024, chunk):
     da, ref = field_1024
-    got = fit_scaling_chunked(da, chunk=chunk, memory="4GiB", **_kw())
+    got = fit_scaling_chunked(da, chunk=chunk, memory="4GiB", calib_side=1024, **_kw())
     _assert_same(ref, got)
     assert got.attrs["chunked"] == 1
     assert abs(float(got["H"]) - 0.4) < 0.05  # the known exponent
@@ -210,3 +210,14 @@ def test_cli_laws_fit_chunk_size_same_law(tmp_path):
     res = runner.invoke(app, ["laws", "fit", str(path), "--ndvi", str(nd), "-o",
                               str(tmp_path / "c.nc"), "--chunk-size", "128"])
     assert res.exit_code == 2 and "block by block" in res.output
+
+
+@pytest.mark.parametrize("calib_side", [512, 256])
+def test_chunk_inside_a_cloud(calib_side):
+    """Blocks with no valid pixel at all (inside a cloud) add nothing and break nothing."""
+    da = _field(512, 0.45, 13, hole=False)
+    da[100:360, 100:360] = np.nan  # holds the chunk [128, 256) x [128, 256) entirely
+    ref = fit_scaling(da, **_kw())
+    got = fit_scaling_chunked(da, chunk=128, memory="4GiB", calib_side=calib_side, **_kw())
+    assert got.attrs["calibration_factor"] == 512 // calib_side
+    _assert_same(ref, got)

@@ -389,7 +389,12 @@ def _summary_task(source: Any, rows: tuple[int, int], cols: tuple[int, int], fac
     ok = np.isfinite(a)
     n = int(ok.sum())
     lo, hi = (float(a[ok].min()), float(a[ok].max())) if n else (np.nan, np.nan)
-    coarse = degrade_array(a, factor) if factor > 1 else a
+    if factor == 1:
+        coarse = a
+    elif n == 0:  # a block inside a cloud: no mean (coarsen refuses an all-NaN field)
+        coarse = np.full((a.shape[0] // factor, a.shape[1] // factor), np.nan)
+    else:
+        coarse = degrade_array(a, factor)
     return n, lo, hi, coarse.astype(np.float32)
 
 
