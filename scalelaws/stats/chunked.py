@@ -79,6 +79,7 @@ __all__ = [
     "law_scene_sums",
     "parse_memory",
     "auto_chunk",
+    "strip_thickness",
     "raster_nbytes",
     "memory_budget",
     "chunked_source",
@@ -104,8 +105,9 @@ IN_MEMORY_BYTES_PER_PX = 64
 LEADER_BYTES_PER_PX = 72
 #: Bytes per pixel of an exact fBm simulation (circulant embedding; measured: 1024^2 -> 500 MB).
 FBM_BYTES_PER_PX = 500
-#: Bytes per pixel of one summary task (reader, validity, block means through xarray).
-SUMMARY_BYTES_PER_PX = 96
+#: Bytes per pixel of one summary task (reader, validity, block means through xarray;
+#: measured ~130).
+SUMMARY_BYTES_PER_PX = 160
 #: GDAL block cache (MB) while reading windows.
 GDAL_CACHE_MB = 32
 #: Smallest chunk side (pixels) :func:`auto_chunk` accepts.
@@ -398,28 +400,54 @@ def _summary_task(source: Any, rows: tuple[int, int], cols: tuple[int, int], fac
     return n, lo, hi, coarse.astype(np.float32)
 
 
-def _sf_task(source: Any, window: tuple[int, int, int, int], core: tuple[int, int],
-             dys: np.ndarray, dxs: np.ndarray, qs: np.ndarray, qi: np.ndarray) -> np.ndarray:
-    """Kernel sums of the pairs whose first end lies in the window's top-left ``core``."""
+def _strip_task(source: Any, window: tuple[int, int, int, int], dys: np.ndarray,
+                dxs: np.ndarray, qs: np.ndarray, qi: np.ndarray) -> np.ndarray:
+    """Kernel sums of the pairs (offsets ``dys``, ``dxs``) with both ends in the window."""
     from scalelaws.stats.structure import _sums_nd
 
     y0, y1, x0, x1 = window
     a = source.read(y0, y1, x0, x1)
-    return _sums_nd(a, dys=dys, dxs=dxs, qs=qs, qi=qi, region=(0, core[0], 0, core[1]),
-                    parallel=False)
+    return _sums_nd(a, dys=dys, dxs=dxs, qs=qs, qi=qi, parallel=False)
 
 
-def _region_sf(source: Any, region: tuple[int, int, int, int], chunk: int, halo: int,
-               dys: np.ndarray, dxs: np.ndarray, qs: np.ndarray, qi: np.ndarray) -> list[Any]:
-    """Delayed kernel sums of the pairs with both ends in ``region`` (one task per chunk)."""
+def _region_sf(source: Any, region: tuple[int, int, int, int], thick: int, lags: np.ndarray,
+               qs: np.ndarray, qi: np.ndarray) -> tuple[list[Any], list[Any]]:
+    """Delayed kernel sums of the pairs with both ends in ``region``, by strips.
+
+    Pairs along x lie in one row: horizontal strips of ``thick`` rows across the region hold
+    each of them exactly once; pairs along y in vertical strips of ``thick`` columns. No halo
+    is read. Returns the x tasks and the y tasks (rows ``0..K-1`` / ``K..2K-1`` of
+    :func:`scalelaws.kernels.sf.axis_offsets` once summed and stacked).
+    """
     Y0, Y1, X0, X1 = region
-    tasks = []
-    for y0 in range(Y0, Y1, chunk):
-        for x0 in range(X0, X1, chunk):
-            win = (y0, min(Y1, y0 + chunk + halo), x0, min(X1, x0 + chunk + halo))
-            core = (min(chunk, Y1 - y0), min(chunk, X1 - x0))
-            tasks.append(dask.delayed(_sf_task, pure=True)(source, win, core, dys, dxs, qs, qi))
-    return tasks
+    lags = np.asarray(lags, dtype=np.int64)
+    zero = np.zeros_like(lags)
+    x_tasks = [dask.delayed(_strip_task, pure=True)(source, (y0, min(Y1, y0 + thick), X0, X1),
+                                                    zero, lags, qs, qi)
+               for y0 in range(Y0, Y1, thick)]
+    y_tasks = [dask.delayed(_strip_task, pure=True)(source, (Y0, Y1, x0, min(X1, x0 + thick)),
+                                                    lags, zero, qs, qi)
+               for x0 in range(X0, X1, thick)]
+    return x_tasks, y_tasks
+
+
+def strip_thickness(memory: int, length: int, *, workers: int | None = None) -> int:
+    """Return the rows (columns) of the structure-function strips.
+
+    ``workers`` strips of ``length`` px fit in a third of ``memory``.
+
+    Raises
+    ------
+    InputError
+        Not even 16 rows fit.
+
+    """
+    w = workers if workers is not None else _n_workers()
+    t = int(memory / 3 / (w * SF_BYTES_PER_PX * max(int(length), 1)))
+    if t < 16:
+        raise InputError(f"a memory budget of {memory / 2**20:.0f} MiB cannot hold {w} strip(s) "
+                         f"of 16 x {length} px: give more memory or fewer dask workers")
+    return t
 
 
 def _crop(arr: np.ndarray, j: int, y: tuple[int, int, int, bool], x: tuple[int, int, int, bool]
@@ -538,30 +566,31 @@ class ChunkedBackend(FieldBackend):
                   stride: int, k: int, n_boot: int, rng: np.random.Generator
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
         """Whole-field and per-tile pair sums from one-sided-halo blocks (exact)."""
-        from scalelaws.kernels.sf import axis_offsets, int_orders, pool_axes
+        from scalelaws.kernels.sf import int_orders, pool_axes
 
         ny, nx = self.source.shape
         qa = np.asarray(qs, dtype=np.float64)
         qi = int_orders(qa)
-        dys, dxs = axis_offsets(lags)
-        L = int(lags[-1])
-        c = self._chunk_for(L)
-        whole = _region_sf(self.source, (0, ny, 0, nx), c, L, dys, dxs, qa, qi)
-        tiles: list[list[Any]] = []
+        t = self.chunk if self.chunk is not None else strip_thickness(self.memory, max(ny, nx))
+        whole = _region_sf(self.source, (0, ny, 0, nx), t, lags, qa, qi)
+        tiles: list[tuple[list[Any], list[Any]]] = []
         ys = xs = np.empty(0, dtype=int)
         if n_boot > 0:
             ys, xs = _tile_starts(ny, B, stride), _tile_starts(nx, B, stride)
-            tiles = [_region_sf(self.source, (int(y0), int(y0) + B, int(x0), int(x0) + B), c, L,
-                                dys, dxs, qa, qi) for y0 in ys for x0 in xs]
-        log.info("chunked structure functions: chunks of %d px (halo %d px), %d tasks for the "
-                 "field and %d for %d bootstrap tiles", c, L, len(whole),
-                 sum(len(t) for t in tiles), len(tiles))
+            tiles = [_region_sf(self.source, (int(y0), int(y0) + B, int(x0), int(x0) + B), t,
+                                lags, qa, qi) for y0 in ys for x0 in xs]
+        log.info("chunked structure functions: strips of %d px, %d tasks for the field and %d "
+                 "for %d bootstrap tiles", t, sum(map(len, whole)),
+                 sum(len(a) + len(b) for a, b in tiles), len(tiles))
         done = dask.compute(whole, tiles)
-        raw_whole = np.sum(done[0], axis=0)
-        sums, cnt = pool_axes(raw_whole, qa.size)
+
+        def stacked(parts: tuple[list[np.ndarray], list[np.ndarray]]) -> np.ndarray:
+            return np.concatenate([np.sum(parts[0], axis=0), np.sum(parts[1], axis=0)])
+
+        sums, cnt = pool_axes(stacked(done[0]), qa.size)
         tile_sums = None
         if n_boot > 0:
-            raw_tiles = np.stack([np.sum(t, axis=0) for t in done[1]])
+            raw_tiles = np.stack([stacked(p) for p in done[1]])
             T_s, T_c = pool_axes(raw_tiles, qa.size)
             tile_sums = (ys, xs, T_s.transpose(0, 2, 1), T_c)
         return _boot_from_sums(sums.T, cnt, tile_sums, qs, lags, B, k, n_boot, rng,
