@@ -33,8 +33,8 @@ NodataOpt = Annotated[float | None, typer.Option(
 CrsOpt = Annotated[str | None, typer.Option(
     "--crs", help="Generic rasters without a CRS (or a corrupt one): e.g. EPSG:32631.")]
 ChunkOpt = Annotated[int | None, typer.Option(
-    "--chunk-size", help="Read generic rasters block by block, in chunks of N x N px (dask; "
-                         "for rasters larger than memory). Default: automatic when the "
+    "--chunk-size", help="Read generic rasters block by block (dask; for rasters larger than "
+                         "memory): strips of N rows/columns, blocks of N x N px. Default: automatic when the "
                          "in-memory path would need more than --memory-limit.")]
 MemoryOpt = Annotated[str | None, typer.Option(
     "--memory-limit", help="Memory budget, e.g. 2GiB: sets the automatic chunking and the "

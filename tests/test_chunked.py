@@ -25,6 +25,7 @@ from scalelaws.stats.chunked import (
     auto_chunk,
     fit_scaling_chunked,
     parse_memory,
+    strip_thickness,
 )
 from scalelaws.synthetic import fbm
 
@@ -129,6 +130,10 @@ def test_parse_memory_and_auto_chunk():
     assert c % 8 == 0 and 2 * 12 * (c + 1000) ** 2 <= 1024**3
     with pytest.raises(InputError, match="largest lag"):
         auto_chunk(64 * 1024**2, 5000, workers=2)
+    t = strip_thickness(2 * 1024**3, 32768, workers=2)
+    assert 16 <= t and 2 * 28 * t * 32768 <= 2 * 1024**3 / 3
+    with pytest.raises(InputError, match="strip"):
+        strip_thickness(16 * 1024**2, 32768, workers=2)
 
 
 @pytest.mark.slow

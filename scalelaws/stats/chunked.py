@@ -10,11 +10,13 @@ the memory in use is bounded by the number of tasks running at once), and everyt
 What is exact and what is approximate
 --------------------------------------
 * **Structure functions and bootstrap tiles: exact.** Every statistic is a *sum* over pairs
-  (:mod:`scalelaws.kernels.sf`). A block ``[y0, y1) x [x0, x1)`` is read with a halo of the
-  largest lag on its far sides (bottom, right) and contributes the pairs whose *first* end lies
-  in it, so each pair is counted once; the bootstrap tiles' sums (pairs contained in a tile)
-  are the same sums with the halo clipped to the tile. ``S``, ``S_boot``, ``zeta``, ``H`` and
-  the break equal the in-memory values up to float rounding (summation order; relative 1e-12).
+  (:mod:`scalelaws.kernels.sf`). A pair along x lies in one row and a pair along y in one
+  column, so the x lags are summed over horizontal strips (full width, ``t`` rows) and the y
+  lags over vertical strips (full height, ``t`` columns): each pair is counted once and no halo
+  is read (a halo of the largest lag, up to a sixth of the raster, would multiply the reads).
+  The bootstrap tiles' sums (pairs contained in a tile) are the same sums over strips of the
+  tile. ``S``, ``S_boot``, ``zeta``, ``H`` and the break equal the in-memory values up to float
+  rounding (summation order; relative 1e-12).
 * **Wavelet leaders: exact.** Octaves ``1..J0`` (:data:`J0` = 3) are computed per block with a
   halo covering the footprint of an octave-``J0`` coefficient and the 3 x 3 leader
   neighbourhood; only the blocks' cores are kept (blocks aligned on ``2**J0``), giving the
@@ -37,10 +39,12 @@ What is exact and what is approximate
   where block averaging damps the power by less than 10 %). With ``f = 1`` (a raster whose
   side fits) calibrations and ``beta`` are the in-memory ones exactly.
 
-Memory. A structure-function task holds its window, ``(c + L)**2`` pixels for a chunk of ``c``
-px and a largest lag ``L``, as float32 and float64 (12 bytes per pixel); the chunk side is
-chosen so that the tasks running at once fit in half the budget (:func:`auto_chunk`). The
-continued octaves hold about ``40 / 4**J0`` bytes per raster pixel. Works with dask's default
+Memory. A structure-function task holds one strip (:data:`SF_BYTES_PER_PX` per pixel); the
+strip thickness is chosen so that the strips being processed at once fit in a third of the
+budget (:func:`strip_thickness`); the other tasks (summary, leaders, law sums) are square
+blocks sized by :func:`auto_chunk`. The budget is what is left after the process itself
+(:func:`usable_memory`). The continued octaves hold about ``40 / 4**J0`` bytes per raster
+pixel. Works with dask's default
 (threaded) scheduler and, unchanged, with ``dask.distributed`` when a ``Client`` is active
 (:class:`RasterSource` is picklable: it stores the path and re-opens the file per window).
 """
