@@ -70,7 +70,10 @@ def _limit_bytes(text: str) -> int:
 
 def run_exponents(path: Path, limit: str, extra: list[str]) -> dict:
     """Run ``scalelaws exponents`` once under ``prlimit --as`` and ``/usr/bin/time -v``."""
-    env = dict(os.environ, MALLOC_ARENA_MAX="2")
+    # glibc: two malloc arenas, and arrays above 1 MiB mapped and unmapped (its dynamic mmap
+    # threshold otherwise keeps freed arrays up to 32 MiB in the heap, which an address-space
+    # limit counts as used)
+    env = dict(os.environ, MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="1048576")
     cmd = ["nice", "-n", "19", "/usr/bin/time", "-v", "prlimit", f"--as={_limit_bytes(limit)}",
            sys.executable, "-m", "scalelaws", "exponents", str(path), "--json", "--n-boot",
            "100", "--memory-limit", limit, *extra]

@@ -103,11 +103,12 @@ def test_chunked_calibration_from_sub_blocks():
     assert abs(float(got["beta"]) - 3.0) < 0.3  # 2-D fBm: beta = 2H + 2; of block means
 
 
-def test_chunked_leaders_equal_in_memory():
+@pytest.mark.parametrize("j0", [3, 5])
+def test_chunked_leaders_equal_in_memory(j0):
     from scalelaws.fit import _log_leaders
 
     da = _field(384, 0.3, 9)
-    be = ChunkedBackend(ArraySource(da), chunk=104, memory=2**32)
+    be = ChunkedBackend(ArraySource(da), chunk=104, memory=2**32, j0=j0)
     be.field(da)
     js, n = be.leader_counts(da, "db2")
     ref = _log_leaders(np.asarray(da.values, float), int(js[-1]), 1.0, "db2")

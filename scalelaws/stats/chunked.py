@@ -466,21 +466,30 @@ def _crop(arr: np.ndarray, j: int, y: tuple[int, int, int, bool], x: tuple[int, 
 
 def _leader_task(source: Any, wy: tuple[int, int], wx: tuple[int, int],
                  core_y: tuple[int, int, int, bool], core_x: tuple[int, int, int, bool],
-                 wavelet: str) -> dict[str, Any]:
-    """Octaves ``1..J0`` of one block: fine counts and the octave-``J0`` state of its core."""
+                 wavelet: str, j0: int) -> dict[str, Any]:
+    """Compute octaves ``1..j0`` of one block.
+
+    Returns the fine counts, the leaders of octaves ``J0..j0-1`` and the octave-``j0`` state
+    of the block's core.
+    """
     from scalelaws.kernels.leaders import leaders_numba
     from scalelaws.stats.wavelets import _dwt_octaves
 
     a = source.read(wy[0], wy[1], wx[0], wx[1])
-    coefs, invs, approx, ainv = _dwt_octaves(a, wavelet, J0, return_approx=True)
-    leads, m, bad = leaders_numba(coefs, invs, [1.0] * J0, None, return_state=True)  # gamma 1
+    coefs, invs, approx, ainv = _dwt_octaves(a, wavelet, j0, return_approx=True)
+    del a
+    leads, m, bad = leaders_numba(coefs, invs, [1.0] * j0, None, return_state=True)  # gamma 1
+    del coefs, invs
     counts = np.array([int(np.count_nonzero(_crop(lead, j + 1, core_y, core_x) > 0))
                        for j, lead in enumerate(leads[:-1])])
-    return {"counts": counts,
-            "approx": _crop(approx, J0, core_y, core_x),
-            "inv": _crop(ainv, J0, core_y, core_x),
-            "M": _crop(m, J0, core_y, core_x),
-            "bad": _crop(bad, J0, core_y, core_x)}
+    out = {"counts": counts,
+           "approx": _crop(approx, j0, core_y, core_x),
+           "inv": _crop(ainv, j0, core_y, core_x),
+           "M": _crop(m, j0, core_y, core_x),
+           "bad": _crop(bad, j0, core_y, core_x)}
+    for j in range(J0, j0):
+        out[f"lead{j}"] = _crop(leads[j - 1], j, core_y, core_x).copy()
+    return out
 
 
 # ---------------------------------------------------------------------------- backend
@@ -498,11 +507,16 @@ class ChunkedBackend(FieldBackend):
     calib_side
         Largest side of the fBm calibration fields (rounded down to a power of two); default
         from ``memory`` (an exact fBm needs :data:`FBM_BYTES_PER_PX` bytes per pixel).
+    j0
+        Octave from which the wavelet transform continues in memory (at least :data:`J0`);
+        default: :data:`J0`, coarser when the octave-``J0`` arrays would not fit a quarter of
+        the budget.
 
     """
 
     def __init__(self, source: RasterSource | ArraySource, *, chunk: int | None = None,
-                 memory: int | None = None, calib_side: int | None = None) -> None:
+                 memory: int | None = None, calib_side: int | None = None,
+                 j0: int | None = None) -> None:
         self.source = source
         #: Memory (bytes) for data: the budget minus what the process holds already.
         self.memory = usable_memory(int(memory) if memory is not None else 2 * 1024**3)
@@ -517,6 +531,7 @@ class ChunkedBackend(FieldBackend):
         while max(ny, nx) / self.factor > self.calib_side:
             self.factor *= 2
         self._leaders: dict[str, Any] = {}
+        self.j0 = None if j0 is None else max(int(j0), J0)
         self._coarse: xr.DataArray | None = None
 
     # -- chunk sides
@@ -675,8 +690,14 @@ class ChunkedBackend(FieldBackend):
         if n_oct < J0 + 1:
             raise InputError(f"field of {ny} x {nx} px is too small for chunked leaders: use the "
                              "in-memory path")
+        # octave from which the transform continues in memory: J0, or coarser for rasters
+        # whose octave-J0 arrays (about 40 bytes per coarse pixel) would not fit a quarter
+        # of the budget (the leaders of octaves J0.. below it come from the blocks)
+        j0 = self.j0 if self.j0 is not None else J0
+        while self.j0 is None and j0 < n_oct - 1 and 40 * ny * nx / 4**j0 > self.memory / 4:
+            j0 += 1
         lo, hi = coefficient_support(wavelet)
-        step = 2**J0
+        step = 2**j0
         halo = step * (max(-lo, hi) + 2)
         c = self._chunk_for(2 * halo, align=step, bytes_per_px=LEADER_BYTES_PER_PX)
 
@@ -688,29 +709,39 @@ class ChunkedBackend(FieldBackend):
                 out.append(((w0, w1), (w0, s, e, e == n)))
             return out
 
-        tasks = [dask.delayed(_leader_task, pure=True)(self.source, wy, wx, cy, cx, wavelet)
+        tasks = [dask.delayed(_leader_task, pure=True)(self.source, wy, wx, cy, cx, wavelet, j0)
                  for wy, cy in axis(ny) for wx, cx in axis(nx)]
         log.info("chunked wavelet leaders: %d blocks of %d px (halo %d px), octaves 1-%d per "
-                 "block, %d-%d in memory", len(tasks), c, halo, J0, J0 + 1, n_oct)
-        parts = dask.compute(*tasks)
+                 "block, %d-%d in memory", len(tasks), c, halo, j0, j0 + 1, n_oct)
+        parts = list(dask.compute(*tasks))
         nby = len(axis(ny))
         nbx = len(parts) // nby
-        rows = [parts[i * nbx:(i + 1) * nbx] for i in range(nby)]
 
         def grid(key: str) -> np.ndarray:
-            return np.block([[p[key] for p in row] for row in rows])
+            out = np.block([[parts[i * nbx + k][key] for k in range(nbx)] for i in range(nby)])
+            for p in parts:  # the blocks' copies go as soon as they are assembled
+                del p[key]
+            return out
 
-        approx, inv, m, bad = grid("approx"), grid("inv"), grid("M"), grid("bad")
-        counts = np.zeros(n_oct, dtype=np.int64)
-        counts[: J0 - 1] = np.sum([p["counts"] for p in parts], axis=0)
-        coefs, invs = _dwt_octaves(np.where(inv, np.nan, approx), wavelet, n_oct - J0)
-        leads = leaders_numba([(m, m, m), *coefs], [bad.astype(bool), *invs],
-                              [1.0] * (n_oct - J0 + 1), None)
-        logL: list[np.ndarray | None] = [None] * (J0 - 1)
-        for j, lead in enumerate(leads, start=J0):
-            counts[j - 1] = np.count_nonzero(lead > 0)
+        def log_of(lead: np.ndarray) -> np.ndarray:
             with np.errstate(divide="ignore", invalid="ignore"):
-                logL.append(np.where(lead > 0, np.log(lead), np.nan))
+                return np.where(lead > 0, np.log(lead), np.nan)
+
+        counts = np.zeros(n_oct, dtype=np.int64)
+        counts[: j0 - 1] = np.sum([p["counts"] for p in parts], axis=0)
+        logL: list[np.ndarray | None] = [None] * (J0 - 1)
+        for j in range(J0, j0):
+            logL.append(log_of(grid(f"lead{j}")))
+        approx, inv, m, bad = grid("approx"), grid("inv"), grid("M"), grid("bad")
+        parts.clear()
+        coefs, invs = _dwt_octaves(np.where(inv, np.nan, approx), wavelet, n_oct - j0)
+        del approx, inv
+        leads = leaders_numba([(m, m, m), *coefs], [bad.astype(bool), *invs],
+                              [1.0] * (n_oct - j0 + 1), None)
+        del coefs, invs, m, bad
+        for j, lead in enumerate(leads, start=j0):
+            counts[j - 1] = np.count_nonzero(lead > 0)
+            logL.append(log_of(lead))
         state = {"js": np.arange(1, n_oct + 1), "n": counts, "logL": logL}
         self._leaders[wavelet] = state
         return state
