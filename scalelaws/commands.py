@@ -32,6 +32,13 @@ NodataOpt = Annotated[float | None, typer.Option(
     "--nodata", help="Generic rasters: a stored value marking missing pixels (e.g. 0).")]
 CrsOpt = Annotated[str | None, typer.Option(
     "--crs", help="Generic rasters without a CRS (or a corrupt one): e.g. EPSG:32631.")]
+ChunkOpt = Annotated[int | None, typer.Option(
+    "--chunk-size", help="Read generic rasters block by block (dask; for rasters larger than "
+                         "memory): strips of N rows/columns, blocks of N x N px. Default: automatic when the "
+                         "in-memory path would need more than --memory-limit.")]
+MemoryOpt = Annotated[str | None, typer.Option(
+    "--memory-limit", help="Memory budget, e.g. 2GiB: sets the automatic chunking and the "
+                           "chunk size (default: the memory available, or ulimit -v).")]
 NdviScaleOpt = Annotated[float | None, typer.Option(
     "--ndvi-scale", help="Generic NDVI rasters of scaled integers: NDVI = stored x SCALE "
                          "(e.g. 1e-4).")]
@@ -192,6 +199,26 @@ def _classes_on_grid(classes: Any, field: Any) -> Any:
     return out
 
 
+def _report(path: Path, ds: Any, as_json: bool, by_landscape: bool = False) -> None:
+    """Print one file's exponents (a line, or JSON records)."""
+    if as_json:
+        if by_landscape:
+            for lc in ds["landscape"].values:
+                rec = exponents_record(str(path), ds.sel(file=str(path), landscape=lc))
+                rec["landscape"] = str(lc)
+                typer.echo(json.dumps(rec))
+        else:
+            typer.echo(json.dumps(exponents_record(str(path), ds.isel(file=0))))
+    elif by_landscape:
+        typer.echo(ds.to_dataframe().to_string())
+    else:
+        rec = exponents_record(str(path), ds.isel(file=0))
+        typer.echo(
+            f"{path}: H={rec['H']:.3f} zeta={rec['zeta']} c2={rec['c2']} "
+            f"beta={rec['beta']} break_m={rec['break_m']}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the core sub-commands to ``app``."""
 
@@ -251,6 +278,8 @@ def register(app: typer.Typer) -> None:
         nodata: NodataOpt = None,
         crs: CrsOpt = None,
         ndvi_scale: NdviScaleOpt = None,
+        chunk_size: ChunkOpt = None,
+        memory_limit: MemoryOpt = None,
     ) -> None:
         """Scaling exponents (zeta(q), H, c1, c2, beta, break) with bootstrap intervals."""
         import xarray as xr
@@ -273,12 +302,34 @@ def register(app: typer.Typer) -> None:
                 check_output(out.with_suffix(".csv"), inputs)
         opener = open_lst if kind == "lst" else open_ndvi
         opts = reader_options(units, scale, offset, nodata, crs)
+        if memory_limit is not None:
+            from scalelaws.stats.chunked import parse_memory
+
+            parse_memory(memory_limit)
+        if chunk_size is not None and by_landscape:
+            raise InputError("--chunk-size is not available with --by-landscape")
         nd_field = None
         if by_landscape and landcover is None:
             nd_field = open_ndvi(ndvi, scale=ndvi_scale)
         results = []
         for path in paths:
             with naming(path):
+                source = None
+                if not by_landscape:
+                    from scalelaws.stats.chunked import chunked_source
+
+                    source = chunked_source(path, kind=kind, chunk=chunk_size,
+                                            memory_limit=memory_limit, calibrated=True, **opts)
+                if source is not None:
+                    from scalelaws.stats.chunked import fit_scaling_chunked
+
+                    ds = fit_scaling_chunked(
+                        source, q=qs, chunk=chunk_size, memory=memory_limit,
+                        scale_range=scale_range, n_boot=n_boot, rng=np.random.default_rng(seed))
+                    ds = ds.expand_dims(file=[str(path)])
+                    results.append(ds)
+                    _report(path, ds, as_json)
+                    continue
                 da = opener(path, **opts)
                 check_field(da, path)
                 if by_landscape:
@@ -298,23 +349,7 @@ def register(app: typer.Typer) -> None:
                     )
             ds = ds.expand_dims(file=[str(path)])
             results.append(ds)
-            if as_json:
-                if by_landscape:
-                    for lc in ds["landscape"].values:
-                        rec = exponents_record(str(path), ds.sel(file=str(path), landscape=lc))
-                        rec["landscape"] = str(lc)
-                        typer.echo(json.dumps(rec))
-                else:
-                    typer.echo(json.dumps(exponents_record(str(path), ds.isel(file=0))))
-            else:
-                rec = exponents_record(str(path), ds.isel(file=0)) if not by_landscape else None
-                if rec is not None:
-                    typer.echo(
-                        f"{path}: H={rec['H']:.3f} zeta={rec['zeta']} c2={rec['c2']} "
-                        f"beta={rec['beta']} break_m={rec['break_m']}"
-                    )
-                else:
-                    typer.echo(ds.to_dataframe().to_string())
+            _report(path, ds, as_json, by_landscape)
         if out is not None:
             combined = xr.concat(results, dim="file")
             with atomic_path(out) as tmp:

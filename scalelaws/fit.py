@@ -69,6 +69,7 @@ __all__ = [
     "fit_break",
     "bootstrap_structure_function",
     "fit_scaling",
+    "FieldBackend",
     "leader_log_cumulants",
     "local_slopes",
 ]
@@ -589,13 +590,39 @@ def _boot_core(
     """Whole-field ``S``, counts, block-bootstrap replicates ``S_boot`` and tile corners."""
     ny, nx = da.shape
     sums, cnt = _sf(da, qs, lags)
+    tile_sums = None
+    if n_boot > 0:
+        ys, xs = _tile_starts(ny, B, stride), _tile_starts(nx, B, stride)
+        T_s, T_c = _tile_sf(da.values, qs, lags, B, ys, xs)  # every tile, one kernel call
+        tile_sums = (ys, xs, T_s, T_c)
+    return _boot_from_sums(sums, cnt, tile_sums, qs, lags, B, k, n_boot, rng,
+                           da.attrs.get("source"))
+
+
+def _boot_from_sums(
+    sums: np.ndarray,
+    cnt: np.ndarray,
+    tile_sums: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    qs: Sequence[float],
+    lags: np.ndarray,
+    B: int,
+    k: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    source: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """``S``, counts, ``S_boot`` and tile corners from whole-field and per-tile pair sums.
+
+    ``tile_sums`` is ``(ys, xs, T_s, T_c)``: tile corners and the sums ``(ntiles, nq, nlag)``
+    and counts ``(ntiles, nlag)`` of the pairs contained in each tile (row-major), or
+    ``None`` without bootstrap. Shared by the in-memory and the chunked backends.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         S = np.where(cnt > 0, sums / cnt, np.nan)
     S_boot = np.empty((n_boot, len(qs), lags.size))
     tiles: list[tuple[int, int]] = []
-    if n_boot > 0:
-        ys, xs = _tile_starts(ny, B, stride), _tile_starts(nx, B, stride)
-        T_s, T_c = _tile_sf(da.values, qs, lags, B, ys, xs)  # every tile, one kernel call
+    if n_boot > 0 and tile_sums is not None:
+        ys, xs, T_s, T_c = tile_sums
         keep = T_c.sum(axis=1) > 0  # tiles without a valid pair are never drawn
         T_s, T_c = T_s[keep], T_c[keep]
         tiles = [(int(y0), int(x0)) for y0 in ys for x0 in xs]
@@ -604,7 +631,7 @@ def _boot_core(
         if n_cand < 2:
             raise ScaleRangeError(
                 f"only {n_cand} tile(s) of {B} px hold valid pairs: too few for a bootstrap",
-                da.attrs.get("source"),
+                source,
             )
         idx = rng.integers(0, n_cand, size=(n_boot, k))
         bs = T_s[idx].sum(axis=1)
@@ -973,6 +1000,7 @@ def _wavelet_part(
     calibrate: bool = True,
     n_calib: int = 20,
     leader_wavelet: str = LEADER_WAVELET,
+    backend: FieldBackend | None = None,
 ) -> dict[str, Any]:
     """c1, c2 from wavelet leaders, bias-corrected on fBm, with a joint-octave block bootstrap.
 
@@ -998,8 +1026,7 @@ def _wavelet_part(
     re-centred on the (corrected) estimate and its deviations widened by the fBm spread
     ratio. See :func:`fit_scaling` for the measured coverage.
     """
-    from scalelaws.stats.wavelets import fit_log_cumulants, wavelet_cascade
-
+    be = backend if backend is not None else FieldBackend()
     out: dict[str, Any] = {"c1": np.nan, "c2": np.nan, "c1_ci": np.full(2, np.nan),
                            "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1,
                            "gamma": np.nan, "block": -1, "n_blocks": 0,
@@ -1007,33 +1034,28 @@ def _wavelet_part(
                            "c1_raw": np.nan, "c2_raw": np.nan, "wavelet": leader_wavelet}
     # the counts n(j) do not depend on gamma: the first cascade (gamma = 1, the usual case)
     # only chooses the octaves, and is recomputed when the fit must start below octave 3
-    wc = wavelet_cascade(da, wavelet=leader_wavelet, j1=1, min_count=3, gamma=1.0)
-    js = wc["j"].values
-    n = wc["n"].values
+    js, n = be.leader_counts(da, leader_wavelet)
     if (n >= 3).sum() < 2:
         log.warning("wavelet leaders: fewer than two octaves with valid leaders; c1, c2 = NaN")
         return out
     j1, j2 = _wavelet_octaves(n, js, lo_m / ps, hi_m / ps)
     gamma = 1.0 if j1 >= GAMMA_MIN_J1 else 0.0
-    if gamma != 1.0:
-        wc = wavelet_cascade(da, wavelet=leader_wavelet, j1=j1, j2=j2, gamma=gamma)
     out["gamma"] = gamma
-    fit = fit_log_cumulants(wc, j1, j2)
-    raw = np.array([float(fit["c1"]), float(fit["c2"])])
+    raw = np.asarray(be.raw_c12(da, j1, j2, gamma, leader_wavelet), dtype=float)
     out.update(c1_raw=raw[0], c2_raw=raw[1], j1=j1, j2=j2)
     boot = n_boot >= 2
     c1b = c2b = np.empty(0)
     if boot:
-        logL = _log_leaders(da.values, j2, gamma, leader_wavelet)
+        logL = be.log_leaders(da, j2, gamma, leader_wavelet)
         c1b, c2b, b, K = _leader_block_bootstrap(logL, j1, j2, gamma, n_boot, rng)
         out.update(block=b, n_blocks=K)
     else:
         log.info("c1, c2 intervals not computed: n_boot=%d", n_boot)
     fac, bias = np.ones(2), np.zeros(2)
     if calibrate and n_calib >= 2:
-        fac, bias = _wavelet_calibration(~np.isfinite(da.values), H, j1, j2, gamma, n_calib,
-                                         bootstrap=boot and c1b.size > 0,
-                                         wavelet=leader_wavelet)
+        fac, bias = be.wavelet_calibration(da, H, j1, j2, gamma, n_calib,
+                                           bootstrap=boot and c1b.size > 0,
+                                           wavelet=leader_wavelet)
         out.update(inflation=fac, bias=bias)
     est = raw - bias
     out.update(c1=est[0], c2=est[1])
@@ -1173,6 +1195,72 @@ def _lrd_inflation(
     return fac, bias
 
 
+class FieldBackend:
+    """Field-wide computations of :func:`fit_scaling`, for a field held in memory.
+
+    :func:`fit_scaling` asks its backend for everything that touches every pixel (the
+    structure-function sums and bootstrap tiles, the log-leaders, the fBm calibrations and
+    the spectrum) and does the rest (lags, fits, intervals) itself, so that a backend that
+    reads a raster block by block (:class:`scalelaws.stats.chunked.ChunkedBackend`) gives
+    the same exponents without the field in memory.
+    """
+
+    def field(self, da: Any) -> xr.DataArray:
+        """Validate the field (a float ``(y, x)`` DataArray with a valid pixel)."""
+        return _as_field(da)
+
+    def boot_core(self, da: xr.DataArray, qs: Sequence[float], lags: np.ndarray, B: int,
+                  stride: int, k: int, n_boot: int, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        """Whole-field ``S``, counts, bootstrap replicates and tile corners (:func:`_boot_core`)."""
+        return _boot_core(da, qs, lags, B, stride, k, n_boot, rng)
+
+    def lrd_inflation(self, da: xr.DataArray, H: float, qs: Sequence[float], lags: np.ndarray,
+                      B: int, stride: int, k: int, n_calib: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrate the ``zeta`` intervals on fBm (:func:`_lrd_inflation`)."""
+        return _lrd_inflation(~np.isfinite(da.values), H, qs, lags, B, stride, k, n_calib)
+
+    def leader_counts(self, da: xr.DataArray, wavelet: str) -> tuple[np.ndarray, np.ndarray]:
+        """Octaves ``j`` and numbers of valid leaders ``n(j)`` (independent of ``gamma``)."""
+        from scalelaws.stats.wavelets import wavelet_cascade
+
+        wc = wavelet_cascade(da, wavelet=wavelet, j1=1, min_count=3, gamma=1.0)
+        self._cascade = (id(da), wavelet, wc)  # reused by raw_c12 when gamma = 1
+        return wc["j"].values, wc["n"].values
+
+    def raw_c12(self, da: xr.DataArray, j1: int, j2: int, gamma: float,
+                wavelet: str) -> tuple[float, float]:
+        """Uncorrected ``c1``, ``c2`` over octaves ``j1..j2``."""
+        from scalelaws.stats.wavelets import fit_log_cumulants, wavelet_cascade
+
+        cached = getattr(self, "_cascade", None)
+        if gamma == 1.0 and cached is not None and cached[:2] == (id(da), wavelet):
+            wc = cached[2]
+        else:
+            wc = wavelet_cascade(da, wavelet=wavelet, j1=j1, j2=j2, gamma=gamma)
+        fit = fit_log_cumulants(wc, j1, j2)
+        return float(fit["c1"]), float(fit["c2"])
+
+    def log_leaders(self, da: xr.DataArray, j2: int, gamma: float,
+                    wavelet: str) -> list[np.ndarray | None]:
+        """Log-leaders of octaves ``1..j2`` (:func:`_log_leaders`)."""
+        return _log_leaders(da.values, j2, gamma, wavelet)
+
+    def wavelet_calibration(self, da: xr.DataArray, H: float, j1: int, j2: int, gamma: float,
+                            n_calib: int, *, bootstrap: bool, wavelet: str
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrate ``c1``, ``c2`` on fBm (:func:`_wavelet_calibration`)."""
+        return _wavelet_calibration(~np.isfinite(da.values), H, j1, j2, gamma, n_calib,
+                                    bootstrap=bootstrap, wavelet=wavelet)
+
+    def spectrum(self, da: xr.DataArray) -> xr.Dataset:
+        """Power spectrum and ``beta`` (:func:`scalelaws.stats.spectra.power_spectrum`)."""
+        from scalelaws.stats.spectra import power_spectrum
+
+        return power_spectrum(da)
+
+
 def fit_scaling(
     da: xr.DataArray | np.ndarray,
     q: Sequence[float] = (1, 2, 3, 4),
@@ -1188,6 +1276,7 @@ def fit_scaling(
     calibrate: bool = True,
     n_calib: int = 20,
     leader_wavelet: str = LEADER_WAVELET,
+    backend: FieldBackend | None = None,
 ) -> xr.Dataset:
     """Scaling exponents of a field with spatial block-bootstrap intervals.
 
@@ -1249,6 +1338,11 @@ def fit_scaling(
         Number of fBm fields of the calibration.
     leader_wavelet
         Orthogonal wavelet of the ``c1``, ``c2`` leaders (default :data:`LEADER_WAVELET`).
+    backend
+        Where the field-wide sums, leaders, calibrations and spectrum come from: default
+        :class:`FieldBackend` (the field in memory);
+        :class:`scalelaws.stats.chunked.ChunkedBackend` reads a raster larger than memory
+        block by block (same sums; see docs/big_rasters.md).
 
     Returns
     -------
@@ -1307,7 +1401,8 @@ def fit_scaling(
 
     """
     _check_level(level)
-    da = _as_field(da)
+    be = backend if backend is not None else FieldBackend()
+    da = be.field(da)
     ny, nx = da.shape
     ps = _pixel_size(da)
     if scale_range is None:
@@ -1345,7 +1440,7 @@ def fit_scaling(
             da.attrs.get("source"),
         )
     stride = max(1, B // 2)
-    S, cnt, Sb, tiles = _boot_core(da, qs, lags, B, stride, k, n_boot, rng)
+    S, cnt, Sb, tiles = be.boot_core(da, qs, lags, B, stride, k, n_boot, rng)
     lag_m = lags * ps
     x = np.log(lag_m)
     i2 = qs.index(2.0)
@@ -1370,9 +1465,8 @@ def fit_scaling(
     zeta_se_boot = np.full(len(qs), np.nan)
     if nb >= 2:
         if calibrate and n_calib >= 2:
-            mask = ~np.isfinite(da.values)
-            inflation, bias = _lrd_inflation(mask, zeta[i2] / 2, qs, lags, B, stride, k,
-                                             n_calib)
+            inflation, bias = be.lrd_inflation(da, zeta[i2] / 2, qs, lags, B, stride, k,
+                                               n_calib)
         dev = percentile_interval(zb, level) - np.median(zb, axis=0)[:, None]
         zeta_ci = (zeta - bias)[:, None] + inflation[:, None] * dev
         zeta_se_boot = np.std(zb, axis=0, ddof=1)
@@ -1415,15 +1509,14 @@ def fit_scaling(
         try:
             wv.update(_wavelet_part(da, ps, lo_m, hi_m, n_boot, level, rng,
                                     H=float(zeta[i2] / 2), calibrate=calibrate,
-                                    n_calib=n_calib, leader_wavelet=leader_wavelet))
+                                    n_calib=n_calib, leader_wavelet=leader_wavelet,
+                                    backend=be))
         except InputError as exc:  # e.g. too few octaves with valid leaders
             log.warning("c1, c2 not estimated: %s", exc)
     beta = beta_se = np.nan
     if spectrum:
-        from scalelaws.stats.spectra import power_spectrum
-
         try:
-            ps_ds = power_spectrum(da)
+            ps_ds = be.spectrum(da)
             beta = float(ps_ds["beta"] if "beta" in ps_ds else ps_ds.attrs.get("beta", np.nan))
             beta_se = float(ps_ds["beta_se"] if "beta_se" in ps_ds
                             else ps_ds.attrs.get("beta_se", np.nan))

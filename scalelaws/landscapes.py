@@ -568,6 +568,7 @@ def landscape_sums(
     max_missing: float = 0.5,
     include_all: bool = True,
     detail: bool = True,
+    scene_sums: Any = None,
 ) -> xr.Dataset:
     """Additive per-unit sums of every multiscale statistic, per landscape, for many scenes.
 
@@ -597,6 +598,11 @@ def landscape_sums(
     detail
         Compute the detail energies ``det_sum`` / ``det_weight`` (``False`` leaves them out:
         about half the cost when only structure functions are needed).
+    scene_sums
+        Optional ``f(index, scene, mask_data, ndvi, lags, q, block_px, n_levels, max_missing,
+        detail)`` returning a ``dask.delayed`` dict of one scene's sums (or ``None`` for the
+        default single task): :func:`scalelaws.stats.chunked.law_scene_sums` reads a raster
+        larger than memory block by block.
 
     Returns
     -------
@@ -675,8 +681,11 @@ def landscape_sums(
         # pass the arrays as they are (numpy or dask): a dask-backed scene is read inside its
         # task (on a worker under dask.distributed), not in the calling process
         mask_data = [None if name == ALL else (m[name].data if name in m else False) for name in names]
+        task = None if scene_sums is None else scene_sums(
+            i, s, mask_data, v, lags_arr, qs, int(block_px), n_levels, float(max_missing),
+            bool(detail))
         tasks.append(
-            dask.delayed(_scene_task, pure=True)(
+            task if task is not None else dask.delayed(_scene_task, pure=True)(
                 s.data,
                 mask_data,
                 None if v is None else v.data,

@@ -271,6 +271,7 @@ class CorrectionLaw:
         ci: float = 0.95,
         min_pairs: int = 100,
         include_all: bool = True,
+        scene_sums: Any = None,
     ) -> CorrectionLaw:
         """Fit the law on high-resolution scenes, pooled per landscape.
 
@@ -306,6 +307,9 @@ class CorrectionLaw:
             ``min_pairs`` pairs (pixels) in a landscape are left out.
         ci
             Coverage of the percentile intervals.
+        scene_sums
+            Per-scene sums hook of :func:`scalelaws.landscapes.landscape_sums` (rasters
+            larger than memory: :func:`scalelaws.stats.chunked.law_scene_sums`).
 
         Returns
         -------
@@ -343,6 +347,7 @@ class CorrectionLaw:
             block_px=block_px,
             max_missing=max_missing,
             include_all=include_all,
+            scene_sums=scene_sums,
         )
         if n_boot > 0:
             w, unit = bootstrap_weights(sums, n_boot, unit=bootstrap, rng=rng)

@@ -25,7 +25,9 @@ from typing import Annotated
 import typer
 
 from scalelaws.commands import (
+    ChunkOpt,
     CrsOpt,
+    MemoryOpt,
     NdviScaleOpt,
     NodataOpt,
     OffsetOpt,
@@ -96,6 +98,8 @@ def register(app: typer.Typer) -> None:
         nodata: NodataOpt = None,
         crs: CrsOpt = None,
         ndvi_scale: NdviScaleOpt = None,
+        chunk_size: ChunkOpt = None,
+        memory_limit: MemoryOpt = None,
     ) -> None:
         """Fit a correction law on high-resolution LST scenes and write it as NetCDF."""
         from scalelaws.errors import InputError, naming
@@ -115,8 +119,26 @@ def register(app: typer.Typer) -> None:
             raise InputError("--by-landscape needs --ndvi (NDVI classes) or --landcover")
         check_output(output, [*scenes, *files, *nd_files, landcover])
         opts = reader_options(units, scale, offset, nodata, crs)
+        from scalelaws.stats import chunked
+
+        if memory_limit is not None:
+            chunked.parse_memory(memory_limit)
         lst = []
-        for f in files:
+        blockwise: dict[int, chunked.RasterSource] = {}
+        for i, f in enumerate(files):
+            with naming(f):
+                source = chunked.chunked_source(f, kind="lst", chunk=chunk_size,
+                                                memory_limit=memory_limit, **opts)
+            if source is not None:
+                if nd_files or by_landscape:
+                    raise InputError("read block by block (larger than the memory budget, or "
+                                     "--chunk-size): a law of all pixels from LST only; "
+                                     "--ndvi / --by-landscape need the scene in memory", f)
+                be = chunked.ChunkedBackend(source, chunk=chunk_size,
+                                            memory=chunked.memory_budget(memory_limit))
+                lst.append(be.field(None))  # checks the field block by block; stays lazy
+                blockwise[i] = source
+                continue
             da = open_lst(f, **opts)
             check_field(da, f)
             lst.append(da)
@@ -142,6 +164,8 @@ def register(app: typer.Typer) -> None:
                 degree=degree,
                 rng=seed,
                 sources=[str(f) for f in files],
+                scene_sums=chunked.law_scene_sums(blockwise, chunk=chunk_size,
+                                                  memory=memory_limit) if blockwise else None,
             )
         law.to_netcdf(output)
         typer.echo(law.summary())

@@ -32,7 +32,7 @@ from scalelaws.io.generic import open_raster
 from scalelaws.io.landsat import open_landsat_c2l2
 from scalelaws.io.modis import open_modis_lst, open_modis_ndvi
 
-__all__ = ["open_lst", "open_ndvi", "PATTERNS", "GENERIC_OPTIONS"]
+__all__ = ["open_lst", "open_ndvi", "PATTERNS", "GENERIC_OPTIONS", "is_product_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,13 @@ def _product(reader: Any, path: Path, kwargs: dict[str, Any], **fixed: Any) -> x
             "option(s) %s ignored", path, reader.__name__, ", ".join(ignored),
         )
     return reader(path, **{k: v for k, v in given.items() if k in params}, **fixed)
+
+
+def is_product_name(path: str | os.PathLike) -> bool:
+    """Tell whether a file name matches a known product (read by its own reader, not generically)."""
+    name = Path(path).name
+    return any(r.search(name) if r is _ASTER_08 else r.match(name)
+               for r in (_MODIS_LST, _MODIS_NDVI, _LANDSAT_L2, _LANDSAT_L1, _ASTER_08))
 
 
 def open_lst(path: str | os.PathLike, **kwargs: Any) -> xr.DataArray:

@@ -117,7 +117,7 @@ def _tiff_time(tags: dict[str, Any]) -> str | None:
     return None
 
 
-def _read_gdal(path: Path, band: int) -> RawBand:
+def _read_gdal(path: Path, band: int, window: Any = None) -> RawBand:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -128,8 +128,8 @@ def _read_gdal(path: Path, band: int) -> RawBand:
         if not 1 <= band <= src.count:
             raise ProductError(f"band {band} requested but the file has {src.count} band(s)", path)
         try:
-            values = src.read(band)
-            mask = src.read_masks(band) == 0
+            values = src.read(band, window=window)
+            mask = src.read_masks(band, window=window) == 0
         except RasterioError as exc:
             raise NotARasterError(
                 f"cannot be read: truncated or corrupt raster ({' '.join(str(exc).split())})", path
@@ -287,7 +287,8 @@ def _read_netcdf(path: Path, band: int, variable: str | None, kind: str | None) 
 
 
 def read_band(
-    path: str | os.PathLike, *, band: int = 1, variable: str | None = None, kind: str | None = None
+    path: str | os.PathLike, *, band: int = 1, variable: str | None = None, kind: str | None = None,
+    window: Any = None,
 ) -> RawBand:
     """Read one band of a raster file as stored (no scaling, no masking).
 
@@ -301,6 +302,10 @@ def read_band(
         NetCDF variable (default: the only gridded one).
     kind
         Hint used to choose a NetCDF variable when there are several.
+    window
+        GDAL rasters only: a :class:`rasterio.windows.Window` to read instead of the whole
+        band (block-by-block reading of rasters larger than memory); ``transform`` stays the
+        whole raster's.
 
     Returns
     -------
@@ -313,8 +318,10 @@ def read_band(
     if p.is_dir():
         raise NotARasterError("is a directory, not a raster file", p)
     if _is_netcdf(p):
+        if window is not None:
+            raise NotARasterError("NetCDF files are read whole: no window", p)
         return _read_netcdf(p, band, variable, kind)
-    return _read_gdal(p, band)
+    return _read_gdal(p, band, window)
 
 
 def to_physical(
@@ -384,6 +391,7 @@ def open_raster(
     band: int = 1,
     variable: str | None = None,
     crs: Any = None,
+    window: Any = None,
 ) -> xr.DataArray:
     """Open a generic GeoTIFF / GDAL raster / NetCDF field in declared physical units.
 
@@ -413,6 +421,9 @@ def open_raster(
     crs
         CRS that replaces the file's (anything :class:`rasterio.crs.CRS` accepts, e.g.
         ``"EPSG:32630"``): for files without a CRS or with a corrupt one.
+    window
+        GDAL rasters only: read this :class:`rasterio.windows.Window` (georeferenced as such)
+        instead of the whole band.
 
     Returns
     -------
@@ -441,7 +452,11 @@ def open_raster(
     """
     kind = check_kind(kind)
     p = Path(path)
-    raw = read_band(p, band=band, variable=variable, kind=kind)
+    raw = read_band(p, band=band, variable=variable, kind=kind, window=window)
+    if window is not None and raw.transform is not None:
+        from rasterio.windows import transform as window_transform
+
+        raw.transform = window_transform(window, raw.transform)
     if crs is not None:
         try:
             raw.crs = crs if isinstance(crs, CRS) else CRS.from_user_input(crs)

@@ -147,7 +147,8 @@ def leaders_numba(
     invalid: Sequence[np.ndarray],
     factors: Sequence[float],
     p_exp: float | None = None,
-) -> list[np.ndarray]:
+    return_state: bool = False,
+) -> list[np.ndarray] | tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Wavelet leaders (or p-leaders) of every octave, numba implementation.
 
     Parameters
@@ -164,11 +165,16 @@ def leaders_numba(
         L1-normalised, fractionally integrated coefficients of an orthonormal DWT).
     p_exp
         ``None`` (or ``inf``) for leaders; a positive number for p-leaders.
+    return_state
+        Also return ``M`` and its invalid flags (uint8) at the last octave: the supremum over
+        each cube and every finer cube inside it, from which coarser octaves continue
+        (passing ``(M, M, M)``, the flags and factor 1 as the first octave of another call).
 
     Returns
     -------
     list of numpy.ndarray
-        Leaders per octave (float64), NaN where invalid or on the one-cube border.
+        Leaders per octave (float64), NaN where invalid or on the one-cube border (with
+        ``return_state``: ``(leaders, M, flags)``).
 
     """
     _check(coefs, invalid, factors)
@@ -190,6 +196,8 @@ def leaders_numba(
                 p,
             )
         out.append(lead)
+    if return_state:
+        return out, m_prev, bad_prev
     return out
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "sf_sums_tiles_serial",
     "pooled_sums",
     "pooled_tile_sums",
+    "pool_axes",
     "int_orders",
     "axis_offsets",
     "N_BLOCKS",
@@ -525,6 +526,27 @@ def _as_kernel_array(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def pool_axes(raw: np.ndarray, n_orders: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pool the x and y offsets of kernel output computed with :func:`axis_offsets`.
+
+    Parameters
+    ----------
+    raw
+        Kernel output ``(..., 2K, 2Q + 1)``: the ``K`` lags along x, then along y.
+    n_orders
+        ``Q``, the number of orders.
+
+    Returns
+    -------
+    sums : ndarray, shape (..., K, Q)
+    counts : ndarray, shape (..., K)
+
+    """
+    K, Q = raw.shape[-2] // 2, int(n_orders)
+    return (raw[..., :K, :Q] + raw[..., K:, :Q],
+            raw[..., :K, 2 * Q] + raw[..., K:, 2 * Q])
+
+
 def pooled_sums(
     a: np.ndarray, lags: np.ndarray, qs: np.ndarray, *, parallel: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -554,8 +576,7 @@ def pooled_sums(
     ny, nx = np.shape(a)
     kern = sf_sums if parallel else sf_sums_serial
     raw = kern(_as_kernel_array(a), 0, ny, 0, nx, dys, dxs, qs, int_orders(qs), N_BLOCKS, STRIP)
-    K, Q = dys.size // 2, qs.size
-    return raw[:K, :Q] + raw[K:, :Q], raw[:K, 2 * Q] + raw[K:, 2 * Q]
+    return pool_axes(raw, qs.size)
 
 
 def pooled_tile_sums(
@@ -605,5 +626,4 @@ def pooled_tile_sums(
     dys, dxs = axis_offsets(lags)
     kern = sf_sums_tiles if parallel else sf_sums_tiles_serial
     raw = kern(a, ys, xs, tile, tile, bool(contained), dys, dxs, qs, int_orders(qs), STRIP)
-    K, Q = dys.size // 2, qs.size
-    return raw[:, :, :K, :Q] + raw[:, :, K:, :Q], raw[:, :, :K, 2 * Q] + raw[:, :, K:, 2 * Q]
+    return pool_axes(raw, qs.size)

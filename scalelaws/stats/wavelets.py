@@ -143,8 +143,12 @@ def _propagate_invalid(inv: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return inv
 
 
-def _dwt_octaves(x: np.ndarray, wavelet: str, n_octaves: int):
-    """Detail coefficients (pywt, L2) and invalid masks of octaves 1..n_octaves."""
+def _dwt_octaves(x: np.ndarray, wavelet: str, n_octaves: int, return_approx: bool = False):
+    """Detail coefficients (pywt, L2) and invalid masks of octaves 1..n_octaves.
+
+    With ``return_approx`` the last approximation and its invalid mask are returned too
+    (the transform can be continued from them: :mod:`scalelaws.stats.chunked`).
+    """
     lo, hi = coefficient_support(wavelet)
     inv = ~np.isfinite(x)
     a = np.where(inv, 0.0, x)  # value irrelevant: no valid coefficient sees these pixels
@@ -157,6 +161,8 @@ def _dwt_octaves(x: np.ndarray, wavelet: str, n_octaves: int):
         inv = _propagate_invalid(inv, lo, hi)
         coefs.append(details)
         invs.append(inv)
+    if return_approx:
+        return coefs, invs, a, inv
     return coefs, invs
 
 
