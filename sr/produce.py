@@ -717,22 +717,10 @@ def _native_union(prints: Sequence[tuple[Any, tuple[float, ...], float]], source
 
 
 def _place(da: xr.DataArray, template: xr.DataArray) -> np.ndarray:
-    """``da``'s values on ``template``'s grid: index placement when aligned, else nearest reprojection."""
-    t, u = template.rio.transform(), da.rio.transform()
-    out = np.full(template.shape, np.nan, np.float32)
-    aligned = (da.rio.crs == template.rio.crs and abs(u.a - t.a) < 1e-6 * abs(t.a)
-               and abs(u.e - t.e) < 1e-6 * abs(t.e))
-    if aligned:
-        c, r = (u.c - t.c) / t.a, (u.f - t.f) / t.e
-        if abs(c - round(c)) < 1e-3 and abs(r - round(r)) < 1e-3:
-            c, r = round(c), round(r)
-            h, w = da.shape
-            out[r:r + h, c:c + w] = np.asarray(da.values, np.float32)
-            return out
-    from rasterio.enums import Resampling
+    """``da``'s values on ``template``'s grid (:func:`scalelaws.grids.place_on_grid`, nearest)."""
+    from scalelaws.grids import place_on_grid
 
-    return np.asarray(da.rio.reproject_match(template, resampling=Resampling.nearest).values,
-                      np.float32)
+    return np.asarray(place_on_grid(da, template, resampling="nearest", dtype=np.float32).values)
 
 
 def _slice(paths: Sequence[str], band: int, template: xr.DataArray) -> np.ndarray:
