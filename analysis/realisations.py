@@ -62,17 +62,6 @@ def crps_ensemble(members: np.ndarray, obs: np.ndarray) -> np.ndarray:
     return skill - spread
 
 
-def _target(law: Any, lst_1km: Any, factor: int = 4) -> np.ndarray:
-    from scalelaws.grids import pixel_size
-    from sr.lawtargets import LawTargets
-    from sr.predict import REALISATION_LAGS
-
-    lt = LawTargets(law, q=(2.0,), lags=REALISATION_LAGS, coarse_lags=(1, 2, 4), anchor="block",
-                    use_law_conditioning=False)
-    return np.asarray(lt.sf_target(np.asarray(lst_1km.values, dtype=np.float64),
-                                   pixel_size(lst_1km), factor)[0], dtype=np.float64)
-
-
 def fit_kappa(law: Any, pairs: Sequence[Any], factor: int = 4) -> list[float]:
     """Calibration of the law's fine texture against ASTER: ``exp(mean log(S2_ASTER / target))``.
 
@@ -81,11 +70,11 @@ def fit_kappa(law: Any, pairs: Sequence[Any], factor: int = 4) -> list[float]:
     pixels are 232 m and 463 m; a translation does not change it, so no co-registration is needed.
     """
     from scalelaws.texture import s2_xy
-    from sr.predict import REALISATION_LAGS
+    from sr.predict import REALISATION_LAGS, realisation_target
 
     logs = []
     for p in pairs:
-        t = _target(law, p.lst_1km, factor)
+        t = realisation_target(law, p.lst_1km, factor)
         a = s2_xy(np.asarray(p.aster_250m.values, dtype=np.float64), REALISATION_LAGS)
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.log(a / t)

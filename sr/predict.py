@@ -501,6 +501,22 @@ def realisation_law(module: Any, law: Any = None) -> tuple[Any, list[float]]:
     return load_law(stored), kappa
 
 
+def realisation_target(law: Any, lst: xr.DataArray, factor: int) -> np.ndarray:
+    """Return the law's S2 (K^2) at :data:`REALISATION_LAGS` fine pixels, anchored on the coarse ``lst``.
+
+    ``sr.lawtargets.LawTargets`` with ``anchor="block"`` (what a MODIS pixel sees), before the
+    calibration ``kappa``; used by :func:`realise_dataarray` and to fit ``kappa``
+    (:func:`analysis.realisations.fit_kappa`).
+    """
+    from scalelaws.grids import pixel_size
+    from sr.lawtargets import LawTargets
+
+    lt = LawTargets(law, q=(2.0,), lags=REALISATION_LAGS, coarse_lags=(1, 2, 4), anchor="block",
+                    use_law_conditioning=False)
+    return np.asarray(lt.sf_target(np.asarray(lst.values, dtype=np.float64), pixel_size(lst),
+                                   int(factor))[0], dtype=np.float64)
+
+
 def realise_dataarray(module: Any, mean: xr.DataArray, lst: xr.DataArray, n: int, *,
                       law: Any = None, seed: int = 0,
                       kappa: Sequence[float] | None = None) -> xr.DataArray:
@@ -529,17 +545,12 @@ def realise_dataarray(module: Any, mean: xr.DataArray, lst: xr.DataArray, n: int
         ``(realisation, y, x)`` float32 on ``mean``'s grid, attrs with the texture fitted.
 
     """
-    from scalelaws.grids import pixel_size
     from scalelaws.texture import realisations
-    from sr.lawtargets import LawTargets
 
     f = int(module.factor)
     the_law, stored_kappa = realisation_law(module, law)
     kappa = list(stored_kappa if kappa is None else kappa)
-    lt = LawTargets(the_law, q=(2.0,), lags=REALISATION_LAGS, coarse_lags=(1, 2, 4), anchor="block",
-                    use_law_conditioning=False)
-    target = np.asarray(lt.sf_target(np.asarray(lst.values, dtype=np.float64),
-                                     pixel_size(lst), f)[0], dtype=np.float64) * np.asarray(kappa)
+    target = realisation_target(the_law, lst, f) * np.asarray(kappa)
     stack, info = realisations(np.asarray(mean.values), target, n, factor=f,
                                lags=REALISATION_LAGS, seed=seed)
     da = xr.DataArray(stack, dims=("realisation", *mean.dims),
