@@ -262,8 +262,7 @@ def structure_function_s2(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Second-order structure function pooled over x and y, on scored pixel pairs only.
 
-    ``S2(l) = sum (f(p + l e) - f(p))^2 / count`` over the pairs along x and along y whose two
-    ends are scored.
+    :func:`scalelaws.stats.structure.s2_xy` (the one definition) with the protocol's default lags.
 
     Returns
     -------
@@ -273,29 +272,9 @@ def structure_function_s2(
         Number of pairs per lag.
 
     """
-    f = _arr(field)
-    m = np.isfinite(f)
-    if mask is not None:
-        m &= np.asarray(mask, dtype=bool)
-    s2 = np.full(len(lags), np.nan)
-    cnt = np.zeros(len(lags), dtype=np.int64)
-    for i, lag in enumerate(lags):
-        lag = int(lag)
-        if lag < 1:
-            raise InputError(f"lags must be positive integers, got {lag}")
-        tot, n = 0.0, 0
-        if lag < f.shape[1]:
-            ok = m[:, lag:] & m[:, :-lag]
-            tot += float(np.sum((f[:, lag:] - f[:, :-lag])[ok] ** 2))
-            n += int(ok.sum())
-        if lag < f.shape[0]:
-            ok = m[lag:, :] & m[:-lag, :]
-            tot += float(np.sum((f[lag:, :] - f[:-lag, :])[ok] ** 2))
-            n += int(ok.sum())
-        cnt[i] = n
-        if n:
-            s2[i] = tot / n
-    return s2, cnt
+    from scalelaws.stats.structure import s2_xy
+
+    return s2_xy(_arr(field), mask, lags)
 
 
 def structure_function_error(

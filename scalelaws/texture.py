@@ -37,20 +37,10 @@ _SIM_SIZE = 256
 
 
 def s2_xy(field: np.ndarray, lags: Sequence[int]) -> np.ndarray:
-    """Second-order structure function pooled over the x and y increments (NaN pairs dropped).
+    """Second-order structure function pooled over x and y (:func:`scalelaws.stats.structure.s2_xy`)."""
+    from scalelaws.stats.structure import s2_xy as pooled
 
-    Computed with :func:`scalelaws.stats.structure.structure_function_numpy` along each axis and
-    pooled by pair counts.
-    """
-    from scalelaws.stats.structure import structure_function_numpy
-
-    a = np.asarray(field, dtype=np.float64)
-    sx, _, nx = structure_function_numpy(a, 2.0, lags, axis=-1)
-    sy, _, ny = structure_function_numpy(a, 2.0, lags, axis=-2)
-    tot = np.nan_to_num(sx[0]) * nx + np.nan_to_num(sy[0]) * ny
-    n = nx + ny
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, tot / np.maximum(n, 1), np.nan)
+    return pooled(np.asarray(field, dtype=np.float64), None, lags)[0]
 
 
 def detail_field(shape: tuple[int, int], factor: int, smooth_px: float,

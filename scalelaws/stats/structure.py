@@ -823,3 +823,46 @@ def _harmonic_fit(
                     aniso[idx + (m, ib)] = (a + amp) / (a - amp)
                 major[idx + (m, ib)] = (math.degrees(math.atan2(c, b)) / 2.0) % 180.0
     return aniso, major
+
+def s2_xy(
+    field: np.ndarray, mask: np.ndarray | None = None, lags: Sequence[int] = (1, 2),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Second-order structure function pooled over the x and y increments, pairs counted once.
+
+    ``S2(l) = sum (f(p + l e) - f(p))^2 / count`` over the pairs along x and along y whose two
+    ends are finite (and inside ``mask`` when given); an axis shorter than the lag contributes
+    no pair. The single definition of the pooled S2 used by the evaluation
+    (:func:`analysis.metrics.structure_function_s2`) and the realisations
+    (:mod:`scalelaws.texture`).
+
+    Returns
+    -------
+    s2 : numpy.ndarray
+        One value per lag (NaN when a lag has no pair).
+    count : numpy.ndarray
+        Number of pairs per lag.
+
+    """
+    f = np.asarray(field, dtype=np.float64)
+    m = np.isfinite(f)
+    if mask is not None:
+        m &= np.asarray(mask, dtype=bool)
+    s2 = np.full(len(lags), np.nan)
+    cnt = np.zeros(len(lags), dtype=np.int64)
+    for i, lag in enumerate(lags):
+        lag = int(lag)
+        if lag < 1:
+            raise InputError(f"lags must be positive integers, got {lag}")
+        tot, n = 0.0, 0
+        if lag < f.shape[1]:
+            ok = m[:, lag:] & m[:, :-lag]
+            tot += float(np.sum((f[:, lag:] - f[:, :-lag])[ok] ** 2))
+            n += int(ok.sum())
+        if lag < f.shape[0]:
+            ok = m[lag:, :] & m[:-lag, :]
+            tot += float(np.sum((f[lag:, :] - f[:-lag, :])[ok] ** 2))
+            n += int(ok.sum())
+        cnt[i] = n
+        if n:
+            s2[i] = tot / n
+    return s2, cnt
