@@ -185,6 +185,10 @@ def register(app: typer.Typer) -> None:
             ndvi_max_days=ndvi_max_days, uncertainty=uncertainty, tile=tile, overlap=overlap,
             batch_size=batch_size, device=device, threads=threads)
         typer.echo(how, err=True)
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            # dask.distributed logs every worker's start and stop at INFO: keep the output short
+            for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.core"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         summary = produce(inputs, output, settings, ndvi=ndvi or None, scheduler=scheduler,
                           workers=workers, memory_limit=memory_limit, cube=cube, cube_crs=cube_crs,
                           cube_resolution=cube_resolution, overwrite=overwrite)

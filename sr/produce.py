@@ -549,10 +549,6 @@ def _client(scheduler: str | None, workers: int, threads: int, memory_limit: str
     """Start a dask.distributed client: an existing scheduler by address, or a new LocalCluster."""
     from distributed import Client, LocalCluster
 
-    if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        # dask.distributed logs every worker's start and stop at INFO: keep the run's output short
-        for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.core"):
-            logging.getLogger(name).setLevel(logging.WARNING)
     if scheduler:
         return Client(scheduler), None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
