@@ -28,11 +28,12 @@ def register(app: typer.Typer) -> None:
         pairs: Annotated[str | None, typer.Option("--pairs", help="Comma-separated pair ids (default: all).")] = None,
         final: Annotated[str, typer.Option("--final", help="Final choice: 'pooled' (outer inner tables) or 'search' (a new inner search on all pairs).")] = "pooled",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the first ensemble member.")] = 0,
+        steps: Annotated[str | None, typer.Option("--steps", help="Training lengths searched, comma-separated optimiser steps (default: the budget's).")] = None,
     ) -> None:
         """Choose models by nested cross-validation (no scored pair influences a choice).
 
-        Inner folds inside each outer training fold choose the training mode and the output
-        smoothing on the ASTER RMSE of inner validation pairs; the chosen settings are retrained
+        Inner folds inside each outer training fold choose the training mode, the training
+        length (``--steps``) and the output smoothing on the ASTER RMSE of inner validation pairs; the chosen settings are retrained
         as seed ensembles; the outer folds' ensembles are scored once on their held-out pairs;
         the final ensemble is trained on all pairs. See ``analysis.selection``.
         """
@@ -48,7 +49,15 @@ def register(app: typer.Typer) -> None:
                 ids = [int(p) for p in pairs.split(",") if p.strip()]
             except ValueError as exc:
                 raise InputError(f"--pairs must be comma-separated integers, got {pairs!r}") from exc
-        sel = SelectionSettings(budget=budget)
+        grid = None
+        if steps:
+            try:
+                grid = tuple(int(n) for n in steps.split(",") if n.strip())
+            except ValueError as exc:
+                raise InputError(f"--steps must be comma-separated integers, got {steps!r}") from exc
+            if not grid or min(grid) < 1:
+                raise InputError(f"--steps must be positive integers, got {steps!r}")
+        sel = SelectionSettings(budget=budget, steps=grid)
         if budget == "quick":
             from analysis.experiment import ExperimentSettings
 

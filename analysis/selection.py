@@ -73,13 +73,30 @@ class Candidate:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
-#: Named training budgets: (steps per network, seeds of the outer ensembles, seeds of the final
-#: ensembles). ``quick`` is for CI, ``default`` runs in well under an hour on 2 cores.
-BUDGETS: dict[str, dict[str, int]] = {
-    "quick": {"steps": 3, "outer_seeds": 1, "final_seeds": 2},
-    "default": {"steps": 400, "outer_seeds": 2, "final_seeds": 5},
-    "full": {"steps": 1200, "outer_seeds": 5, "final_seeds": 5},
+#: Named training budgets: the training lengths searched (optimiser steps; every candidate is
+#: trained once to the longest and snapshotted at each, see :func:`train_snapshots`), the seeds
+#: of the outer ensembles and of the final ensembles. ``quick`` is for CI, ``default`` runs in
+#: well under an hour on 2 cores.
+BUDGETS: dict[str, dict[str, Any]] = {
+    "quick": {"steps": (2, 3), "outer_seeds": 1, "final_seeds": 2},
+    "default": {"steps": (100, 200, 300, 400), "outer_seeds": 2, "final_seeds": 5},
+    "full": {"steps": (100, 200, 300, 400, 600, 800, 1200), "outer_seeds": 5, "final_seeds": 5},
 }
+
+#: Separator of a candidate's name and its training length in the inner tables
+#: (``"disr_invariant@200"``).
+STEP_SEP = "@"
+
+
+def candidate_label(name: str, steps: int) -> str:
+    """Label of a candidate trained for ``steps`` steps in the inner tables."""
+    return f"{name}{STEP_SEP}{int(steps)}"
+
+
+def split_label(label: str) -> tuple[str, int | None]:
+    """Inverse of :func:`candidate_label` (``steps`` is ``None`` for a label without one)."""
+    name, sep, steps = label.rpartition(STEP_SEP)
+    return (name, int(steps)) if sep and steps.isdigit() else (label, None)
 
 
 def default_candidates() -> list[Candidate]:
@@ -121,13 +138,31 @@ class SelectionSettings:
     sigmas: tuple[float, ...] = (0.0, 0.5, 0.75, 1.0)
     candidates: list[Candidate] = field(default_factory=default_candidates)
     base: ExperimentSettings = field(default_factory=ExperimentSettings)
+    steps: tuple[int, ...] | None = None
 
-    def experiment_settings(self, cand: Candidate) -> ExperimentSettings:
-        """Return the experiment settings of a candidate under this budget."""
+    def step_grid(self, cand: Candidate | None = None) -> tuple[int, ...]:
+        """Return the training lengths searched for ``cand``.
+
+        Its own ``steps`` setting, else the settings' ``steps``, else the budget's.
+        """
         if self.budget not in BUDGETS:
             raise InputError(f"unknown budget {self.budget!r}; use one of {sorted(BUDGETS)}")
-        st = dataclasses.replace(self.base, steps=BUDGETS[self.budget]["steps"])
-        return dataclasses.replace(st, **dict(cand.settings))
+        if cand is not None and "steps" in cand.settings:
+            grid: Sequence[int] = [int(cand.settings["steps"])]
+        else:
+            grid = self.steps or BUDGETS[self.budget]["steps"]
+        grid = tuple(sorted({int(n) for n in grid}))
+        if not grid or grid[0] < 1:
+            raise InputError(f"training lengths must be positive integers, got {grid}")
+        return grid
+
+    def experiment_settings(self, cand: Candidate, steps: int | None = None) -> ExperimentSettings:
+        """Return the experiment settings of a candidate trained for ``steps`` steps.
+
+        ``steps`` defaults to the longest of its :meth:`step_grid`.
+        """
+        st = dataclasses.replace(self.base, **{k: v for k, v in cand.settings.items() if k != "steps"})
+        return dataclasses.replace(st, steps=int(steps or self.step_grid(cand)[-1]))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,6 +217,50 @@ def _train_ensemble(cand: Candidate, st: ExperimentSettings, train_ids: Sequence
     return ckpts, total
 
 
+def train_snapshots(cand: Candidate, st: ExperimentSettings, train_ids: Sequence[int],
+                    law: Path | None, out: Path, steps: Sequence[int], seed: int,
+                    root: str | Path | None) -> tuple[dict[int, Path], float]:
+    """Train one network to the longest of ``steps`` and keep a snapshot at each length.
+
+    The learning rate follows a cosine over ``max_epochs`` (10,000 epochs: constant to 5e-5 over
+    these lengths) and depends on the epoch only, and a resumed run continues exactly where its
+    checkpoint stands (:func:`sr.train.train`), so the snapshot at ``n`` steps *is* the network
+    trained for ``n`` steps: one run serves every length of the search. Snapshots are
+    ``out/snapshots/step<n>.ckpt`` with the configuration they were trained under; finished ones
+    are reused, a missing one continues from the longest snapshot before it.
+
+    Returns
+    -------
+    dict, float
+        Snapshot path by length, and the total training time (s).
+
+    """
+    import shutil
+
+    from scalelaws.io.atomic import atomic_write_text
+
+    snaps: dict[int, Path] = {}
+    total, prev = 0.0, None
+    sdir = out / "snapshots"
+    sdir.mkdir(parents=True, exist_ok=True)
+    for n in sorted({int(v) for v in steps}):
+        cfg = _sr_config(cand.mode, out, dataclasses.replace(st, steps=n), law=law,
+                         train_ids=train_ids, root=root, lst2020_root=None, seed=int(seed))
+        snap, rec = sdir / f"step{n}.ckpt", sdir / f"step{n}.json"
+        if snap.is_file() and rec.is_file() and json.loads(rec.read_text()).get("config") == cfg:
+            dt = float(json.loads(rec.read_text())["train_s"])
+        else:
+            if prev is not None:  # continue from the previous length
+                (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(snaps[prev], out / "checkpoints" / "last.ckpt")
+            cfg_run = {**cfg, "trainer": {**cfg["trainer"], "resume": "last" if prev else False}}
+            ckpt, dt = _train_one(cfg_run, retrain=True)
+            shutil.copyfile(ckpt, snap)
+            atomic_write_text(rec, json.dumps({"config": cfg, "train_s": dt}, indent=1))
+        snaps[n], total, prev = snap, total + dt, n
+    return snaps, total
+
+
 def _needs_law(cand: Candidate) -> bool:
     from sr import mode_spec
 
@@ -220,29 +299,43 @@ def select(train_ids: Sequence[int], out: str | Path, sel: SelectionSettings, *,
                 fit_aster_law(tr, law, root=root, n_boot=sel.base.law_n_boot, seed=seed)
         for cand in sel.candidates:
             st = sel.experiment_settings(cand)
-            ckpts, dt = _train_ensemble(cand, st, tr, law if _needs_law(cand) else None,
-                                        out / "runs" / cand.name / f"inner{j}", [seed], root)
-            preds = ensemble_predict(ckpts, [pairs[i] for i in fold], tile=st.predict_tile)
-            for sigma in sel.sigmas:
-                key = f"{sigma:g}"
-                d = rmse.setdefault(cand.name, {}).setdefault(key, {})
-                for pid, pr in preds.items():
-                    d[pid] = _rmse(smooth_prediction(pr, sigma), pairs[pid], offset)
-            log(f"inner fold {j}: {cand.name} trained in {dt:.0f} s; RMSE by sigma "
-                + ", ".join(f"{s}: {np.mean(list(v.values())):.3f}"
-                            for s, v in rmse[cand.name].items()))
+            snaps, dt = train_snapshots(cand, st, tr, law if _needs_law(cand) else None,
+                                        out / "runs" / cand.name / f"inner{j}" / f"seed{seed}",
+                                        sel.step_grid(cand), seed, root)
+            for n, ckpt in snaps.items():
+                label = candidate_label(cand.name, n)
+                preds = ensemble_predict([ckpt], [pairs[i] for i in fold], tile=st.predict_tile)
+                for sigma in sel.sigmas:
+                    d = rmse.setdefault(label, {}).setdefault(f"{sigma:g}", {})
+                    for pid, pr in preds.items():
+                        d[pid] = _rmse(smooth_prediction(pr, sigma), pairs[pid], offset)
+                log(f"inner fold {j}: {label} (trained in {dt:.0f} s in all); RMSE by sigma "
+                    + ", ".join(f"{s}: {np.mean(list(v.values())):.3f}"
+                                for s, v in rmse[label].items()))
     table = {c: {s: float(np.mean(list(v.values()))) for s, v in d.items()} for c, d in rmse.items()}
-    best = min(((c, s) for c in table for s in table[c]), key=lambda cs: table[cs[0]][cs[1]])
     res = {
         "train_ids": ids, "inner_folds": inner, "offset": [float(v) for v in offset],
         "table": table, "per_pair": {c: {s: {str(k): v for k, v in d.items()} for s, d in dd.items()}
                                      for c, dd in rmse.items()},
-        "choice": {"candidate": best[0], "sigma": float(best[1])},
+        "choice": _best(table),
         "time_s": round(time.perf_counter() - t0, 1),
     }
     (out / "selection.json").write_text(json.dumps(res, indent=1))
-    log(f"selected {best[0]} with sigma {best[1]} (inner RMSE {table[best[0]][best[1]]:.3f} K)")
+    c = res["choice"]
+    log(f"selected {c['candidate']} with {c['steps']} steps and sigma {c['sigma']} "
+        f"(inner RMSE {c['rmse']:.3f} K)")
     return res
+
+
+def _best(table: Mapping[str, Mapping[str, float]]) -> dict[str, Any]:
+    """Return the (candidate, steps, sigma) of lowest mean inner RMSE.
+
+    Exact ties go to the shorter training, then to the smaller smoothing.
+    """
+    rows = [(v, split_label(c)[1] or 0, float(s), c) for c in table for s, v in table[c].items()]
+    rmse, steps, sigma, label = min(rows)
+    name, n = split_label(label)
+    return {"candidate": name, "steps": n, "sigma": sigma, "rmse": float(rmse)}
 
 
 def _candidate(sel: SelectionSettings, name: str) -> Candidate:
@@ -259,7 +352,7 @@ def fit_chosen(choice: Mapping[str, Any], train_ids: Sequence[int], out: str | P
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cand = _candidate(sel, choice["candidate"])
-    st = sel.experiment_settings(cand)
+    st = sel.experiment_settings(cand, choice.get("steps"))
     law = None
     if _needs_law(cand):
         law = out / "law.nc"
@@ -267,8 +360,8 @@ def fit_chosen(choice: Mapping[str, Any], train_ids: Sequence[int], out: str | P
             fit_aster_law(list(train_ids), law, root=root, n_boot=sel.base.law_n_boot, seed=seed)
     seeds = [seed + 100 * k for k in range(n_seeds)]
     ckpts, dt = _train_ensemble(cand, st, list(train_ids), law, out / "runs", seeds, root)
-    return {"candidate": cand.name, "mode": cand.mode, "sigma": float(choice["sigma"]),
-            "checkpoints": [str(c) for c in ckpts], "law": str(law) if law else None,
+    return {"candidate": cand.name, "mode": cand.mode, "steps": int(st.steps),
+            "sigma": float(choice["sigma"]), "checkpoints": [str(c) for c in ckpts], "law": str(law) if law else None,
             "train_s": round(dt, 1), "settings": dataclasses.asdict(st)}
 
 
@@ -285,9 +378,8 @@ def pooled_choice(selections: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             for sigma, d in by_sigma.items():
                 pooled.setdefault(cand, {}).setdefault(sigma, []).extend(d.values())
     table = {c: {s: float(np.mean(v)) for s, v in d.items()} for c, d in pooled.items()}
-    best = min(((c, s) for c in table for s in table[c]), key=lambda cs: table[cs[0]][cs[1]])
     return {"table": table, "n": {c: {s: len(v) for s, v in d.items()} for c, d in pooled.items()},
-            "choice": {"candidate": best[0], "sigma": float(best[1])}}
+            "choice": _best(table)}
 
 
 def run_nested(out_dir: str | Path, pairs: Sequence[int] | None = None, *,

@@ -37,14 +37,72 @@ def test_output_sigma_from_the_model_metadata():
 
 
 def test_budgets_and_candidates():
-    from analysis.selection import BUDGETS, SelectionSettings, default_candidates
+    from analysis.selection import BUDGETS, Candidate, SelectionSettings, default_candidates
+    from scalelaws.errors import InputError
 
     assert {"quick", "default", "full"} <= set(BUDGETS)
-    assert BUDGETS["quick"]["steps"] < BUDGETS["default"]["steps"] < BUDGETS["full"]["steps"]
+    assert max(BUDGETS["quick"]["steps"]) < max(BUDGETS["default"]["steps"]) < max(BUDGETS["full"]["steps"])
     names = [c.mode for c in default_candidates()]
     assert "disr_invariant" in names and "disr_invariant_corrected" in names
     sel = SelectionSettings(budget="default")
-    assert sel.experiment_settings(default_candidates()[0]).steps == BUDGETS["default"]["steps"]
+    cand = default_candidates()[0]
+    assert sel.step_grid(cand) == tuple(sorted(BUDGETS["default"]["steps"]))
+    assert sel.experiment_settings(cand).steps == max(BUDGETS["default"]["steps"])
+    assert sel.experiment_settings(cand, 200).steps == 200
+    # a candidate's own training length overrides the grid; a grid given to the settings wins
+    # over the budget's
+    assert sel.step_grid(Candidate("a", "disr_invariant", {"steps": 50})) == (50,)
+    assert SelectionSettings(steps=(300, 100)).step_grid(cand) == (100, 300)
+    with pytest.raises(InputError):
+        SelectionSettings(steps=(0, 100)).step_grid(cand)
+
+
+def test_choice_takes_lowest_rmse_then_shorter_training():
+    from analysis.selection import _best, candidate_label, split_label
+
+    assert split_label(candidate_label("disr_invariant", 200)) == ("disr_invariant", 200)
+    assert split_label("disr_invariant") == ("disr_invariant", None)
+    table = {"a@400": {"0": 1.70, "0.5": 1.62}, "a@200": {"0": 1.65, "0.5": 1.60},
+             "b@100": {"0": 1.61, "0.5": 1.60}}
+    assert _best(table) == {"candidate": "b", "steps": 100, "sigma": 0.5, "rmse": 1.60}
+    table["a@200"]["0.5"] = 1.59
+    assert _best(table)["candidate"] == "a" and _best(table)["steps"] == 200
+
+
+@pytest.mark.e2e
+@pytest.mark.shared_data
+def test_snapshot_equals_a_shorter_run(modis_aster_root, tmp_path):
+    """The snapshot at n steps of a longer run is the network trained for n steps (same weights
+    to 1e-6): one run serves every training length of the search."""
+    import torch
+
+    from analysis.experiment import ExperimentSettings, _sr_config, _train_one
+    from analysis.selection import Candidate, train_snapshots
+
+    st = ExperimentSettings(unet={"base": 4, "depth": 1}, law_n_boot=0, batch_size=4)
+    cand = Candidate("disr_invariant", "disr_invariant")
+    snaps, _ = train_snapshots(cand, st, [1, 2], None, tmp_path / "snap", (2, 5), 0,
+                               modis_aster_root)
+    assert sorted(snaps) == [2, 5]
+    import dataclasses
+
+    cfg = _sr_config("disr_invariant", tmp_path / "fresh", dataclasses.replace(st, steps=2),
+                     law=None, train_ids=[1, 2], root=modis_aster_root, lst2020_root=None, seed=0)
+    fresh, _ = _train_one(cfg, retrain=True)
+
+    def weights(path):
+        sd = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        return {k: v for k, v in sd.items() if torch.is_floating_point(v)}
+
+    a, b, c = weights(snaps[2]), weights(fresh), weights(snaps[5])
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7)
+    assert any(not torch.allclose(a[k], c[k]) for k in a)  # the longer snapshot moved on
+    # a second call reuses every snapshot (no training)
+    again, dt = train_snapshots(cand, st, [1, 2], None, tmp_path / "snap", (2, 5), 0,
+                                modis_aster_root)
+    assert again == snaps
 
 
 @pytest.mark.e2e
@@ -127,3 +185,16 @@ def test_crossfit_smoothing_chooses_on_the_other_fold(modis_aster_root, monkeypa
         assert f["sigma"] == 1.0 and f["table"]["1"] < f["table"]["0"]
     assert seen[:2] == [[2, 18], [1, 14]] and seen[2] == ids
     assert res["sigma_all"] == 1.0 and set(res["per_pair"]) == {"1", "2", "14", "18"}
+
+
+@pytest.mark.parametrize("steps", ["many", "0,100", ","])
+def test_search_cli_refuses_bad_step_lists(tmp_path, steps):
+    """``scalelaws search --steps`` with a bad list exits 2 with one line, before any work."""
+    from typer.testing import CliRunner
+
+    from scalelaws.cli import app
+
+    res = CliRunner().invoke(app, ["search", "-o", str(tmp_path / "s"), "--steps", steps])
+    assert res.exit_code == 2, res.output
+    assert "--steps" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "s").exists()
