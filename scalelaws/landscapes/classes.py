@@ -140,6 +140,30 @@ def classes_from_landcover(
         ``like`` is given but a CRS is missing (re-projection impossible).
 
     """
+    lc, path, nodata = _read_landcover(path_or_da, like)
+    codes = np.asarray(lc.values)
+    if mapping is None:
+        valid = np.isfinite(codes) if codes.dtype.kind == "f" else np.ones(codes.shape, bool)
+        if nodata is not None and np.isfinite(nodata):
+            valid &= codes != nodata
+        uniq = np.unique(codes[valid]).astype(np.int64)
+        mapping = {f"class_{c}": int(c) for c in uniq}
+    lab, flag_codes = _labels_from_codes(codes, mapping, path)
+    out = lc.copy(data=lab)
+    out.attrs = _flag_attrs(
+        list(mapping),
+        "landscape class from land cover",
+        flag_codes="; ".join(flag_codes),
+        source=str(path or lc.attrs.get("source", "")),
+    )
+    out.name = "landscape"
+    return out
+
+
+def _read_landcover(
+    path_or_da: str | os.PathLike | xr.DataArray, like: xr.DataArray | None
+) -> tuple[xr.DataArray, str | None, Any]:
+    """Open the land cover (nearest-neighbour onto ``like`` when given): ``(codes, path, nodata)``."""
     import rioxarray  # noqa: F401  (registers the .rio accessor)
     from rasterio.enums import Resampling
 
@@ -164,13 +188,13 @@ def classes_from_landcover(
             raise MissingCRSError("the target grid (like) has no CRS; cannot re-project the land cover")
         lc = lc.rio.reproject_match(like, resampling=Resampling.nearest)
         nodata = lc.rio.nodata
-    codes = np.asarray(lc.values)
-    if mapping is None:
-        valid = np.isfinite(codes) if codes.dtype.kind == "f" else np.ones(codes.shape, bool)
-        if nodata is not None and np.isfinite(nodata):
-            valid &= codes != nodata
-        uniq = np.unique(codes[valid]).astype(np.int64)
-        mapping = {f"class_{c}": int(c) for c in uniq}
+    return lc, path, nodata
+
+
+def _labels_from_codes(
+    codes: np.ndarray, mapping: Mapping[str, int | Sequence[int]], path: str | None
+) -> tuple[np.ndarray, list[str]]:
+    """Labels ``0..n-1`` in the order of ``mapping`` and each class's codes (``,``-separated)."""
     lab = np.full(codes.shape, UNCLASSIFIED, dtype=np.int16)
     seen: dict[int, str] = {}
     flag_codes = []
@@ -182,15 +206,7 @@ def classes_from_landcover(
             seen[c] = name
         lab[np.isin(codes, cs_list)] = k
         flag_codes.append(",".join(str(c) for c in cs_list))
-    out = lc.copy(data=lab)
-    out.attrs = _flag_attrs(
-        list(mapping),
-        "landscape class from land cover",
-        flag_codes="; ".join(flag_codes),
-        source=str(path or lc.attrs.get("source", "")),
-    )
-    out.name = "landscape"
-    return out
+    return lab, flag_codes
 
 
 def class_masks(classes: ClassesLike, *, like: xr.DataArray | None = None) -> dict[str, xr.DataArray]:
@@ -214,25 +230,9 @@ def class_masks(classes: ClassesLike, *, like: xr.DataArray | None = None) -> di
     if classes is None:
         return {}
     if isinstance(classes, Mapping):
-        out = {}
-        for name, m in classes.items():
-            arr = m if isinstance(m, xr.DataArray) else xr.DataArray(np.asarray(m), dims=("y", "x"))
-            if arr.dtype != bool:
-                vals = np.asarray(arr.values)
-                if not np.isin(vals[np.isfinite(vals)] if vals.dtype.kind == "f" else vals, [0, 1]).all():
-                    raise InputError(f"mask {name!r} is not boolean (values other than 0/1)")
-                arr = arr.fillna(0).astype(bool) if vals.dtype.kind == "f" else arr.astype(bool)
-            out[str(name)] = arr
+        out = {str(name): _as_mask(name, m) for name, m in classes.items()}
     elif isinstance(classes, xr.DataArray):
-        vals = np.asarray(classes.values)
-        if "flag_meanings" in classes.attrs:
-            names = str(classes.attrs["flag_meanings"]).split()
-            fv = classes.attrs.get("flag_values", np.arange(len(names)))
-            fv = np.atleast_1d(np.asarray(fv)).tolist()
-        else:
-            fv = [int(v) for v in np.unique(vals[np.isfinite(vals)]) if v >= 0]
-            names = [f"class_{v}" for v in fv]
-        out = {n: classes == v for n, v in zip(names, fv, strict=True)}
+        out = _masks_from_labels(classes)
     else:
         raise InputError(
             f"classes must be integer labels (DataArray) or a dict of masks, got {type(classes).__name__}"
@@ -246,3 +246,26 @@ def class_masks(classes: ClassesLike, *, like: xr.DataArray | None = None) -> di
                 )
     return out
 
+
+def _as_mask(name: Any, m: Any) -> xr.DataArray:
+    """Return a boolean DataArray from a 0/1 (or boolean) mask; ``InputError`` otherwise."""
+    arr = m if isinstance(m, xr.DataArray) else xr.DataArray(np.asarray(m), dims=("y", "x"))
+    if arr.dtype != bool:
+        vals = np.asarray(arr.values)
+        if not np.isin(vals[np.isfinite(vals)] if vals.dtype.kind == "f" else vals, [0, 1]).all():
+            raise InputError(f"mask {name!r} is not boolean (values other than 0/1)")
+        arr = arr.fillna(0).astype(bool) if vals.dtype.kind == "f" else arr.astype(bool)
+    return arr
+
+
+def _masks_from_labels(classes: xr.DataArray) -> dict[str, xr.DataArray]:
+    """One mask per class of integer labels (named by ``flag_meanings``, else ``class_<k>``)."""
+    vals = np.asarray(classes.values)
+    if "flag_meanings" in classes.attrs:
+        names = str(classes.attrs["flag_meanings"]).split()
+        fv = classes.attrs.get("flag_values", np.arange(len(names)))
+        fv = np.atleast_1d(np.asarray(fv)).tolist()
+    else:
+        fv = [int(v) for v in np.unique(vals[np.isfinite(vals)]) if v >= 0]
+        names = [f"class_{v}" for v in fv]
+    return {n: classes == v for n, v in zip(names, fv, strict=True)}
