@@ -40,12 +40,12 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from scalelaws import cf
 from scalelaws.core.estimate import percentile_interval, pooled_ratio
 from scalelaws.errors import InputError, ScaleRangeError
 from scalelaws.landscapes import (
@@ -210,12 +210,10 @@ def detail_energy(
     if levels is not None:
         out = out.sel(scale_m=sums.attrs["pixel_size_m"] * 2.0 ** np.asarray(levels), method="nearest")
     units = da.attrs.get("units", "K")
-    out["detail_energy"].attrs = {
-        "long_name": "variance of the detail added when refining from l to l/2 (block means)",
-        "units": f"{units}^2",
-    }
-    out["weight"].attrs = {"long_name": "pixels used", "units": "1"}
-    out["scale_m"].attrs = {"units": "m", "long_name": "parent block size l"}
+    out["detail_energy"].attrs = cf.attrs(
+        "variance of the detail added when refining from l to l/2 (block means)", f"{units}^2")
+    out["weight"].attrs = cf.attrs("pixels used", "1")
+    out["scale_m"].attrs = cf.attrs("parent block size l", "m")
     return out
 
 
@@ -414,23 +412,23 @@ class CorrectionLaw:
             return percentile_interval(arr, ci) if nb > 1 else np.full(arr.shape[1:] + (2,), np.nan)
 
         data = {
-            "log_S": (("landscape", "q", "scale_m"), logS, {"long_name": "ln of the pooled structure function S_q", "units": f"ln({units}^q)"}),
-            "log_S_ci": (("landscape", "q", "scale_m", "bound"), qci(logSb), {"long_name": f"{ci:.0%} bootstrap interval of log_S", "units": f"ln({units}^q)"}),
-            "count": (("landscape", "scale_m"), sc.sum(0), {"long_name": "number of pairs", "units": "1"}),
-            "log_S_smooth": (("landscape", "q", "scale_m"), smooth, {"long_name": "smoothed ln S_q (WLS polynomial in ln l)", "units": f"ln({units}^q)"}),
-            "zeta_local": (("landscape", "q", "scale_m"), zl, {"long_name": "local scaling exponent d ln S_q / d ln l", "units": "1"}),
-            "zeta_local_ci": (("landscape", "q", "scale_m", "bound"), zl_ci, {"long_name": f"{ci:.0%} bootstrap interval of zeta_local", "units": "1"}),
-            "coef_log_S": (("landscape", "q", "power"), coefS, {"long_name": "coefficients of ln S_q in powers of ln(l / l_ref)", "units": "1"}),
-            "coef_log_S_boot": (("replicate", "landscape", "q", "power"), coefSb.reshape(nb, L, Q, P), {"long_name": "bootstrap replicates of coef_log_S", "units": "1"}),
-            "zeta_octave": (("landscape", "q", "block_m"), zoct, {"long_name": "exponent between lags block_m/2 and block_m", "units": "1"}),
-            "zeta_octave_ci": (("landscape", "q", "block_m", "bound"), qci(zoct_b), {"long_name": f"{ci:.0%} bootstrap interval of zeta_octave", "units": "1"}),
-            "detail_energy": (("landscape", "scale_m"), Dl, {"long_name": "smoothed variance of the detail added from l to l/2 (block means)", "units": f"{units}^2"}),
-            "detail_energy_ci": (("landscape", "scale_m", "bound"), Dl_ci, {"long_name": f"{ci:.0%} bootstrap interval of detail_energy", "units": f"{units}^2"}),
-            "detail_energy_block": (("landscape", "block_m"), D, {"long_name": "measured detail energy refining blocks of size block_m to block_m/2", "units": f"{units}^2"}),
-            "detail_energy_block_ci": (("landscape", "block_m", "bound"), qci(Db), {"long_name": f"{ci:.0%} bootstrap interval of detail_energy_block", "units": f"{units}^2"}),
-            "coef_log_D": (("landscape", "power_D"), coefD, {"long_name": "coefficients of ln D in powers of ln(l / l_ref)", "units": "1"}),
-            "coef_log_D_boot": (("replicate", "landscape", "power_D"), coefDb.reshape(nb, L, degD + 1), {"long_name": "bootstrap replicates of coef_log_D", "units": "1"}),
-            "n_pixels": ("landscape", sums["n_pixels"].values.sum(0), {"long_name": "valid pixels", "units": "1"}),
+            "log_S": (("landscape", "q", "scale_m"), logS, cf.attrs("ln of the pooled structure function S_q", f"ln({units}^q)")),
+            "log_S_ci": (("landscape", "q", "scale_m", "bound"), qci(logSb), cf.interval("log_S", ci, f"ln({units}^q)")),
+            "count": (("landscape", "scale_m"), sc.sum(0), cf.attrs("number of pairs", "1")),
+            "log_S_smooth": (("landscape", "q", "scale_m"), smooth, cf.attrs("smoothed ln S_q (WLS polynomial in ln l)", f"ln({units}^q)")),
+            "zeta_local": (("landscape", "q", "scale_m"), zl, cf.attrs("local scaling exponent d ln S_q / d ln l", "1")),
+            "zeta_local_ci": (("landscape", "q", "scale_m", "bound"), zl_ci, cf.interval("zeta_local", ci)),
+            "coef_log_S": (("landscape", "q", "power"), coefS, cf.attrs("coefficients of ln S_q in powers of ln(l / l_ref)", "1")),
+            "coef_log_S_boot": (("replicate", "landscape", "q", "power"), coefSb.reshape(nb, L, Q, P), cf.attrs("bootstrap replicates of coef_log_S", "1")),
+            "zeta_octave": (("landscape", "q", "block_m"), zoct, cf.attrs("exponent between lags block_m/2 and block_m", "1")),
+            "zeta_octave_ci": (("landscape", "q", "block_m", "bound"), qci(zoct_b), cf.interval("zeta_octave", ci)),
+            "detail_energy": (("landscape", "scale_m"), Dl, cf.attrs("smoothed variance of the detail added from l to l/2 (block means)", f"{units}^2")),
+            "detail_energy_ci": (("landscape", "scale_m", "bound"), Dl_ci, cf.interval("detail_energy", ci, f"{units}^2")),
+            "detail_energy_block": (("landscape", "block_m"), D, cf.attrs("measured detail energy refining blocks of size block_m to block_m/2", f"{units}^2")),
+            "detail_energy_block_ci": (("landscape", "block_m", "bound"), qci(Db), cf.interval("detail_energy_block", ci, f"{units}^2")),
+            "coef_log_D": (("landscape", "power_D"), coefD, cf.attrs("coefficients of ln D in powers of ln(l / l_ref)", "1")),
+            "coef_log_D_boot": (("replicate", "landscape", "power_D"), coefDb.reshape(nb, L, degD + 1), cf.attrs("bootstrap replicates of coef_log_D", "1")),
+            "n_pixels": ("landscape", sums["n_pixels"].values.sum(0), cf.attrs("valid pixels", "1")),
         }
         if "reg_n" in sums:
             r = {k: sums[k].values for k in ("reg_n", "reg_sxx", "reg_sxy", "reg_syy")}
@@ -461,24 +459,24 @@ class CorrectionLaw:
             sl_ci, co_ci = qci(slb), qci(cob)
             data.update(
                 {
-                    "lst_ndvi_slope": (("landscape", "scale_m"), interp(sl), {"long_name": "OLS slope of LST on NDVI of block means", "units": f"{units}"}),
-                    "lst_ndvi_slope_ci": (("landscape", "scale_m", "bound"), np.moveaxis(interp(np.moveaxis(sl_ci, -1, 0)), 0, -1), {"long_name": f"{ci:.0%} bootstrap interval of lst_ndvi_slope", "units": f"{units}"}),
-                    "lst_ndvi_corr": (("landscape", "scale_m"), interp(co), {"long_name": "correlation of LST and NDVI block means", "units": "1"}),
-                    "lst_ndvi_corr_ci": (("landscape", "scale_m", "bound"), np.moveaxis(interp(np.moveaxis(co_ci, -1, 0)), 0, -1), {"long_name": f"{ci:.0%} bootstrap interval of lst_ndvi_corr", "units": "1"}),
-                    "lst_ndvi_slope_block": (("landscape", "block_m"), sl, {"long_name": "OLS slope of LST on NDVI at block size block_m", "units": f"{units}"}),
-                    "lst_ndvi_slope_block_ci": (("landscape", "block_m", "bound"), sl_ci, {"long_name": f"{ci:.0%} bootstrap interval of lst_ndvi_slope_block", "units": f"{units}"}),
-                    "lst_ndvi_corr_block": (("landscape", "block_m"), co, {"long_name": "LST-NDVI correlation at block size block_m", "units": "1"}),
-                    "lst_ndvi_corr_block_ci": (("landscape", "block_m", "bound"), co_ci, {"long_name": f"{ci:.0%} bootstrap interval of lst_ndvi_corr_block", "units": "1"}),
+                    "lst_ndvi_slope": (("landscape", "scale_m"), interp(sl), cf.attrs("OLS slope of LST on NDVI of block means", f"{units}")),
+                    "lst_ndvi_slope_ci": (("landscape", "scale_m", "bound"), np.moveaxis(interp(np.moveaxis(sl_ci, -1, 0)), 0, -1), cf.interval("lst_ndvi_slope", ci, f"{units}")),
+                    "lst_ndvi_corr": (("landscape", "scale_m"), interp(co), cf.attrs("correlation of LST and NDVI block means", "1")),
+                    "lst_ndvi_corr_ci": (("landscape", "scale_m", "bound"), np.moveaxis(interp(np.moveaxis(co_ci, -1, 0)), 0, -1), cf.interval("lst_ndvi_corr", ci)),
+                    "lst_ndvi_slope_block": (("landscape", "block_m"), sl, cf.attrs("OLS slope of LST on NDVI at block size block_m", f"{units}")),
+                    "lst_ndvi_slope_block_ci": (("landscape", "block_m", "bound"), sl_ci, cf.interval("lst_ndvi_slope_block", ci, f"{units}")),
+                    "lst_ndvi_corr_block": (("landscape", "block_m"), co, cf.attrs("LST-NDVI correlation at block size block_m", "1")),
+                    "lst_ndvi_corr_block_ci": (("landscape", "block_m", "bound"), co_ci, cf.interval("lst_ndvi_corr_block", ci)),
                 }
             )
         ds = xr.Dataset(
             data,
             coords={
                 "landscape": names,
-                "q": ("q", qs, {"long_name": "order", "units": "1"}),
-                "scale_m": ("scale_m", scale, {"long_name": "scale (lag)", "units": "m"}),
-                "lag": ("scale_m", sums["lag"].values, {"long_name": "lag", "units": "pixel"}),
-                "block_m": ("block_m", block_m, {"long_name": "block size (octave's coarse end)", "units": "m"}),
+                "q": ("q", qs, cf.attrs("order", "1")),
+                "scale_m": ("scale_m", scale, cf.attrs("scale (lag)", "m")),
+                "lag": ("scale_m", sums["lag"].values, cf.attrs("lag", "pixel")),
+                "block_m": ("block_m", block_m, cf.attrs("block size (octave's coarse end)", "m")),
                 "bound": bound,
                 "replicate": np.arange(nb),
                 "power": np.arange(P),
@@ -488,10 +486,10 @@ class CorrectionLaw:
         src = list(sources) if sources is not None else [
             str(s.attrs.get("source", f"scene {i}")) for i, s in enumerate(scenes)
         ]
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = cf.now()
         ds.attrs.update(
             title="scalelaws correction law",
-            Conventions="CF-1.8",
+            Conventions=cf.CONVENTIONS,
             source="; ".join(src),
             history=f"{now} CorrectionLaw.fit (scalelaws {__version__})",
             scalelaws_version=__version__,
@@ -610,10 +608,10 @@ class CorrectionLaw:
         ci = self._ci_pair(pb.slope(s))
         out = xr.Dataset(
             {
-                "value": ("scale_m", p.slope(s), {"long_name": f"local exponent zeta_{q:g}", "units": "1"}),
-                "lower": ("scale_m", ci[..., 0], {"long_name": "lower bound", "units": "1"}),
-                "upper": ("scale_m", ci[..., 1], {"long_name": "upper bound", "units": "1"}),
-                "extrapolated": ("scale_m", p.outside(s), {"long_name": "outside the fitted range"}),
+                "value": ("scale_m", p.slope(s), cf.attrs(f"local exponent zeta_{q:g}", "1")),
+                "lower": ("scale_m", ci[..., 0], cf.attrs("lower bound", "1")),
+                "upper": ("scale_m", ci[..., 1], cf.attrs("upper bound", "1")),
+                "extrapolated": ("scale_m", p.outside(s), cf.attrs("outside the fitted range")),
             },
             coords={"scale_m": ("scale_m", s, {"units": "m"})},
         )
@@ -705,15 +703,15 @@ class CorrectionLaw:
         corr_b = np.exp(pred_b - inv[None])
         out = xr.Dataset(
             {
-                "S": (("q", "scale_m"), np.exp(pred), {"long_name": "structure function predicted by the law"}),
-                "S_ci": (("q", "scale_m", "bound"), ci_S, {"long_name": "bootstrap interval of the law prediction"}),
-                "S_invariant": (("q", "scale_m"), np.exp(inv), {"long_name": "scale-invariant extrapolation of the coarse band"}),
-                "correction": (("q", "scale_m"), np.exp(pred - inv), {"long_name": "law / scale-invariant", "units": "1"}),
-                "correction_ci": (("q", "scale_m", "bound"), self._ci_pair(corr_b), {"long_name": "bootstrap interval of correction", "units": "1"}),
-                "zeta_invariant": ("q", zinv, {"long_name": "exponent fitted on the coarse band", "units": "1"}),
-                "extrapolated": ("scale_m", extrap, {"long_name": "outside the law's fitted range"}),
+                "S": (("q", "scale_m"), np.exp(pred), cf.attrs("structure function predicted by the law")),
+                "S_ci": (("q", "scale_m", "bound"), ci_S, cf.attrs("bootstrap interval of the law prediction")),
+                "S_invariant": (("q", "scale_m"), np.exp(inv), cf.attrs("scale-invariant extrapolation of the coarse band")),
+                "correction": (("q", "scale_m"), np.exp(pred - inv), cf.attrs("law / scale-invariant", "1")),
+                "correction_ci": (("q", "scale_m", "bound"), self._ci_pair(corr_b), cf.attrs("bootstrap interval of correction", "1")),
+                "zeta_invariant": ("q", zinv, cf.attrs("exponent fitted on the coarse band", "1")),
+                "extrapolated": ("scale_m", extrap, cf.attrs("outside the law's fitted range")),
             },
-            coords={"q": qs, "scale_m": ("scale_m", lf, {"units": "m", "long_name": "lag"}), "bound": ["lower", "upper"]},
+            coords={"q": qs, "scale_m": ("scale_m", lf, cf.attrs("lag", "m")), "bound": ["lower", "upper"]},
         )
         units = S.attrs.get("units")
         if units:

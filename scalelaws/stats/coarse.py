@@ -26,7 +26,6 @@ symmetric in the two variables but only unbiased when the error ratio equals
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -35,6 +34,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats as sps
 
+from scalelaws import cf
 from scalelaws.core.aggregate import aggregate_by_index, centre_index
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
 
@@ -44,11 +44,7 @@ log = logging.getLogger(__name__)
 
 RngLike = np.random.Generator | int | None
 
-_BOUND = ("bound", ["lower", "upper"], {"long_name": "bound of the interval"})
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+_BOUND = ("bound", ["lower", "upper"], cf.attrs("bound of the interval"))
 
 
 def _as_field(da: Any, name: str) -> xr.DataArray:
@@ -193,37 +189,31 @@ def coarse_grain_stats(
             hists.append(h)
     units = str(da.attrs.get("units", "1"))
     data = {
-        "mean": ("scale", rows["mean"], {"long_name": "mean of the aggregated field",
-                                          "units": units}),
-        "variance": ("scale", rows["variance"], {"long_name": "variance (ddof=1)",
-                                                  "units": f"({units})^2"}),
-        "skewness": ("scale", rows["skewness"], {"long_name": "skewness m3/m2^1.5",
-                                                  "units": "1"}),
-        "flatness": ("scale", rows["flatness"], {"long_name": "flatness (kurtosis) m4/m2^2",
-                                                  "units": "1"}),
+        "mean": ("scale", rows["mean"], cf.attrs("mean of the aggregated field", units)),
+        "variance": ("scale", rows["variance"], cf.attrs("variance (ddof=1)", f"({units})^2")),
+        "skewness": ("scale", rows["skewness"], cf.attrs("skewness m3/m2^1.5", "1")),
+        "flatness": ("scale", rows["flatness"], cf.attrs("flatness (kurtosis) m4/m2^2", "1")),
         "n_valid": ("scale", np.asarray(rows["n_valid"], dtype=np.int64),
-                    {"long_name": "number of valid aggregated pixels", "units": "1"}),
+                    cf.attrs("number of valid aggregated pixels", "1")),
     }
     coords: dict[str, Any] = {
-        "scale": ("scale", np.asarray(fs), {"long_name": "aggregation factor", "units": "px"}),
+        "scale": ("scale", np.asarray(fs), cf.attrs("aggregation factor", "px")),
         "scale_m": ("scale", np.asarray(fs, dtype=float) * ps,
-                    {"long_name": "aggregated pixel size", "units": "m"}),
+                    cf.attrs("aggregated pixel size", "m")),
     }
     if edges is not None:
         data["histogram"] = (("scale", "bin"), np.asarray(hists),
-                             {"long_name": "probability density", "units": f"1/({units})"})
+                             cf.attrs("probability density", f"1/({units})"))
         coords.update(
-            bin_lo=("bin", edges[:-1], {"long_name": "lower edge of the histogram bin",
-                                        "units": units}),
-            bin_hi=("bin", edges[1:], {"long_name": "upper edge of the histogram bin",
-                                       "units": units}),
+            bin_lo=("bin", edges[:-1], cf.attrs("lower edge of the histogram bin", units)),
+            bin_hi=("bin", edges[1:], cf.attrs("upper edge of the histogram bin", units)),
             bin_center=("bin", 0.5 * (edges[:-1] + edges[1:]),
-                        {"long_name": "centre of the histogram bin", "units": units}),
+                        cf.attrs("centre of the histogram bin", units)),
         )
     return xr.Dataset(
         data, coords=coords,
-        attrs={"title": "coarse-graining statistics", "Conventions": "CF-1.8",
-               "history": f"{_now()} scalelaws.stats.coarse.coarse_grain_stats",
+        attrs={"title": "coarse-graining statistics", "Conventions": cf.CONVENTIONS,
+               "history": cf.history("scalelaws.stats.coarse.coarse_grain_stats"),
                "source": str(da.attrs.get("source", "")), "method": method,
                "max_missing": float(max_missing), "pixel_size_m": ps},
     )
@@ -532,21 +522,21 @@ def lst_ndvi_relation(
     for k, v in st.items():
         name, units = _ATTRS[k]
         dims = (*lead, "bound") if k.endswith("_ci") else lead
-        data[k] = (dims, v, {"long_name": name, "units": units})
+        data[k] = (dims, v, cf.attrs(name, units))
     coords: dict[str, Any] = {
-        "scale": ("scale", np.asarray(fs), {"long_name": "aggregation factor of the common "
-                                                         "grid", "units": "px"}),
+        "scale": ("scale", np.asarray(fs), cf.attrs("aggregation factor of the common "
+                                                         "grid", "px")),
         "scale_m": ("scale", np.asarray(fs, dtype=float) * ps,
-                    {"long_name": "aggregated pixel size", "units": "m"}),
+                    cf.attrs("aggregated pixel size", "m")),
         "bound": _BOUND,
     }
     if has_class:
         coords["class"] = ("class", np.asarray([c[0] for c in classes]),
-                           {"long_name": "mask class label"})
+                           cf.attrs("mask class label"))
     return xr.Dataset(
         data, coords=coords,
-        attrs={"title": "LST-NDVI relation across scales", "Conventions": "CF-1.8",
-               "history": f"{_now()} scalelaws.stats.coarse.lst_ndvi_relation",
+        attrs={"title": "LST-NDVI relation across scales", "Conventions": cf.CONVENTIONS,
+               "history": cf.history("scalelaws.stats.coarse.lst_ndvi_relation"),
                "source": str(lst.attrs.get("source", "")), "lst_method": method,
                "tls": _tls_doc(error_ratio), "max_missing": float(max_missing),
                "level": float(level), "pixel_size_m": ps},
@@ -657,47 +647,41 @@ def lst_ndvi_relation_many(
                                np.nanquantile(Pb[k], 1 - alpha / 2, axis=0)], axis=-1)
     ci_name = f"{100 * level:g} % cluster-bootstrap percentile interval (scenes resampled)"
     data = {
-        "slope_ols": ("scale", P["slope_ols"], {"long_name": "pooled within-scene OLS slope "
-                                                             "of LST on NDVI", "units": "K"}),
-        "slope_ols_ci": (("scale", "bound"), cis["slope_ols"], {"long_name": ci_name,
-                                                                 "units": "K"}),
-        "slope_tls": ("scale", P["slope_tls"], {"long_name": "pooled within-scene TLS slope",
-                                                "units": "K"}),
-        "slope_tls_ci": (("scale", "bound"), cis["slope_tls"], {"long_name": ci_name,
-                                                                 "units": "K"}),
-        "corr": ("scale", P["corr"], {"long_name": "pooled within-scene correlation",
-                                      "units": "1"}),
-        "corr_ci": (("scale", "bound"), cis["corr"], {"long_name": ci_name, "units": "1"}),
-        "n": ("scale", P["n"].astype(np.int64), {"long_name": "pixels pooled", "units": "1"}),
-        "slope_ols_median": ("scale", med, {"long_name": "median over scenes of the OLS slope",
-                                            "units": "K"}),
+        "slope_ols": ("scale", P["slope_ols"], cf.attrs("pooled within-scene OLS slope "
+                                                             "of LST on NDVI", "K")),
+        "slope_ols_ci": (("scale", "bound"), cis["slope_ols"], cf.attrs(ci_name, "K")),
+        "slope_tls": ("scale", P["slope_tls"], cf.attrs("pooled within-scene TLS slope", "K")),
+        "slope_tls_ci": (("scale", "bound"), cis["slope_tls"], cf.attrs(ci_name, "K")),
+        "corr": ("scale", P["corr"], cf.attrs("pooled within-scene correlation", "1")),
+        "corr_ci": (("scale", "bound"), cis["corr"], cf.attrs(ci_name, "1")),
+        "n": ("scale", P["n"].astype(np.int64), cf.attrs("pixels pooled", "1")),
+        "slope_ols_median": ("scale", med, cf.attrs("median over scenes of the OLS slope", "K")),
         "slope_ols_median_ci": (("scale", "bound"), cis["slope_ols_median"],
-                                {"long_name": ci_name, "units": "K"}),
-        "slope_ols_mean": ("scale", avg, {"long_name": "mean over scenes of the OLS slope",
-                                          "units": "K"}),
+                                cf.attrs(ci_name, "K")),
+        "slope_ols_mean": ("scale", avg, cf.attrs("mean over scenes of the OLS slope", "K")),
         "slope_ols_mean_ci": (("scale", "bound"), cis["slope_ols_mean"],
-                              {"long_name": ci_name, "units": "K"}),
+                              cf.attrs(ci_name, "K")),
         "slope_ols_per_pair": (("pair", "scale"), per["slope_ols"],
-                               {"long_name": "per-scene OLS slope", "units": "K"}),
+                               cf.attrs("per-scene OLS slope", "K")),
         "slope_tls_per_pair": (("pair", "scale"), per["slope_tls"],
-                               {"long_name": "per-scene TLS slope", "units": "K"}),
+                               cf.attrs("per-scene TLS slope", "K")),
         "corr_per_pair": (("pair", "scale"), per["corr"],
-                          {"long_name": "per-scene correlation", "units": "1"}),
+                          cf.attrs("per-scene correlation", "1")),
         "n_per_pair": (("pair", "scale"), per["n"],
-                       {"long_name": "per-scene valid pixels", "units": "1"}),
+                       cf.attrs("per-scene valid pixels", "1")),
     }
     return xr.Dataset(
         data,
         coords={
-            "scale": ("scale", np.asarray(fs), {"long_name": "aggregation factor", "units": "px"}),
+            "scale": ("scale", np.asarray(fs), cf.attrs("aggregation factor", "px")),
             "scale_m": ("scale", np.asarray(fs, dtype=float) * float(np.mean(pss)),
-                        {"long_name": "aggregated pixel size", "units": "m"}),
-            "pair": ("pair", np.asarray(ids), {"long_name": "scene (pair id, or position)"}),
+                        cf.attrs("aggregated pixel size", "m")),
+            "pair": ("pair", np.asarray(ids), cf.attrs("scene (pair id, or position)")),
             "bound": _BOUND,
         },
         attrs={"title": "LST-NDVI relation across scales, pooled over scenes",
-               "Conventions": "CF-1.8",
-               "history": f"{_now()} scalelaws.stats.coarse.lst_ndvi_relation_many",
+               "Conventions": cf.CONVENTIONS,
+               "history": cf.history("scalelaws.stats.coarse.lst_ndvi_relation_many"),
                "source": "", "lst_method": method, "tls": _tls_doc(error_ratio),
                "pooling": "within-scene (scene means removed); cluster bootstrap over scenes",
                "n_pairs": int(n_pair), "n_boot": int(n_boot), "level": float(level),

@@ -57,7 +57,6 @@ Estimator (per 2-D slice, pixel size :math:`\Delta`, :math:`N = n_y n_x` pixels)
 
 from __future__ import annotations
 
-import datetime
 import logging
 import math
 
@@ -69,6 +68,7 @@ import scipy.sparse.linalg
 import statsmodels.api as sm
 import xarray as xr
 
+from scalelaws import cf
 from scalelaws.errors import AllNaNError, InputError, ScaleRangeError
 from scalelaws.grids import pixel_size
 from scalelaws.stats.wavelets import _as_field, _lead_coords
@@ -377,36 +377,33 @@ def power_spectrum(
     ds["k"].attrs.update(long_name="mean wavenumber magnitude of the bin's Fourier modes",
                          units="m-1", comment="cycles per metre")
     ds["wavelength_m"].attrs.update(long_name="wavelength 1/k", units="m")
-    ds["P"] = xr.DataArray(P, dims=(*lead_dims, "k"), attrs={
-        "long_name": "radially averaged 2-D power spectral density (two-sided)",
-        "units": f"({units})2 m2"})
-    ds["count"] = xr.DataArray(count_k, dims=("k",), attrs={
-        "long_name": "number of Fourier modes in the bin (full wavenumber plane)",
-        "units": "1"})
-    ds["in_fit"] = xr.DataArray(in_fit, dims=("k",), attrs={
-        "long_name": "bin used in the slope fit", "units": "1"})
-    ds["beta"] = xr.DataArray(scal["beta"], dims=lead_dims, attrs={
-        "long_name": "spectral slope beta: P(k) ~ k**-beta (weighted least squares)",
-        "units": "1"})
-    ds["beta_se"] = xr.DataArray(scal["beta_se"], dims=lead_dims, attrs={
-        "long_name": "standard error of beta from the regression", "units": "1"})
-    ds["log10_P_intercept"] = xr.DataArray(scal["log10_P_intercept"], dims=lead_dims, attrs={
-        "long_name": "log10 P at k = 1 cycle per metre from the fit",
-        "units": "1"})
-    ds["P0"] = xr.DataArray(scal["P0"], dims=lead_dims, attrs={
-        "long_name": "power spectral density at k = 0 (not in any bin)",
-        "units": f"({units})2 m2"})
-    ds["variance"] = xr.DataArray(scal["variance"], dims=lead_dims, attrs={
-        "long_name": "taper-weighted mean square of the detrended field, sum(w2 x2)/sum(w2) "
-        "= integral of P over the wavenumber plane", "units": f"({units})2"})
+    psd_units = f"({units})2 m2"
+    for key, arr, dims, long_name, u in (
+        ("P", P, (*lead_dims, "k"), "radially averaged 2-D power spectral density (two-sided)",
+         psd_units),
+        ("count", count_k, ("k",), "number of Fourier modes in the bin (full wavenumber plane)",
+         "1"),
+        ("in_fit", in_fit, ("k",), "bin used in the slope fit", "1"),
+        ("beta", scal["beta"], lead_dims,
+         "spectral slope beta: P(k) ~ k**-beta (weighted least squares)", "1"),
+        ("beta_se", scal["beta_se"], lead_dims, "standard error of beta from the regression", "1"),
+        ("log10_P_intercept", scal["log10_P_intercept"], lead_dims,
+         "log10 P at k = 1 cycle per metre from the fit", "1"),
+        ("P0", scal["P0"], lead_dims, "power spectral density at k = 0 (not in any bin)",
+         psd_units),
+        ("variance", scal["variance"], lead_dims,
+         "taper-weighted mean square of the detrended field, sum(w2 x2)/sum(w2) "
+         "= integral of P over the wavenumber plane", f"({units})2"),
+    ):
+        ds[key] = xr.DataArray(arr, dims=dims, attrs=cf.attrs(long_name, u))
     dk2 = 1.0 / (ny * nx * dx * dx)
     wl_fit = 1.0 / k_mean[in_fit]
     ds.attrs = {
         "title": "radially averaged power spectrum",
-        "Conventions": "CF-1.8",
-        "history": f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"
-        f" scalelaws.stats.power_spectrum(taper={taper!r}, detrend={detrend!r}, "
-        f"nbins={nbins}, fit_range={fit_range})",
+        "Conventions": cf.CONVENTIONS,
+        "history": cf.history(
+            f"scalelaws.stats.power_spectrum(taper={taper!r}, detrend={detrend!r}, "
+            f"nbins={nbins}, fit_range={fit_range})"),
         "source": str(src) if src is not None else "",
         "taper": taper if taper != "tukey" else f"tukey(alpha={tukey_alpha})",
         "detrend": detrend,

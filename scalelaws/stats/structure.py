@@ -40,7 +40,6 @@ rounding, without ever holding the raster in memory.
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import math
 from collections.abc import Hashable, Sequence
@@ -49,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from scalelaws import cf
 from scalelaws.core.scales import log_lags
 from scalelaws.errors import AllNaNError, GridMismatchError, InputError, ScaleRangeError
 from scalelaws.kernels.sf import N_BLOCKS, STRIP, int_orders, sf_sums, sf_sums_serial
@@ -482,50 +482,41 @@ def structure_function(
     units = str(da.attrs.get("units", "1"))
     name = str(da.attrs.get("long_name", da.name if da.name is not None else "field"))
     S = S_all.sel(q=q_user).transpose(*order_q)
-    S.attrs = {
-        "long_name": f"structure function <|X(p + lag) - X(p)|^q> of {name}",
-        "units": _power_units(units, "q"),
-    }
+    S.attrs = cf.attrs(f"structure function <|X(p + lag) - X(p)|^q> of {name}",
+                       _power_units(units, "q"))
     data_vars: dict[str, xr.DataArray] = {"S": S}
     if signed:
         Ssg = Ss_all.sel(q=q_user).transpose(*order_q)
-        Ssg.attrs = {
-            "long_name": f"signed structure function <(X(p + lag) - X(p))^q> of {name} "
-            "(integer q only)",
-            "units": S.attrs["units"],
-        }
+        Ssg.attrs = cf.attrs(f"signed structure function <(X(p + lag) - X(p))^q> of {name} "
+                             "(integer q only)", S.attrs["units"])
         data_vars["S_signed"] = Ssg
     count = cnt.transpose(*order)
     count = count.astype(np.int64)
-    count.attrs = {"long_name": "number of valid pairs (both ends not NaN)", "units": "1"}
+    count.attrs = cf.attrs("number of valid pairs (both ends not NaN)", "1")
     flatness = flatness.transpose(*order)
-    flatness.attrs = {
-        "long_name": "flatness S_4 / S_2^2 of the increments (3 for Gaussian increments)",
-        "units": "1",
-    }
+    flatness.attrs = cf.attrs(
+        "flatness S_4 / S_2^2 of the increments (3 for Gaussian increments)", "1")
     skewness = skewness.transpose(*order)
-    skewness.attrs = {
-        "long_name": "skewness <(X(p + lag) - X(p))^3> / S_2^(3/2) of the increments",
-        "units": "1",
-    }
+    skewness.attrs = cf.attrs(
+        "skewness <(X(p + lag) - X(p))^3> / S_2^(3/2) of the increments", "1")
     data_vars.update(count=count, flatness=flatness, skewness=skewness)
     ds = xr.Dataset(data_vars)
     ds = ds.assign_coords(
         S_units=("q", [_power_units(units, float(v)) for v in q_user]),
     )
-    ds["q"].attrs = {"long_name": "order of the moment", "units": "1"}
-    ds["S_units"].attrs = {"long_name": "units of S at each order"}
+    ds["q"].attrs = cf.attrs("order of the moment", "1")
+    ds["S_units"].attrs = cf.attrs("units of S at each order")
     if direction == "map":
         ds = ds.assign_coords(ly_m=("ly", ds.ly.values * py), lx_m=("lx", ds.lx.values * px))
-        ds["ly"].attrs = {"long_name": "lag along y (rows), pixels", "units": "1"}
-        ds["lx"].attrs = {"long_name": "lag along x (columns), pixels", "units": "1"}
-        ds["ly_m"].attrs = {"long_name": "lag along y", "units": "m"}
-        ds["lx_m"].attrs = {"long_name": "lag along x", "units": "m"}
+        ds["ly"].attrs = cf.attrs("lag along y (rows), pixels", "1")
+        ds["lx"].attrs = cf.attrs("lag along x (columns), pixels", "1")
+        ds["ly_m"].attrs = cf.attrs("lag along y", "m")
+        ds["lx_m"].attrs = cf.attrs("lag along x", "m")
     else:
         step = py if direction == "y" else px
         ds = ds.assign_coords(lag_m=("lag", lag_arr * step))
-        ds["lag"].attrs = {"long_name": "lag, pixels", "units": "1"}
-        ds["lag_m"].attrs = {"long_name": "lag", "units": "m"}
+        ds["lag"].attrs = cf.attrs("lag, pixels", "1")
+        ds["lag_m"].attrs = cf.attrs("lag", "m")
     for c in lead:
         if c in da.coords:
             ds = ds.assign_coords({c: da[c]})
@@ -533,11 +524,11 @@ def structure_function(
 
     ds.attrs = {
         "title": f"structure functions of {name}",
-        "history": f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} "
-        f"scalelaws {__version__} structure_function(q={q_user.tolist()}, "
-        f"direction={direction!r}, lags={lag_arr.tolist()})",
+        "history": cf.history(
+            f"scalelaws {__version__} structure_function(q={q_user.tolist()}, "
+            f"direction={direction!r}, lags={lag_arr.tolist()})"),
         "source": str(da.attrs.get("source", "")),
-        "Conventions": "CF-1.8",
+        "Conventions": cf.CONVENTIONS,
         "direction": direction,
         "pixel_size_y_m": float(py),
         "pixel_size_x_m": float(px),
@@ -765,27 +756,18 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
         }
     )
     out = out.assign_coords(r_m=("r", r_c * px), q=ds["q"].values)
-    out["S"].attrs = {
-        "long_name": "structure function per lag length and direction",
-        "units": units,
-    }
-    out["count"].attrs = {"long_name": "number of valid pairs in the bin", "units": "1"}
-    out["anisotropy"].attrs = {
-        "long_name": "anisotropy ratio (a + A) / (a - A) of the second-harmonic fit "
-        "S(theta) = a + A cos 2(theta - theta_major); 1 = isotropic",
-        "units": "1",
-    }
-    out["theta_major"].attrs = {
-        "long_name": "direction of the largest increments (counter-clockwise from +x toward +y)",
-        "units": "degree",
-    }
-    out["r"].attrs = {"long_name": "lag length (bin centre), pixels", "units": "1"}
-    out["r_m"].attrs = {"long_name": "lag length (bin centre)", "units": "m"}
-    out["theta"].attrs = {
-        "long_name": "lag direction (bin centre), counter-clockwise from +x toward +y "
-        "(increasing row index)",
-        "units": "degree",
-    }
+    out["S"].attrs = cf.attrs("structure function per lag length and direction", units)
+    out["count"].attrs = cf.attrs("number of valid pairs in the bin", "1")
+    out["anisotropy"].attrs = cf.attrs(
+        "anisotropy ratio (a + A) / (a - A) of the second-harmonic fit "
+        "S(theta) = a + A cos 2(theta - theta_major); 1 = isotropic", "1")
+    out["theta_major"].attrs = cf.attrs(
+        "direction of the largest increments (counter-clockwise from +x toward +y)", "degree")
+    out["r"].attrs = cf.attrs("lag length (bin centre), pixels", "1")
+    out["r_m"].attrs = cf.attrs("lag length (bin centre)", "m")
+    out["theta"].attrs = cf.attrs(
+        "lag direction (bin centre), counter-clockwise from +x toward +y "
+        "(increasing row index)", "degree")
     out.attrs = dict(ds.attrs)
     out.attrs["title"] = f"polar view of {ds.attrs.get('title', 'a structure-function lag map')}"
     return out

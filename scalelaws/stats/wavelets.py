@@ -57,7 +57,6 @@ p-exponent and p-leaders, Part I. *Physica A* 448, 300-318.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import logging
 import math
@@ -67,6 +66,7 @@ import numpy as np
 import pywt
 import xarray as xr
 
+from scalelaws import cf
 from scalelaws.core.estimate import wls_slope
 from scalelaws.errors import AllNaNError, InputError, ScaleRangeError
 from scalelaws.grids import pixel_size
@@ -465,28 +465,23 @@ def wavelet_cascade(
         return xr.DataArray(arr, dims=(*lead_dims, *dims), attrs=attrs)
 
     data_vars = {
-        "S_coef": var("S_coef", ("q", "j"), {
-            "long_name": "structure function of L1-normalised wavelet coefficients: "
-            "mean over orientations and positions of |d(j,k)|**q",
-            "units": f"({units})**q"}),
-        "n_coef": var("n_coef", ("j",), {
-            "long_name": "number of valid wavelet coefficients (3 orientations)",
-            "units": "1"}),
-        "sup_coef": var("sup_coef", ("j",), {
-            "long_name": "largest |d(j,k)| of the valid L1-normalised (integrated) "
-            "coefficients", "units": units}),
-        "n": var("n", ("j",), {
-            "long_name": f"number of valid {kind_sym} entering C1..C3 and the fit weights",
-            "units": "1"}),
+        "S_coef": var("S_coef", ("q", "j"), cf.attrs(
+            "structure function of L1-normalised wavelet coefficients: "
+            "mean over orientations and positions of |d(j,k)|**q", f"({units})**q")),
+        "n_coef": var("n_coef", ("j",), cf.attrs(
+            "number of valid wavelet coefficients (3 orientations)", "1")),
+        "sup_coef": var("sup_coef", ("j",), cf.attrs(
+            "largest |d(j,k)| of the valid L1-normalised (integrated) coefficients", units)),
+        "n": var("n", ("j",), cf.attrs(
+            f"number of valid {kind_sym} entering C1..C3 and the fit weights", "1")),
     }
     if leaders:
-        data_vars["S_leaders"] = var("S_leaders", ("q", "j"), {
-            "long_name": f"structure function of wavelet {kind_sym}: mean of L(j,k)**q",
-            "units": f"({units})**q"})
+        data_vars["S_leaders"] = var("S_leaders", ("q", "j"), cf.attrs(
+            f"structure function of wavelet {kind_sym}: mean of L(j,k)**q", f"({units})**q"))
     for m, name in ((1, "mean"), (2, "variance"), (3, "third cumulant")):
-        data_vars[f"C{m}"] = var(f"C{m}", ("j",), {
-            "long_name": f"{name} (k-statistic) of the natural log of the {kind_sym}",
-            "units": "1" if m > 1 else f"ln({units})"})
+        data_vars[f"C{m}"] = var(f"C{m}", ("j",), cf.attrs(
+            f"{name} (k-statistic) of the natural log of the {kind_sym}",
+            "1" if m > 1 else f"ln({units})"))
     ds = xr.Dataset(data_vars, coords=coords)
     ds["j"].attrs.update(long_name="octave (scale 2**j pixels)", units="1")
     ds["scale_m"].attrs.update(long_name="scale of the octave, 2**j pixel sizes", units="m")
@@ -549,10 +544,10 @@ def wavelet_cascade(
     )
     ds.attrs = {
         "title": f"2-D wavelet {kind_sym} cascade",
-        "Conventions": "CF-1.8",
-        "history": f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"
-        f" scalelaws.stats.wavelet_cascade(wavelet={wavelet!r}, gamma={gamma}, "
-        f"leaders={leaders}, p_exp={p_exp}, j1={j1}, j2={j2})",
+        "Conventions": cf.CONVENTIONS,
+        "history": cf.history(
+            f"scalelaws.stats.wavelet_cascade(wavelet={wavelet!r}, gamma={gamma}, "
+            f"leaders={leaders}, p_exp={p_exp}, j1={j1}, j2={j2})"),
         "source": str(src) if src is not None else "",
         "wavelet": wavelet,
         "normalisation": "L1: d = 2**-j * (orthonormal pywt.dwt2 detail, periodization mode; "
