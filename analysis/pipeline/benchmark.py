@@ -81,7 +81,7 @@ def run_experiment(
       the ``*_synlaw`` variants use one law fitted on the synthetic landscapes instead.
 
     Writes under ``out_dir``: ``laws/``, ``runs/<method>/fold<k>/`` (checkpoints, logs),
-    the evaluation of :func:`run_modis_aster` (``modis_aster.nc``, CSVs, ``modis_aster.md``),
+    the evaluation of :func:`~analysis.pipeline.step_score.run_modis_aster` (``modis_aster.nc``, CSVs, ``modis_aster.md``),
     ``experiment.md`` (the table with paired differences against the best baseline) and
     ``experiment.json`` (settings, folds, training times, wall time). Finished networks whose
     configuration is unchanged are reused unless ``retrain``.
@@ -104,7 +104,7 @@ def run_experiment(
     root, lst2020_root
         Folders of the pairs and of ``modis_lst_2020`` (default: the shared data).
     offset, n_boot, seed, save_predictions
-        See :func:`run_modis_aster`; ``seed`` also seeds the training.
+        See :func:`~analysis.pipeline.step_score.run_modis_aster`; ``seed`` also seeds the training.
     retrain
         Retrain networks even when a finished run with the same configuration exists.
     command

@@ -106,7 +106,9 @@ EXPERIMENT_BASELINES: tuple[str, ...] = ("bicubic", "tsharp", "dms", "tsharp_smo
 
 @dataclass
 class ExperimentSettings:
-    """Sizes and options of :func:`run_experiment` (the defaults are the documented run).
+    """Sizes and options of the benchmark (the defaults are the documented run).
+
+    Read by the benchmark's steps (:func:`analysis.pipeline.benchmark.run_experiment`).
 
     Attributes
     ----------

@@ -92,7 +92,7 @@ def run_modis_aster(
         ``True`` (all), ``False`` (none) or the pair ids whose predictions are saved as
         GeoTIFF.
     baseline_kw, model_kw
-        See :func:`build_predictors`.
+        See :func:`analysis.pipeline.predictors.build_predictors`.
 
     Returns
     -------
