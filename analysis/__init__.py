@@ -8,8 +8,10 @@ Modules (imported lazily, so that ``scalelaws --help`` stays fast):
 * :mod:`analysis.evaluate`: co-registration (``estimate_offset``), the reference scoring
   protocol (``score_pair``), ``evaluate`` over methods x pairs with bootstrap intervals, and
   the NetCDF / CSV / markdown writers;
-* :mod:`analysis.experiment`: ``run_modis_aster``, the runner behind
-  ``scalelaws benchmark modis-aster`` (baselines and ``sr`` checkpoints).
+* :mod:`analysis.pipeline`: the workflow, one module per step and one runner for both
+  ``scalelaws demo`` (``compute_results``) and ``scalelaws benchmark modis-aster``
+  (``run_modis_aster``, ``run_experiment``); :mod:`analysis.experiment` re-exports the
+  benchmark's names (predictors, settings, folds).
 
 ``analysis`` never imports torch at module level: ``sr`` is imported only when a checkpoint is
 evaluated.

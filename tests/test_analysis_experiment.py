@@ -140,3 +140,62 @@ def test_quick_experiment_end_to_end(modis_aster_root, tmp_path):
     assert f"pair {folds[1][0]} " in src and f"pair {folds[0][0]} " not in src
     md = (tmp_path / "experiment.md").read_text()
     assert "Paired differences against" in md and "| disr_corrected |" in md
+
+
+def test_run_steps_runs_in_order_collects_files_and_times(tmp_path):
+    """The one runner of the workflow: steps in the given order on one context."""
+    from analysis.pipeline.context import Context
+    from analysis.pipeline.runner import run_steps
+
+    ctx = Context(settings=None, source="test", seed=0)
+
+    def make(name):
+        def step(c, out, progress):
+            c.options.setdefault("ran", []).append(name)
+            p = out / f"{name}.txt"
+            p.write_text(name)
+            return [p]
+        return step
+
+    steps = {n: make(n) for n in ("a", "b", "c")}
+    written = run_steps(steps, ["c", "a"], ctx, tmp_path)
+    assert ctx.options["ran"] == ["c", "a"]
+    assert written == {"c.txt": tmp_path / "c.txt", "a.txt": tmp_path / "a.txt"}
+    assert set(ctx.step_seconds) == {"c", "a"} and min(ctx.step_seconds.values()) >= 0
+
+
+def test_benchmark_is_the_workflow_steps_with_one_split_policy():
+    """The benchmark's steps are registered in order; the demo and the benchmark share the split."""
+    from analysis.pipeline import benchmark, context
+    from analysis.pipeline.settings import BENCHMARK_STEPS
+
+    assert tuple(benchmark.BENCHMARK_STEP_FUNCS) == BENCHMARK_STEPS
+    assert X.make_folds is context.make_folds
+    ctx = context.Context(settings=None, source="modis_aster", seed=0, ids=[1, 102, 104, 112, 131])
+    ctx.folds = X.make_folds(ctx.ids, 2)
+    assert ctx.train_ids(0) == [102, 112] and ctx.train_ids(1) == [1, 104, 131]
+
+
+@pytest.mark.shared_data
+def test_registered_scene_moves_aster_and_puts_ndvi_on_its_grid(modis_aster_root):
+    """The one registration (laws of the demo and of the benchmark): ASTER moved by the offset."""
+    from analysis.evaluate import offset_to_utm
+    from analysis.pipeline.context import registered_scene
+    from scalelaws.io import open_modis_aster_pair
+
+    pair = open_modis_aster_pair(1, modis_aster_root)
+    lst0, ndvi0 = registered_scene(pair, None)
+    np.testing.assert_array_equal(lst0.values, pair.aster_250m.values)
+    assert ndvi0.shape == lst0.shape
+    np.testing.assert_allclose(ndvi0["x"], lst0["x"])
+    np.testing.assert_allclose(ndvi0["y"], lst0["y"])
+    lst, ndvi = registered_scene(pair, (174.7, -175.2))
+    du, dv = offset_to_utm((174.7, -175.2), pair)
+    assert abs(du) > 100 and abs(dv) > 100
+    np.testing.assert_array_equal(lst.values, pair.aster_250m.values)
+    np.testing.assert_allclose(lst["x"].values, pair.aster_250m["x"].values - du)
+    np.testing.assert_allclose(lst["y"].values, pair.aster_250m["y"].values - dv)
+    np.testing.assert_allclose(ndvi["x"], lst["x"])
+    # the NDVI moves with ASTER: away from the edges it differs from the unregistered one
+    assert np.isfinite(ndvi.values).mean() > 0.5
+    assert np.nanmean(np.abs(ndvi.values - ndvi0.values)) > 0.01

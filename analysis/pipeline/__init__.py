@@ -1,9 +1,21 @@
-"""The main job: every result file the paper figures and the report read.
+"""The workflow of the study: the demo and the benchmark as steps of one runner.
 
-:func:`compute_results` runs the whole story in steps and writes one result file (or a few)
-per step into a results folder. Every figure of :mod:`paper_figures` reads only these files.
+One module per step (``analysis/pipeline/step_<name>.py``, each ``step_<name>(ctx, out,
+progress) -> list of files``), one context object per run (:class:`Context`, in
+:mod:`analysis.pipeline.context` with the split policy :func:`make_folds` and the ASTER
+registration :func:`registered_scene`), the files, sizes and method lists in
+:mod:`analysis.pipeline.settings`, the predictors in :mod:`analysis.pipeline.predictors`, and
+one runner (:func:`analysis.pipeline.runner.run_steps`) that both compositions use:
 
-Two sources of data:
+* :func:`compute_results` (``scalelaws demo``): every result file the paper figures and the
+  report read, one result file (or a few) per step; every figure of :mod:`paper_figures`
+  reads only these files;
+* :func:`run_experiment` (``scalelaws benchmark modis-aster --train``, in
+  :mod:`analysis.pipeline.benchmark`): steps ``folds``, ``law`` (one law per fold), ``sr``
+  (networks per fold), ``score`` (:func:`run_modis_aster`, also run alone without
+  ``--train``) and ``report``.
+
+The demo has two sources of data:
 
 * **synthetic** (default, offline): the embedded landscapes of
   :func:`scalelaws.synthetic.landscape` (cropland, forest, urban, mixed) are generated at
@@ -17,17 +29,13 @@ Two sources of data:
   put back on the MODIS geolocation and the 250 m NDVI is re-projected onto it (bilinear), and
   landscapes are the NDVI classes of :func:`scalelaws.landscapes.classify_ndvi` per pixel (plus
   ``all``). The pairs are split by the benchmark's policy
-  (:func:`analysis.experiment.make_folds`, 2 folds): the correction law is fitted on the ASTER
+  (:func:`make_folds`, 2 folds): the correction law is fitted on the ASTER
   fields of fold 0 (registered with the offset of those pairs only), the SR methods are
   evaluated on fold 1 only, and the networks are trained on the MODIS 1 km crops of
   ``modis_lst_2020`` (never on ASTER).
 
-One module per step (``analysis/pipeline/step_<name>.py``, each ``step_<name>(ctx, out,
-progress) -> list of files``), the data in :mod:`analysis.pipeline.context`, the files and
-sizes in :mod:`analysis.pipeline.settings`; this module runs them in order.
-
-Steps and their files (all NetCDF written with ``engine="h5netcdf"``, variables with ``units``
-and ``long_name``; tables as CSV):
+The demo's steps and their files (all NetCDF written with ``engine="h5netcdf"``, variables
+with ``units`` and ``long_name``; tables as CSV):
 
 =============  ===========================================================================
 ``overview``   ``overview.nc``: fine reference LST, NDVI, 1 km LST of a few scenes
@@ -48,13 +56,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from analysis.pipeline.context import Context, _real_context, _synthetic_context
+from analysis.pipeline.benchmark import run_experiment
+from analysis.pipeline.context import (
+    Context,
+    _real_context,
+    _synthetic_context,
+    make_folds,
+    registered_scene,
+)
+from analysis.pipeline.runner import Step, run_steps
 from analysis.pipeline.settings import FILES, STEPS, Settings, settings_for
 from analysis.pipeline.step_exponents import step_exponents
 from analysis.pipeline.step_invariance import step_invariance
@@ -62,6 +76,7 @@ from analysis.pipeline.step_law import step_law
 from analysis.pipeline.step_lst_ndvi import step_lst_ndvi
 from analysis.pipeline.step_overview import step_overview
 from analysis.pipeline.step_polar import step_polar
+from analysis.pipeline.step_score import run_modis_aster
 from analysis.pipeline.step_sf import step_sf
 from analysis.pipeline.step_sr import step_sr
 from scalelaws.errors import InputError
@@ -72,14 +87,19 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FILES",
     "STEPS",
+    "Context",
     "Settings",
     "compute_results",
+    "make_folds",
     "missing_steps",
+    "registered_scene",
+    "run_experiment",
+    "run_modis_aster",
     "settings_for",
 ]
 
 
-_STEP_FUNCS: dict[str, Callable[[Context, Path, bool], list[Path]]] = {
+_STEP_FUNCS: dict[str, Step] = {
     "overview": step_overview,
     "sf": step_sf,
     "exponents": step_exponents,
@@ -162,16 +182,8 @@ def compute_results(
     out.mkdir(parents=True, exist_ok=True)  # once the data are known to be readable
     log.info("scenes ready in %.1f s (%d reference scenes, landscapes %s)",
              time.perf_counter() - t0, len(ctx.scenes), ctx.landscapes)
-    written: dict[str, Path] = {}
-    timings: dict[str, float] = {}
-    bar = tqdm(order, desc="results", disable=not progress)
-    for name in bar:
-        bar.set_postfix_str(name)
-        t1 = time.perf_counter()
-        for p in _STEP_FUNCS[name](ctx, out, progress):
-            written[p.name] = p
-        timings[name] = round(time.perf_counter() - t1, 1)
-        log.info("step %s done in %.1f s", name, timings[name])
+    written = run_steps(_STEP_FUNCS, order, ctx, out, progress=progress, desc="results")
+    timings = dict(ctx.step_seconds)
     info = {"source": ctx.source, "smoke": bool(smoke), "seed": int(seed),
             "landscapes": ctx.landscapes, "n_reference_scenes": len(ctx.scenes),
             "offset_m": list(ctx.offset), "offset_source": ctx.offset_source,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,19 +50,49 @@ class RefScene:
 
 @dataclass
 class Context:
-    """Everything the steps share: settings, scenes, landscapes, provenance."""
+    """Everything the steps of a run share (the demo and the benchmark): one object per run.
 
-    settings: Settings
+    The run's inputs (settings, source, seed, pairs and their split) and what the steps hand to
+    the next (``laws``, ``checkpoints``, ``result``, ``timings``). The demo's steps read the
+    scenes (``scenes``, ``law_scenes``, ``landscapes``); the benchmark's steps read ``ids``,
+    ``folds`` and ``options`` (the command's choices: methods, offset, bootstrap, ...).
+
+    Attributes
+    ----------
+    settings
+        :class:`~analysis.pipeline.settings.Settings` (demo) or
+        :class:`~analysis.pipeline.settings.ExperimentSettings` (benchmark).
+    ids, folds
+        The MODIS-ASTER pairs of the run and their split (:func:`make_folds`, the one split
+        policy); empty for synthetic scenes.
+    step_seconds
+        Wall time of every step run so far (filled by :func:`analysis.pipeline.runner.run_steps`).
+
+    """
+
+    settings: Any
     source: str
     seed: int
-    scenes: list[RefScene]
-    landscapes: list[str]
-    include_all: bool
-    law_scenes: list[tuple[xr.DataArray, xr.DataArray, Any]]
-    offset: tuple[float, float]
-    offset_source: str
-    sr_data: dict[str, Any]
+    scenes: list[RefScene] = field(default_factory=list)
+    landscapes: list[str] = field(default_factory=list)
+    include_all: bool = False
+    law_scenes: list[tuple[xr.DataArray, xr.DataArray, Any]] = field(default_factory=list)
+    offset: tuple[float, float] = (0.0, 0.0)
+    offset_source: str = ""
+    sr_data: dict[str, Any] = field(default_factory=dict)
     data_root: Path | None = None
+    ids: list[int] = field(default_factory=list)
+    folds: list[list[int]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    laws: dict[str, Path] = field(default_factory=dict)
+    checkpoints: dict[str, dict[int, Path]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    result: xr.Dataset | None = None
+
+    def train_ids(self, k: int) -> list[int]:
+        """Pairs outside fold ``k`` (those a model that scores fold ``k`` may learn from)."""
+        return [i for i in self.ids if i not in self.folds[k]]
 
     @property
     def pixel_m(self) -> float:
@@ -74,6 +105,35 @@ class Context:
     def short(self) -> int:
         """Smallest side (pixels) of the reference fields."""
         return min(min(s.lst.shape) for s in self.scenes)
+
+
+def make_folds(ids: Iterable[int], k: int = 2) -> list[list[int]]:
+    """Cross-fitting folds: ids sorted numerically, id of rank ``i`` in fold ``i % k``.
+
+    The one split policy of the workflow: the benchmark cross-fits over the ``k`` folds, the
+    demo on real data fits its law on fold 0 and scores fold 1 (``k = 2``).
+    """
+    s = sorted(int(i) for i in ids)
+    if k < 2 or len(s) < k:
+        raise InputError(f"cross-fitting needs at least 2 folds and one pair per fold "
+                         f"({len(s)} pairs, {k} folds)")
+    return [s[i::k] for i in range(k)]
+
+
+def registered_scene(pair: Any, offset: tuple[float, float] | None
+                     ) -> tuple[xr.DataArray, xr.DataArray]:
+    """Register a pair's fine fields (the one registration): ASTER LST and the NDVI on its grid.
+
+    ASTER is moved back by ``offset`` onto the MODIS geolocation
+    (:func:`analysis.evaluate.registered_aster`; ``None``: ASTER as distributed), and the
+    250 m NDVI is re-projected bilinearly onto it. Used for every law fitted on ASTER (demo and
+    benchmark) and for the demo's reference scenes.
+    """
+    from analysis.evaluate import registered_aster
+    from scalelaws.grids import align
+
+    lst = registered_aster(pair, offset) if offset is not None else pair.aster_250m
+    return lst, align(pair.ndvi_250m, lst, resampling="bilinear")
 
 
 def _synthetic_context(st: Settings, seed: int) -> Context:
@@ -137,9 +197,7 @@ def _resolve_data(path: Path) -> tuple[Path, Path | None]:
 
 
 def _real_context(st: Settings, seed: int, data: Path, progress: bool) -> Context:
-    from analysis.evaluate import estimate_offset, registered_aster
-    from analysis.experiment import make_folds
-    from scalelaws.grids import align
+    from analysis.evaluate import estimate_offset
     from scalelaws.io import list_modis_aster_pairs, open_modis_aster_pair
     from scalelaws.landscapes import class_masks, classify_ndvi
 
@@ -155,23 +213,24 @@ def _real_context(st: Settings, seed: int, data: Path, progress: bool) -> Contex
     ids = sorted(ids[i] for i in perm)
     pairs = [open_modis_aster_pair(i, root) for i in tqdm(ids, desc="open pairs", leave=False,
                                                             disable=not progress)]
-    # the benchmark's split policy (analysis.experiment.make_folds): fold 0 fits the law, fold 1
+    # the benchmark's split policy (make_folds): fold 0 fits the law, fold 1
     # is scored; the scoring protocol registers ASTER with the offset of all the pairs, the law
     # with the offset of its own pairs only (nothing that feeds the law sees a scored pair)
     off = estimate_offset(pairs)
     how = f"estimated from the 1 km correlation of {len(pairs)} pairs"
     by_id = {p.id: p for p in pairs}
+    folds: list[list[int]] = []
     if len(pairs) < 2:
         log.warning("one pair only: the law and the evaluation use the same pair")
         law_pairs, eval_pairs = pairs, pairs
     else:
-        law_ids, eval_ids = make_folds(ids, 2)
+        folds = make_folds(ids, 2)
+        law_ids, eval_ids = folds
         law_pairs, eval_pairs = [by_id[i] for i in law_ids], [by_id[i] for i in eval_ids]
     off_law = estimate_offset(law_pairs) if len(law_pairs) > 1 else off
 
     def ref(pair: Any, offset: tuple[float, float] = off) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-        lst = registered_aster(pair, offset)
-        ndvi = align(pair.ndvi_250m, lst, resampling="bilinear")
+        lst, ndvi = registered_scene(pair, offset)
         ndvi = ndvi.where(lst.notnull())
         labels = classify_ndvi(ndvi)
         return lst, ndvi, labels
@@ -205,4 +264,5 @@ def _real_context(st: Settings, seed: int, data: Path, progress: bool) -> Contex
                            "seed": seed}}
     return Context(settings=st, source="modis_aster", seed=seed, scenes=scenes,
                    landscapes=landscapes, include_all=True, law_scenes=law_scenes,
-                   offset=off, offset_source=how, sr_data=sr_data, data_root=root)
+                   offset=off, offset_source=how, sr_data=sr_data, data_root=root,
+                   ids=[int(i) for i in ids], folds=folds)

@@ -1,9 +1,10 @@
-"""Settings of the demo workflow: the result files of each step, the job sizes, the fixed constants."""
+"""Settings of the workflow: the steps and files of the demo and of the benchmark, the job sizes, the constants."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from scalelaws.synthetic import LANDSCAPES
 
@@ -75,3 +76,108 @@ def settings_for(smoke: bool) -> Settings:
         unet={"base": 8, "depth": 2}, map_max_lag=6, eval_boot=50, n_pairs=4, n_modis=8,
         dms_estimators=5,
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# the benchmark (``scalelaws benchmark modis-aster --train``): train on MODIS only, cross-fit
+# over the pairs, score against ASTER
+# ----------------------------------------------------------------------------------------------
+#: Steps of the benchmark, in the order they run (``analysis/pipeline/step_<name>.py``).
+BENCHMARK_STEPS: tuple[str, ...] = ("folds", "law", "sr", "score", "report")
+
+#: Methods run when none are named.
+DEFAULT_METHODS: tuple[str, ...] = ("bicubic", "tsharp", "dms")
+
+#: The SR methods of the experiment: name -> (training mode, law variant or None).
+SR_METHODS: dict[str, tuple[str, str | None]] = {
+    "sisr_invariant": ("sisr_invariant", None),
+    "sisr_corrected": ("sisr_corrected", "aster"),
+    "sisr_corrected_synlaw": ("sisr_corrected", "synthetic"),
+    "disr": ("disr", None),
+    "disr_corrected": ("disr_corrected", "aster"),
+    "disr_corrected_synlaw": ("disr_corrected", "synthetic"),
+    "disr_invariant": ("disr_invariant", None),
+    "disr_invariant_corrected": ("disr_invariant_corrected", "aster"),
+}
+
+#: Baselines of the experiment (``tsharp_smooth`` is the strongest on these pairs).
+EXPERIMENT_BASELINES: tuple[str, ...] = ("bicubic", "tsharp", "dms", "tsharp_smooth")
+
+
+@dataclass
+class ExperimentSettings:
+    """Sizes and options of the benchmark (the defaults are the documented run).
+
+    Read by the benchmark's steps (:func:`analysis.pipeline.benchmark.run_experiment`).
+
+    Attributes
+    ----------
+    folds
+        Number of cross-fitting folds over the pairs (sorted ids, pair ``i`` in fold
+        ``i % folds``).
+    steps
+        Optimiser steps per network (every network gets the same number).
+    batch_size, lr
+        Mini-batch size and AdamW learning rate.
+    sisr_patch, disr_patch, disr_stride, disr_invariant_patch, disr_invariant_stride
+        Coarse patch sizes (pixels of the network input: 4 km for SISR and the guided
+        scale-invariant modes, 1 km for DISR) and the crop strides.
+    sisr_crops
+        MODIS 2020 day crops (>= 90 % valid) the SISR networks train on.
+    unet
+        U-Net options of every network (``base``, ``depth``).
+    disr_first_guess
+        ``"tsharp"`` (the residual is added to the TsHARP sharpening of the tile) or
+        ``"bicubic"``.
+    forward
+        Forward model of the consistency losses and of the SISR training pairs: ``"psf"``
+        (Gaussian PSF, MTF ``mtf_nyquist`` at the coarse Nyquist) or ``"mean"`` (1 km boxes).
+    w_consistency, w_texture, w_law
+        Loss weights (DISR consistency, NDVI texture, law).
+    law_n_boot
+        Bootstrap replicates of the laws.
+    synthetic_law
+        ``[law.fit]`` table of the synthetic-landscape law (see :class:`sr.train.LawConfig`).
+    law_variants
+        Which corrected variants run: ``"aster"`` (law from the ASTER LST of the training
+        folds) and/or ``"synthetic"``.
+    predict_tile
+        Inference tile (coarse pixels); the DISR TsHARP first guess is fitted per tile.
+    dms_estimators
+        Trees of the DMS baseline.
+
+    """
+
+    folds: int = 2
+    steps: int = 120
+    batch_size: int = 16
+    lr: float = 1e-3
+    sisr_patch: int = 16
+    disr_patch: int = 16
+    disr_stride: int = 8
+    disr_invariant_patch: int = 8
+    disr_invariant_stride: int = 2
+    sisr_crops: int = 600
+    unet: dict[str, Any] = field(default_factory=lambda: {"base": 16, "depth": 3})
+    disr_first_guess: str = "tsharp"
+    forward: str = "mean"
+    mtf_nyquist: float = 0.3
+    w_consistency: float = 0.1
+    w_texture: float = 0.1
+    w_law: float = 0.1
+    law_n_boot: int = 50
+    synthetic_law: dict[str, Any] = field(default_factory=lambda: {
+        "kinds": list(LANDSCAPES), "n_per_kind": 2,
+        "shape": [512, 512], "pixel_size": 62.5, "seed": 1000, "n_boot": 50, "q": [1, 2]})
+    law_variants: tuple[str, ...] = ("aster", "synthetic")
+    predict_tile: int = 64
+    dms_estimators: int = 30
+
+    @classmethod
+    def quick(cls) -> ExperimentSettings:
+        """Tiny settings for a smoke test (2 pairs, a few steps, tiny networks)."""
+        return cls(steps=2, batch_size=4, sisr_crops=8, unet={"base": 4, "depth": 1},
+                   law_n_boot=0, dms_estimators=5,
+                   synthetic_law={"kinds": ["mixed"], "n_per_kind": 1, "shape": [256, 256],
+                                  "pixel_size": 62.5, "seed": 1000, "n_boot": 0, "q": [1, 2]})
+

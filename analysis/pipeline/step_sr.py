@@ -1,12 +1,24 @@
-"""Step ``sr``: train the SR networks, predict, score against the reference (``metrics.*``, maps, spectra)."""
+"""Step ``sr``: train the SR networks.
+
+* demo (:func:`step_sr`): the four modes trained once (synthetic scenes or MODIS 1 km crops),
+  then predicted and scored with the baselines on the test scenes (``metrics.*``, maps,
+  spectra);
+* benchmark (:func:`step_fold_sr`): every SR method of :data:`SR_METHODS` trained per fold
+  (K-fold cross-fitting: the network that predicts a pair never saw it, nor did its law);
+  the predictors go to the ``score`` step (``ctx.checkpoints``).
+
+Both build their configs with the one builder :func:`sr.train.sr_config` and train through
+:func:`_train_one`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +28,10 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from analysis.pipeline.context import Context, RefScene
-from analysis.pipeline.settings import BASELINE_METHODS, SR_MODES
+from analysis.pipeline.settings import BASELINE_METHODS, SR_METHODS, SR_MODES, ExperimentSettings
 from analysis.pipeline.writing import _var, _write
 from scalelaws.errors import InputError
-from scalelaws.io.atomic import atomic_path
+from scalelaws.io.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +42,7 @@ log = logging.getLogger(__name__)
 def _train_models(ctx: Context, out: Path, progress: bool) -> dict[str, Path]:
     try:
         from sr import mode_spec
-        from sr.train import SRConfig, quiet_lightning, sr_config, train
+        from sr.train import quiet_lightning, sr_config
     except ImportError as exc:  # torch missing
         raise InputError(f"the SR step needs the 'sr' package and torch ({exc})") from exc
     quiet_lightning()
@@ -42,12 +54,10 @@ def _train_models(ctx: Context, out: Path, progress: bool) -> dict[str, Path]:
         data = {"source": ctx.sr_data["source"], "factor": 4, "patch": st.patch,
                 "stride": max(1, st.patch // 4) if not mode_spec(mode).guided else None,
                 "batch_size": st.batch_size, "options": dict(ctx.sr_data["options"])}
-        cfg = SRConfig.from_dict(sr_config(mode, out / "sr_runs" / mode, data, unet=st.unet,
-                                           steps=st.steps, seed=ctx.seed, law=out / "law.nc",
-                                           limit_val_batches=4))
-        t0 = time.perf_counter()
-        ckpts[mode] = Path(train(cfg))
-        log.info("trained %s in %.1f s", mode, time.perf_counter() - t0)
+        cfg = sr_config(mode, out / "sr_runs" / mode, data, unet=st.unet, steps=st.steps,
+                        seed=ctx.seed, law=out / "law.nc", limit_val_batches=4)
+        # always retrain: the law.nc of the config may have been refitted in place
+        ckpts[mode], _ = _train_one(cfg, retrain=True)
     return ckpts
 
 
@@ -129,7 +139,7 @@ def _spectra(preds: dict[int, dict[str, xr.DataArray]], ctx: Context, methods: l
 def step_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
     """Train the four SR modes, run them and the baselines on the test scenes, score them."""
     from analysis.evaluate import evaluate, reproject_to_aster, write_results
-    from analysis.experiment import baseline_predictor, model_predictor
+    from analysis.pipeline.predictors import baseline_predictor, model_predictor
 
     if not (out / "law.nc").is_file():
         raise InputError("the SR step needs law.nc (run the law step first)", out)
@@ -206,4 +216,100 @@ def step_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
     spec = _spectra(collected, ctx, methods)
     paths.append(_write(spec, out / "sr_spectra.nc", "structure functions and spectra of SR "
                         "outputs", ctx))
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------
+# benchmark: every SR method trained per fold
+# ----------------------------------------------------------------------------------------------
+def _sr_config(mode: str, out: Path, st: ExperimentSettings, *, law: Path | None,
+               train_ids: Sequence[int] | None, root: str | Path | None,
+               lst2020_root: str | Path | None, seed: int) -> dict[str, Any]:
+    from sr import mode_spec
+    from sr.train import sr_config
+
+    spec = mode_spec(mode)
+    sisr = not spec.guided
+    data: dict[str, Any] = {
+        "factor": 4, "method": st.forward, "mtf_nyquist": st.mtf_nyquist,
+        "batch_size": st.batch_size,
+    }
+    if sisr:
+        data.update(source="modis_lst_2020", patch=st.sisr_patch, val_fraction=0.1,
+                    options={"which": ["day"], "min_valid": 0.9, "limit": st.sisr_crops,
+                             "seed": 0, **({"root": str(lst2020_root)} if lst2020_root else {})})
+    else:
+        # guided supervised modes learn 4 km -> 1 km: their patches are counted in 4 km pixels
+        patch, stride = ((st.disr_invariant_patch, st.disr_invariant_stride) if spec.supervised
+                         else (st.disr_patch, st.disr_stride))
+        data.update(source="modis_aster", patch=patch, stride=stride,
+                    val_fraction=0.2,
+                    options={"ids": [int(i) for i in train_ids or []],
+                             **({"root": str(root)} if root else {})})
+    if seed != 0:
+        # members of an ensemble (seeds) share the data (crop subset, split), hence the
+        # normalisation, of seed 0; the seed varies the initialisation and the batch order
+        data["split_seed"] = 0
+    loss: dict[str, Any] = {"w_law": st.w_law, "w_texture": st.w_texture}
+    if not sisr:
+        loss["w_consistency"] = st.w_consistency
+    return sr_config(mode, out, data, unet=st.unet, steps=st.steps, seed=seed, law=law, loss=loss,
+                     lr=st.lr, first_guess=st.disr_first_guess, limit_val_batches=2)
+
+
+def _train_one(cfg: dict[str, Any], retrain: bool) -> tuple[Path, float]:
+    """Train (or reuse) one network; return its last checkpoint and the training time."""
+    from sr.train import SRConfig, train
+
+    out = Path(cfg["out_dir"])
+    last = out / "checkpoints" / "last.ckpt"
+    done = out / "done.json"
+    if last.is_file() and done.is_file() and not retrain:
+        prev = json.loads(done.read_text())
+        if prev.get("config") == cfg:
+            log.info("reusing %s (trained in %.0f s)", last, prev["train_s"])
+            return last, float(prev["train_s"])
+    t0 = time.perf_counter()
+    ckpt = Path(train(SRConfig.from_dict(json.loads(json.dumps(cfg)))))
+    dt = time.perf_counter() - t0
+    atomic_write_text(done, json.dumps({"config": cfg, "train_s": dt}, indent=1))
+    log.info("trained %s in %.0f s", out, dt)
+    return ckpt, dt
+
+
+
+def step_fold_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
+    """Train every SR method of the run per fold (``ctx.checkpoints``: method -> pair -> ckpt).
+
+    SISR networks without an ASTER law never see a pair (they learn on ``modis_lst_2020``):
+    one network for all the pairs. The others train on, and take the law of, the pairs
+    outside the fold they predict. Finished networks with an unchanged config are reused
+    unless ``ctx.options["retrain"]``.
+    """
+    from sr import mode_spec
+
+    st: ExperimentSettings = ctx.settings
+    opts = ctx.options
+    if opts["sr_methods"]:
+        from sr.train import quiet_lightning  # torch only when networks are trained
+
+        quiet_lightning()
+    paths = []
+    for name in opts["sr_methods"]:
+        mode, variant = SR_METHODS[name]
+        sisr = not mode_spec(mode).guided
+        per_fold = not (sisr and variant in (None, "synthetic"))
+        ctx.checkpoints[name] = {}
+        for k, fold in enumerate(ctx.folds if per_fold else [ctx.ids]):
+            train_ids = ctx.train_ids(k) if per_fold else []
+            law = None if variant is None else ctx.laws["synthetic" if variant == "synthetic"
+                                                         else f"aster{k}"]
+            run = out / "runs" / name / (f"fold{k}" if per_fold else "all")
+            cfg = _sr_config(mode, run, st, law=law, train_ids=train_ids, root=ctx.data_root,
+                             lst2020_root=opts.get("lst2020_root"), seed=ctx.seed)
+            ckpt, dt = _train_one(cfg, opts.get("retrain", False))
+            ctx.timings[f"train_{name}_{run.name}"] = dt
+            paths.append(ckpt)
+            for pid in fold:
+                ctx.checkpoints[name][pid] = ckpt
     return paths

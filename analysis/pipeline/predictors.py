@@ -1,0 +1,217 @@
+"""Predictors: every method of the workflow reduced to ``pair -> DataArray (K) on the pair's 250 m grid``.
+
+Methods come from three places:
+
+* the statistical baselines by name (:data:`analysis.baselines.BASELINES`:
+  ``bicubic``, ``tsharp``, ``dms``, ``tsharp_smooth``, ``dms_smooth``), which only use the
+  pair's 1 km LST and 250 m NDVI (:func:`baseline_predictor`);
+* trained networks given as ``NAME=CHECKPOINT`` (:func:`model_predictor`), resolved lazily
+  through ``sr.predict`` (``load_sr_model``, ``predict_dataarray``), so that the baselines run
+  without torch; their output is moved onto the pair's NDVI grid (:func:`to_grid`); a
+  cross-fitted network per pair (:func:`crossfit_predictor`);
+* any other callable passed in ``predictors=`` from Python (:func:`build_predictors`).
+
+No method ever sees the ASTER field: it is only read by the scoring
+(:func:`analysis.evaluate.score_pair`). Used by the demo's ``sr`` step and by the benchmark's
+``sr`` and ``score`` steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from analysis.baselines import BASELINES
+from analysis.evaluate import Predictor
+from analysis.pipeline.settings import DEFAULT_METHODS
+from scalelaws.errors import InputError
+from scalelaws.grids import place_on_grid
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "baseline_predictor",
+    "build_predictors",
+    "crossfit_predictor",
+    "model_predictor",
+    "parse_model_spec",
+    "to_grid",
+]
+
+
+def baseline_predictor(name: str, **kw: Any) -> Predictor:
+    """Build a predictor that runs one baseline of :mod:`analysis.baselines` on a pair.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`analysis.baselines.BASELINES` (``"bicubic"``, ``"tsharp"``, ``"dms"``,
+        ``"tsharp_smooth"``, ``"dms_smooth"``).
+    **kw
+        Keyword arguments of the baseline (e.g. ``residual="block"``).
+
+    Returns
+    -------
+    callable
+        ``pair -> DataArray`` (K) on the pair's NDVI grid.
+
+    """
+    if name not in BASELINES:
+        raise InputError(f"unknown baseline {name!r}; known: {sorted(BASELINES)}")
+    fn = BASELINES[name]
+
+    def predict(pair) -> xr.DataArray:
+        return fn(pair.lst_1km, pair.ndvi_250m, **kw)
+
+    predict.__name__ = f"baseline_{name}"
+    return predict
+
+
+def to_grid(pred: xr.DataArray, like: xr.DataArray) -> xr.DataArray:
+    """Put a prediction on the grid of ``like`` (the pair's NDVI grid).
+
+    A grid with the same pixel size shifted by whole pixels (an ``sr`` output on the 1 km grid
+    refined 4 x, versus the NDVI grid offset by 0-3 fine pixels) is moved exactly, NaN where it
+    does not reach; any other grid is reprojected bilinearly (:func:`scalelaws.grids.place_on_grid`).
+    """
+    if pred.shape == like.shape and np.allclose(pred["x"], like["x"]) and np.allclose(
+            pred["y"], like["y"]):
+        return pred
+    return place_on_grid(pred, like)
+
+
+def model_predictor(checkpoint: str | Path, *, device: str | None = None,
+                    **kw: Any) -> Predictor:
+    """Build a predictor that runs a trained ``sr`` network (imported lazily: needs torch).
+
+    The network is loaded with ``sr.predict.load_sr_model`` and applied to the pair's 1 km
+    LST with ``sr.predict.predict_dataarray`` (given the 250 m NDVI, which guided models use and
+    single-image models ignore); its output, on the 1 km grid refined by the model's factor, is
+    moved onto the pair's NDVI grid by :func:`to_grid`.
+
+    Parameters
+    ----------
+    checkpoint
+        Lightning checkpoint written by ``scalelaws train``.
+    device
+        Torch device (default CPU).
+    **kw
+        Passed to ``sr.predict.predict_dataarray`` (tile, overlap, batch_size, ...).
+
+    Returns
+    -------
+    callable
+        ``pair -> DataArray`` (K) on the pair's NDVI grid.
+
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise InputError("checkpoint not found", path)
+    try:
+        from sr.predict import load_sr_model, predict_dataarray
+    except ImportError as exc:
+        raise InputError(f"model checkpoints need the 'sr' package and torch ({exc})",
+                         path) from exc
+    module = load_sr_model(path, map_location=device or "cpu")
+    if device is not None:
+        kw["device"] = device
+
+    def predict(pair) -> xr.DataArray:
+        out = predict_dataarray(module, pair.lst_1km, pair.ndvi_250m, **kw)
+        return to_grid(out, pair.ndvi_250m)
+
+    predict.__name__ = f"model_{path.stem}"
+    return predict
+
+
+def parse_model_spec(spec: str) -> tuple[str, Path]:
+    """Split ``"NAME=CHECKPOINT"`` into the method name and the checkpoint path."""
+    name, sep, ckpt = spec.partition("=")
+    name, ckpt = name.strip(), ckpt.strip()
+    if not sep or not name or not ckpt:
+        raise InputError(f"a model is given as NAME=CHECKPOINT, got {spec!r}")
+    return name, Path(ckpt)
+
+
+def build_predictors(
+    methods: Sequence[str] = DEFAULT_METHODS,
+    models: Mapping[str, str | Path] | Iterable[str] | None = None,
+    predictors: Mapping[str, Predictor] | None = None,
+    *,
+    baseline_kw: Mapping[str, Mapping[str, Any]] | None = None,
+    model_kw: Mapping[str, Any] | None = None,
+) -> dict[str, Predictor]:
+    """Assemble the predictors of an experiment, in order: baselines, models, callables.
+
+    Parameters
+    ----------
+    methods
+        Baseline names.
+    models
+        ``{name: checkpoint}`` or ``["NAME=CHECKPOINT", ...]``.
+    predictors
+        Ready-made predictors by name.
+    baseline_kw
+        Per-baseline keyword arguments, e.g. ``{"dms": {"n_estimators": 50}}``.
+    model_kw
+        Keyword arguments for every :func:`model_predictor`.
+
+    Returns
+    -------
+    dict
+        ``name -> predictor``; duplicate names raise :class:`~scalelaws.errors.InputError`.
+
+    """
+    out: dict[str, Predictor] = {}
+
+    def add(name: str, p: Predictor) -> None:
+        if name in out:
+            raise InputError(f"method name {name!r} given twice")
+        out[name] = p
+
+    for m in methods:
+        add(m, baseline_predictor(m, **dict((baseline_kw or {}).get(m, {}))))
+    if models:
+        items = (models.items() if isinstance(models, Mapping)
+                 else (parse_model_spec(s) for s in models))
+        for name, ckpt in items:
+            add(name, model_predictor(ckpt, **dict(model_kw or {})))
+    for name, p in (predictors or {}).items():
+        if not callable(p):
+            raise InputError(f"predictor {name!r} is not callable")
+        add(name, p)
+    if not out:
+        raise InputError("no method to run")
+    return out
+
+
+
+def crossfit_predictor(checkpoints: Mapping[int, str | Path], **kw: Any) -> Predictor:
+    """Build a predictor that runs, for each pair, the network trained without that pair.
+
+    Parameters
+    ----------
+    checkpoints
+        ``pair id -> checkpoint`` (several ids share one checkpoint; each is loaded once).
+    **kw
+        Passed to :func:`model_predictor`.
+
+    """
+    cache: dict[str, Predictor] = {}
+
+    def predict(pair) -> xr.DataArray:
+        pid = int(pair.id)
+        if pid not in checkpoints:
+            raise InputError(f"no cross-fitted network for pair {pid}")
+        key = str(checkpoints[pid])
+        if key not in cache:
+            cache[key] = model_predictor(key, **kw)
+        return cache[key](pair)
+
+    predict.__name__ = "crossfit"
+    return predict
