@@ -622,7 +622,7 @@ def place_on_grid(
     the 1 km grid; an SR output on the refined 1 km grid against the NDVI grid), the values are
     moved by that shift exactly, NaN where ``da`` does not reach. Otherwise ``da`` is
     reprojected with :func:`align` (``resampling``). The single definition of co-registering a
-    field onto a fine grid (``sr.data.place_on_fine_grid``, ``analysis.experiment.to_grid``).
+    field onto a fine grid (``sr.data.place_on_fine_grid``, ``analysis.pipeline.predictors.to_grid``).
 
     Parameters
     ----------
