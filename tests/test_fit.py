@@ -464,40 +464,46 @@ def _mf_sf_truth(lags, qs=(1.0, 2.0, 3.0), n=400, shape=(256, 256), seed=77):
 
 @pytest.fixture(scope="module")
 def coverage_runs():
-    """R fields of 256 x 256 per model, analysed with the defaults (n_boot 200).
+    """``get(model)`` -> (R fits, truth) for R fields of 256 x 256 of one model (defaults,
+    n_boot 200), computed on first use and kept (``-k`` on one model computes only it).
 
     Truth: fBm (zeta(q) = q H, c1 = H, c2 = 0), the multifractal cascade (zeta(q): the
     generator's finite-scale truth over the fitted lags, :func:`_mf_sf_truth`; c1, c2 of the
     generator's construction), the cropland landscape (H: the exact variogram's slope over
     the fitted lags; c1, c2 unknown: their Monte-Carlo mean stands in, which checks the
-    intervals' width, not the estimator's bias).
+    intervals' width, not the estimator's bias). ``R`` is 40; the environment variable
+    ``SCALELAWS_MC_R`` overrides it (e.g. 20 on a loaded machine).
     """
+    import os
+
     from scalelaws.synthetic import landscape, landscape_truth, multifractal, multifractal_truth
 
-    R = 40
-    out = {}
-    g = np.random.default_rng(20261129)
+    R = int(os.environ.get("SCALELAWS_MC_R", "40"))
     mf = multifractal_truth(c2=-0.04, H=0.5)
     models = {
-        "fbm": lambda i: (fbm((256, 256), 0.4, rng=g), 62.5),
-        "mf": lambda i: (multifractal((256, 256), c2=mf.c2, H=mf.H, rng=g), 62.5),
-        "cropland": lambda i: (landscape("cropland", shape=(256, 256), pixel_size=62.5,
-                                         seed=500 + i).lst.values, 62.5),
+        "fbm": lambda i, g: fbm((256, 256), 0.4, rng=g),
+        "mf": lambda i, g: multifractal((256, 256), c2=mf.c2, H=mf.H, rng=g),
+        "cropland": lambda i, g: landscape("cropland", shape=(256, 256), pixel_size=62.5,
+                                           seed=500 + i).lst.values,
     }
-    for name, gen in models.items():
-        runs = []
-        for i in range(R):
-            a, ps = gen(i)
-            runs.append(fit_scaling(_field(a, ps), q=(1, 2, 3), n_boot=200, rng=g,
-                                    spectrum=False, detect_break=False))
-        out[name] = runs
-    lt = landscape_truth("cropland", shape=(256, 256), pixel_size=62.5)
-    truths = {
-        "fbm": {"zeta": {1.0: 0.4, 2.0: 0.8, 3.0: 1.2}, "c1": 0.4, "c2": 0.0},
-        "mf": {"zeta": _mf_sf_truth(out["mf"][0].lag.values), "c1": mf.c1, "c2": mf.c2},
-        "cropland": {"H": _sf_truth_H(out["cropland"][0], lt.variogram_lst)},
-    }
-    return out, truths
+    memo = {}
+
+    def get(name):
+        if name not in memo:
+            g = np.random.default_rng([20261129, list(models).index(name)])
+            runs = [fit_scaling(_field(models[name](i, g), 62.5), q=(1, 2, 3), n_boot=200,
+                                rng=g, spectrum=False, detect_break=False) for i in range(R)]
+            if name == "fbm":
+                truth = {"zeta": {1.0: 0.4, 2.0: 0.8, 3.0: 1.2}, "c1": 0.4, "c2": 0.0}
+            elif name == "mf":
+                truth = {"zeta": _mf_sf_truth(runs[0].lag.values), "c1": mf.c1, "c2": mf.c2}
+            else:
+                lt = landscape_truth("cropland", shape=(256, 256), pixel_size=62.5)
+                truth = {"H": _sf_truth_H(runs[0], lt.variogram_lst)}
+            memo[name] = (runs, truth)
+        return memo[name]
+
+    return get
 
 
 def _coverage(runs, name, truth):
@@ -513,8 +519,7 @@ def _coverage(runs, name, truth):
 def test_interval_coverage_95(coverage_runs, model):
     """Nominal 95 % intervals cover at 90-100 % (0.1 % binomial floor at 90 %), and are not
     uselessly wide: mean half-width <= 2.5 x the Monte-Carlo spread of the estimate."""
-    out, truths = coverage_runs
-    runs, t = out[model], truths[model]
+    runs, t = coverage_runs(model)
     R = len(runs)
     checks = []
     if "zeta" in t:
