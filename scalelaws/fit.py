@@ -1145,7 +1145,7 @@ def _lrd_inflation(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Calibrate the ``zeta(q)`` intervals on fBm: studentised spread, bias, bootstrap scale.
 
-    ``n_calib`` exact fBm fields (:func:`scalelaws.synthetic.fbm`) of the same shape and
+    ``n_calib`` exact fBm fields (:func:`scalelaws.synthetic.fbm_pair`) of the same shape and
     NaN mask, with ``H`` rounded to 0.02, are analysed exactly as the data (same lags,
     tiles, :data:`ZETA_CALIB_BOOT` block-bootstrap replicates). With ``s`` a field's
     bootstrap standard deviation of ``zeta(q)`` and ``s_ref`` the geometric mean of ``s``
@@ -1160,7 +1160,7 @@ def _lrd_inflation(
 
     Deterministic (seeded from the configuration) and cached.
     """
-    from scalelaws.synthetic import fbm
+    from scalelaws.synthetic import fbm_pair
 
     Hr = float(np.clip(round(H / 0.02) * 0.02, 0.02, 0.98))
     key = (mask.shape, zlib.crc32(np.packbits(mask).tobytes()), Hr, tuple(qs),
@@ -1179,7 +1179,7 @@ def _lrd_inflation(
     done = 0
     while done < n_calib:
         m = min(chunk, n_calib - done)
-        F = np.stack([fbm(mask.shape, Hr, rng=g) for _ in range(m)])
+        F = np.stack([f for _ in range((m + 1) // 2) for f in fbm_pair(mask.shape, Hr, rng=g)][:m])
         F[:, mask] = np.nan
         sums, cnt = _sf(F, qs, lags)
         for i in range(m):

@@ -39,7 +39,8 @@ def _increments(x: np.ndarray, step: tuple[int, int], order: int) -> np.ndarray:
     return x[2 * dy :, 2 * dx :] - 2 * x[dy : ny - dy, dx : nx - dx] + x[: ny - 2 * dy, : nx - 2 * dx]
 
 
-def _check_law(H: float, order: int, n: int, shape: tuple[int, int], sigma: float) -> dict:
+def _check_law(H: float, order: int, n: int, shape: tuple[int, int], sigma: float,
+               simulate=fbm) -> dict:
     """Compare ensemble-mean squared increments with theory; return the power flags.
 
     Theory (exact for fBm): E[(X(p+r) - X(p))^2] = sigma^2 |r|^(2H) and, for second
@@ -53,7 +54,7 @@ def _check_law(H: float, order: int, n: int, shape: tuple[int, int], sigma: floa
         (d, r): np.empty(n) for d in DIRECTIONS for r in FBM_LAGS if 2 * r < min(shape)
     }
     for seed in range(n):
-        x = fbm(shape, H, sigma=sigma, rng=seed)
+        x = simulate(shape, H, sigma=sigma, rng=seed)
         for d, r in stats:
             step = tuple(r * s for s in DIRECTIONS[d])
             stats[d, r][seed] = np.mean(_increments(x, step, order) ** 2)
@@ -109,6 +110,23 @@ def test_fbm_embedding_is_exact(H):
     np.testing.assert_allclose(gamma, 2 * r ** (2 * H), atol=1e-12)
     # phi vanishes beyond R and the torus period is at least 2R
     assert m * delta >= 2 * R
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("H", [0.3, 0.8])
+def test_fbm_pair_second_field_has_the_law_and_is_independent(H):
+    """``fbm_pair``: the first field is ``fbm``'s, the second (imaginary part of the same
+    embedding) has the same exact variogram (4 MC std errors) and increments uncorrelated with
+    the first's (mean correlation within 4 std errors of 0)."""
+    from scalelaws.synthetic import fbm_pair
+
+    a, _ = fbm_pair((20, 24), H, rng=5)
+    np.testing.assert_array_equal(a, fbm((20, 24), H, rng=5))
+    _check_law(H, order=1, n=150, shape=(48, 64), sigma=1.3,
+               simulate=lambda *a, **k: fbm_pair(*a, **k)[1])
+    r = np.array([np.corrcoef(np.diff(x, axis=1).ravel(), np.diff(y, axis=1).ravel())[0, 1]
+                  for x, y in (fbm_pair((48, 64), H, rng=s) for s in range(60))])
+    assert abs(r.mean()) < 4 * r.std(ddof=1) / math.sqrt(len(r)), r.mean()
 
 
 def test_fbm_mean_zero_and_origin():
