@@ -1478,6 +1478,17 @@ def fit_scaling(
         )
     stride = max(1, B // 2)
     S, cnt, Sb, tiles = be.boot_core(da, qs, lags, B, stride, k, n_boot, rng)
+    # a lag without variability (S = 0: every increment zero, as in a field periodic with that
+    # lag; or no valid pair) has no logarithm: it would drop every bootstrap replicate (no
+    # interval at all), so it is left out of every fit, the point estimate's included
+    flat = ~np.all(S > 0, axis=0)
+    if flat.any():
+        log.warning("lag(s) %s px: no variability (S = 0) or no valid pair; left out of the fits",
+                    lags[flat].tolist())
+        lags, S, cnt, Sb = lags[~flat], S[:, ~flat], cnt[~flat], Sb[:, :, ~flat]
+        if lags.size < 3:
+            raise ScaleRangeError(f"only {lags.size} lag(s) with variability are left",
+                                  da.attrs.get("source"))
     lag_m = lags * ps
     x = np.log(lag_m)
     i2 = qs.index(2.0)

@@ -230,3 +230,26 @@ def test_chunk_inside_a_cloud(calib_side):
     got = fit_scaling_chunked(da, chunk=128, memory="4GiB", calib_side=calib_side, **_kw())
     assert got.attrs["calibration_factor"] == 512 // calib_side
     _assert_same(ref, got)
+
+
+def test_periodic_field_keeps_intervals():
+    """A lag equal to the period of the field (S = 0 there) is left out; intervals remain.
+
+    The 32768^2 benchmark raster (an fBm tile reflected, period 4096 px) had lag 4096 in its
+    default range: every increment at that lag is zero, log S = -inf in every bootstrap
+    replicate, all replicates were dropped and H_ci / zeta_ci came out NaN (JSON null). Here
+    the same on a 512^2 field of period 64 (default range: lags 2-85 px, 64 among them).
+    """
+    t = fbm((32, 32), 0.4, rng=21).astype(np.float32)
+    t = np.concatenate([t, t[::-1]], axis=0)
+    t = np.concatenate([t, t[:, ::-1]], axis=1)  # period 64, continuous
+    da = _field(512, 0.4, 0, hole=False)
+    da.values[:] = np.tile(t, (8, 8))
+    ref = fit_scaling(da, **_kw())
+    got = fit_scaling_chunked(da, chunk=128, memory="4GiB", calib_side=512, **_kw())
+    for ds in (ref, got):
+        assert 64 not in ds["lag"].values and 32 in ds["lag"].values
+        assert np.all(np.isfinite(ds["H_ci"].values)) and np.all(np.isfinite(ds["zeta_ci"].values))
+        lo, hi = ds["H_ci"].values
+        assert lo <= float(ds["H"]) <= hi
+    _assert_same(ref, got)

@@ -388,8 +388,15 @@ def _splits(n: int, c: int) -> tuple[int, ...]:
 # ---------------------------------------------------------------------------- block tasks
 def _summary_task(source: Any, rows: tuple[int, int], cols: tuple[int, int], factor: int
                   ) -> tuple[int, float, float, np.ndarray]:
-    """Count valid pixels; min, max and ``factor x factor`` block means (float32) of a block."""
-    from scalelaws.grids import degrade_array
+    """Count valid pixels; min, max and ``factor x factor`` block means (float32) of a block.
+
+    The means are :func:`scalelaws.core.aggregate.aggregate_blocks` on the array (what
+    :func:`scalelaws.grids.degrade` computes, with its default coverage of one half), not
+    ``degrade`` itself: its DataArray's ``.rio`` accessor is a reference cycle (xarray caches the
+    accessor, which holds the array), so every block's float64 copy stayed in memory until the
+    cyclic garbage collector ran, and at 32768^2 under 2 GiB they filled the address space.
+    """
+    from scalelaws.core.aggregate import aggregate_blocks
 
     a = source.read(rows[0], rows[1], cols[0], cols[1])
     ok = np.isfinite(a)
@@ -400,7 +407,8 @@ def _summary_task(source: Any, rows: tuple[int, int], cols: tuple[int, int], fac
     elif n == 0:  # a block inside a cloud: no mean (coarsen refuses an all-NaN field)
         coarse = np.full((a.shape[0] // factor, a.shape[1] // factor), np.nan)
     else:
-        coarse = degrade_array(a, factor)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            coarse = aggregate_blocks(a, factor, min_coverage=0.5)
     return n, lo, hi, coarse.astype(np.float32)
 
 
