@@ -222,7 +222,7 @@ def train_snapshots(cand: Candidate, st: ExperimentSettings, train_ids: Sequence
                     root: str | Path | None) -> tuple[dict[int, Path], float]:
     """Train one network to the longest of ``steps`` and keep a snapshot at each length.
 
-    The learning rate follows a cosine over ``max_epochs`` (10,000 epochs: constant to 5e-5 over
+    The learning rate follows a cosine over ``max_epochs`` (10,000 epochs: within 3e-4 of constant over
     these lengths) and depends on the epoch only, and a resumed run continues exactly where its
     checkpoint stands (:func:`sr.train.train`), so the snapshot at ``n`` steps *is* the network
     trained for ``n`` steps: one run serves every length of the search. Snapshots are
