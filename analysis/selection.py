@@ -247,8 +247,9 @@ def train_snapshots(cand: Candidate, st: ExperimentSettings, train_ids: Sequence
         cfg = _sr_config(cand.mode, out, dataclasses.replace(st, steps=n), law=law,
                          train_ids=train_ids, root=root, lst2020_root=None, seed=int(seed))
         snap, rec = sdir / f"step{n}.ckpt", sdir / f"step{n}.json"
-        if snap.is_file() and rec.is_file() and json.loads(rec.read_text()).get("config") == cfg:
-            dt = float(json.loads(rec.read_text())["train_s"])
+        done = json.loads(rec.read_text()) if snap.is_file() and rec.is_file() else {}
+        if done.get("config") == cfg:
+            dt = float(done["train_s"])
         else:
             if prev is not None:  # continue from the previous length
                 (out / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -361,8 +362,9 @@ def fit_chosen(choice: Mapping[str, Any], train_ids: Sequence[int], out: str | P
     seeds = [seed + 100 * k for k in range(n_seeds)]
     ckpts, dt = _train_ensemble(cand, st, list(train_ids), law, out / "runs", seeds, root)
     return {"candidate": cand.name, "mode": cand.mode, "steps": int(st.steps),
-            "sigma": float(choice["sigma"]), "checkpoints": [str(c) for c in ckpts], "law": str(law) if law else None,
-            "train_s": round(dt, 1), "settings": dataclasses.asdict(st)}
+            "sigma": float(choice["sigma"]), "checkpoints": [str(c) for c in ckpts],
+            "law": str(law) if law else None, "train_s": round(dt, 1),
+            "settings": dataclasses.asdict(st)}
 
 
 def pooled_choice(selections: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
