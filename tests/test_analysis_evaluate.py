@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -183,6 +185,10 @@ def test_evaluate_summary_and_writers(tmp_path):
     assert row["mean"] == pytest.approx(float(ds["rmse_mean"].sel({"method": "truth"})), rel=1e-5)
     md = paths["markdown"].read_text()
     assert "| truth |" in md and "| bicubic |" in md and "RMSE (K)" in md
+    # the 1 km floor: MODIS here is the field's block means, so ASTER agrees at the true offset
+    assert ds["modis_aster_1km_rmse"].dims == ("pair",)
+    assert float(ds["modis_aster_1km_rmse"].max()) < 0.05
+    assert "MODIS against co-registered ASTER averaged to 1 km" in md
 
 
 def test_summarize_bootstrap_by_hand():
@@ -258,3 +264,20 @@ def test_cli_benchmark_one_pair(modis_aster_root, tmp_path):
                                    "1", "--data", str(modis_aster_root), "--offset", "none",
                                    "-o", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "unknown baseline" in bad.output
+
+
+def test_coarse_disagreement_is_the_1km_floor(spair):
+    """MODIS = block means of the field ASTER shows: ~0 at the true offset, the bias if added."""
+    at_truth = E.coarse_disagreement(spair, (150.0, -200.0))
+    off = E.coarse_disagreement(spair, (0.0, 0.0))
+    assert at_truth["n"] > 300 and at_truth["rmse"] < 0.05
+    assert off["rmse"] > 5 * at_truth["rmse"]
+    biased = dataclasses.replace(spair, lst_1km=spair.lst_1km + 1.5)
+    b = E.coarse_disagreement(biased, (150.0, -200.0))
+    assert b["bias"] == pytest.approx(1.5 + at_truth["bias"], abs=1e-6)
+    assert b["ubrmse"] == pytest.approx(at_truth["ubrmse"], abs=1e-6)
+    # a 1 km-consistent prediction (here: MODIS repeated on the 250 m grid) scores at least the floor
+    pred = spair.ndvi_250m.copy(data=np.repeat(np.repeat(biased.lst_1km.values, 4, 0), 4, 1))
+    pred = pred.assign_attrs(units="K")
+    sc = E.score_pair(pred, biased, offset=(150.0, -200.0), scale_metrics=False)
+    assert sc["rmse"] >= b["rmse"] - 0.05

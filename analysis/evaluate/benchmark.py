@@ -13,7 +13,7 @@ import xarray as xr
 
 from analysis import metrics as M
 from analysis.evaluate.protocol import PROTOCOL, SCALAR_METRICS, OffsetSpec, Predictor, ScaleGrid
-from analysis.evaluate.registration import _resolve_offset, reproject_to_aster
+from analysis.evaluate.registration import _resolve_offset, coarse_disagreement, reproject_to_aster
 from analysis.evaluate.scoring import score_pair
 from analysis.evaluate.summary import summarize
 from scalelaws import cf
@@ -91,7 +91,11 @@ def evaluate(
     res.update({k: np.full((nm, npair, len(lags)), np.nan) for k in ("sf_log_ratio", "s2_pred")})
     res["spectral_ratio"] = np.full((nm, npair, len(bands_px)), np.nan)
     res["s2_aster"] = np.full((npair, len(lags)), np.nan)
+    floor = {k: np.full(npair, np.nan) for k in _FLOOR}
     for j, pair in enumerate(plist):
+        for k, v in coarse_disagreement(pair, off).items():
+            if k in floor:
+                floor[k][j] = v
         preds = _run_predictors(predictors, pair, res["runtime_s"][:, j], on_prediction)
         # one scored set per pair: the footprint common to every method
         common = np.ones(pair.aster_250m.shape, dtype=bool)
@@ -106,6 +110,8 @@ def evaluate(
             logger.info("pair %s %-10s RMSE %.2f K  SSIM %.3f  (%.2f s)", pair.id, name,
                         sc["rmse"], sc["ssim"], res["runtime_s"][i, j])
     ds = _evaluation_dataset(res, methods, plist, lags, bands_px)
+    for k, (long_name, units) in _FLOOR.items():
+        ds[f"modis_aster_1km_{k}"] = cf.var(("pair",), floor[k], long_name, units)
     ds.attrs = {
         "title": "1 km -> 250 m LST super-resolution scored against ASTER",
         "Conventions": cf.CONVENTIONS,
@@ -151,6 +157,15 @@ _PER_PAIR = {
     "s2_aster": (("pair", "lag"), "second-order structure function of ASTER", "K2"),
     "spectral_ratio": (("method", "pair", "band"), "power spectrum ratio prediction / ASTER",
                        "1"),
+}
+
+
+#: Per-pair disagreement of MODIS with ASTER at 1 km (:func:`coarse_disagreement`): the floor
+#: of a 1 km-consistent method. Key -> (long name, units); variables ``modis_aster_1km_<key>``.
+_FLOOR = {
+    "rmse": ("RMSE of MODIS 1 km LST against co-registered ASTER averaged to 1 km", "K"),
+    "bias": ("mean of MODIS 1 km LST minus co-registered ASTER averaged to 1 km", "K"),
+    "ubrmse": ("RMSE about the bias of MODIS 1 km LST against ASTER averaged to 1 km", "K"),
 }
 
 

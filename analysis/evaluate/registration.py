@@ -29,6 +29,7 @@ from scalelaws.errors import AllNaNError, InputError, MissingCRSError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "coarse_disagreement",
     "estimate_offset",
     "native_mask",
     "offset_correlation",
@@ -128,6 +129,33 @@ class _BlockSampler:
         if n < min_pixels:
             return float("nan"), n
         return float(np.corrcoef(b[ok], self.lst[ok])[0, 1]), n
+
+
+def coarse_disagreement(pair, offset: tuple[float, float], *,
+                        subsamples: int = _SUBSAMPLES) -> dict[str, float]:
+    """MODIS 1 km LST against co-registered ASTER averaged onto the MODIS 1 km pixels.
+
+    A prediction whose 1 km block means equal the MODIS LST cannot be closer to ASTER than
+    MODIS is at 1 km: this disagreement (sensor, PSF, view angle, emissivity, time of
+    overpass) is the floor of every 1 km-consistent method, whatever it puts inside the blocks.
+    ASTER is translated back by ``offset`` and averaged as in :func:`offset_correlation`
+    (``subsamples`` bilinear samples per 1 km pixel side; 1 km pixels with an invalid sample
+    are left out).
+
+    Returns
+    -------
+    dict
+        ``rmse``, ``bias`` (MODIS - ASTER) and ``ubrmse`` (the RMSE about the bias), in K, and
+        ``n`` (1 km pixels compared).
+
+    """
+    b = _BlockSampler(pair, subsamples).block_mean(offset)
+    m = np.asarray(pair.lst_1km.values, dtype=np.float64)
+    d = (m - b)[np.isfinite(m) & np.isfinite(b)]
+    if d.size == 0:
+        return {"rmse": float("nan"), "bias": float("nan"), "ubrmse": float("nan"), "n": 0}
+    return {"rmse": float(np.sqrt(np.mean(d * d))), "bias": float(d.mean()),
+            "ubrmse": float(d.std()), "n": int(d.size)}
 
 
 def offset_correlation(
