@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         final: Annotated[str, typer.Option("--final", help="Final choice: 'pooled' (outer inner tables) or 'search' (a new inner search on all pairs).")] = "pooled",
         seed: Annotated[int, typer.Option("--seed", help="Seed of the first ensemble member.")] = 0,
         steps: Annotated[str | None, typer.Option("--steps", help="Training lengths searched, comma-separated optimiser steps (default: the budget's).")] = None,
+        candidates: Annotated[str | None, typer.Option("--candidates", help="Candidates searched, comma-separated names of analysis.selection.CANDIDATES (default: disr_invariant, disr_invariant_psf, disr_invariant_corrected).")] = None,
     ) -> None:
         """Choose models by nested cross-validation (no scored pair influences a choice).
 
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         as seed ensembles; the outer folds' ensembles are scored once on their held-out pairs;
         the final ensemble is trained on all pairs. See ``analysis.selection``.
         """
-        from analysis.selection import BUDGETS, SelectionSettings, run_nested
+        from analysis.selection import BUDGETS, SelectionSettings, candidates_by_name, run_nested
 
         if budget not in BUDGETS:
             raise InputError(f"--budget must be one of {sorted(BUDGETS)}, got {budget!r}")
@@ -58,6 +59,8 @@ def register(app: typer.Typer) -> None:
             if not grid or min(grid) < 1:
                 raise InputError(f"--steps must be positive integers, got {steps!r}")
         sel = SelectionSettings(budget=budget, steps=grid)
+        if candidates is not None:
+            sel.candidates = candidates_by_name([c.strip() for c in candidates.split(",") if c.strip()])
         if budget == "quick":
             from analysis.experiment import ExperimentSettings
 

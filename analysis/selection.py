@@ -48,8 +48,8 @@ from scalelaws.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Candidate", "SelectionSettings", "BUDGETS", "select", "pooled_choice", "run_nested",
-           "ensemble_predict"]
+__all__ = ["Candidate", "CANDIDATES", "SelectionSettings", "BUDGETS", "candidates_by_name", "select",
+           "pooled_choice", "run_nested", "ensemble_predict"]
 
 
 @dataclass(frozen=True)
@@ -99,18 +99,42 @@ def split_label(label: str) -> tuple[str, int | None]:
     return (name, int(steps)) if sep and steps.isdigit() else (label, None)
 
 
-def default_candidates() -> list[Candidate]:
-    """Return the guided candidates of the search: a corrected mode and its invariant twin.
-
-    ``disr_corrected`` (trained at the target scale) is left out of the default search: on 2
-    cores a 400-step run costs about 15 minutes (its law and texture terms on 64 x 64 fine
-    patches), and it over-smooths more the longer it trains (docs/evaluation.md); add
-    ``Candidate("disr_corrected", "disr_corrected")`` to search it.
-    """
-    return [
+#: Every candidate the search knows by name (``scalelaws search --candidates``). The
+#: ``_psf`` variant trains the same guided network on 4 km inputs made by the Gaussian PSF
+#: (MTF 0.3 at the coarse Nyquist, :func:`scalelaws.grids.degrade` ``method="psf"``) instead of
+#: 4 x 4 block means: a MODIS 1 km pixel sees ASTER through a wider footprint than its box
+#: (MODIS against co-registered ASTER at 1 km is closest with ASTER blurred by a Gaussian of
+#: about half a MODIS pixel, docs/selection.md), so the network learns to undo that blur too.
+CANDIDATES: dict[str, Candidate] = {
+    c.name: c
+    for c in (
         Candidate("disr_invariant", "disr_invariant"),
+        Candidate("disr_invariant_psf", "disr_invariant", {"forward": "psf", "mtf_nyquist": 0.3}),
         Candidate("disr_invariant_corrected", "disr_invariant_corrected"),
-    ]
+        Candidate("disr_corrected", "disr_corrected"),
+        Candidate("disr", "disr"),
+    )
+}
+
+
+def default_candidates() -> list[Candidate]:
+    """Return the candidates of the default search.
+
+    The scale-invariant guided network (block-mean and PSF degradation of its 4 km inputs) and
+    its law-corrected twin. ``disr_corrected`` and ``disr`` (trained at the target scale) are
+    left out: on 2 cores a 400-step run costs about 15 minutes (law and texture terms on
+    64 x 64 fine patches), and they over-smooth more the longer they train
+    (docs/evaluation.md); name them with :func:`candidates_by_name` to search them.
+    """
+    return candidates_by_name(["disr_invariant", "disr_invariant_psf", "disr_invariant_corrected"])
+
+
+def candidates_by_name(names: Sequence[str]) -> list[Candidate]:
+    """Return the :data:`CANDIDATES` of ``names`` (:class:`InputError` for an unknown one)."""
+    bad = [n for n in names if n not in CANDIDATES]
+    if bad or not names:
+        raise InputError(f"unknown candidate(s) {bad}; use names from {sorted(CANDIDATES)}")
+    return [CANDIDATES[n] for n in dict.fromkeys(names)]
 
 
 @dataclass
@@ -135,7 +159,7 @@ class SelectionSettings:
     budget: str = "default"
     outer_folds: int = 2
     inner_folds: int = 2
-    sigmas: tuple[float, ...] = (0.0, 0.5, 0.75, 1.0)
+    sigmas: tuple[float, ...] = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5)
     candidates: list[Candidate] = field(default_factory=default_candidates)
     base: ExperimentSettings = field(default_factory=ExperimentSettings)
     steps: tuple[int, ...] | None = None

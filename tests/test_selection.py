@@ -55,6 +55,17 @@ def test_budgets_and_candidates():
     assert SelectionSettings(steps=(300, 100)).step_grid(cand) == (100, 300)
     with pytest.raises(InputError):
         SelectionSettings(steps=(0, 100)).step_grid(cand)
+    # named candidates: the PSF variant changes only the degradation of the 4 km inputs
+    from analysis.selection import candidates_by_name
+
+    psf = candidates_by_name(["disr_invariant_psf"])[0]
+    st = sel.experiment_settings(psf)
+    assert (psf.mode, st.forward, st.mtf_nyquist) == ("disr_invariant", "psf", 0.3)
+    assert sel.experiment_settings(cand).forward == "mean"
+    assert [c.name for c in candidates_by_name(["disr", "disr", "disr_invariant"])] == [
+        "disr", "disr_invariant"]
+    with pytest.raises(InputError, match="unknown candidate"):
+        candidates_by_name(["disr_invariant", "nope"])
 
 
 def test_choice_takes_lowest_rmse_then_shorter_training():
@@ -197,4 +208,17 @@ def test_search_cli_refuses_bad_step_lists(tmp_path, steps):
     res = CliRunner().invoke(app, ["search", "-o", str(tmp_path / "s"), "--steps", steps])
     assert res.exit_code == 2, res.output
     assert "--steps" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("names", ["nope", "disr_invariant,nope", ","])
+def test_search_cli_refuses_unknown_candidates(tmp_path, names):
+    """``scalelaws search --candidates`` with an unknown name exits 2 with one line, before any work."""
+    from typer.testing import CliRunner
+
+    from scalelaws.cli import app
+
+    res = CliRunner().invoke(app, ["search", "-o", str(tmp_path / "s"), "--candidates", names])
+    assert res.exit_code == 2, res.output
+    assert "candidate" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "s").exists()
