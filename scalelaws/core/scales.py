@@ -9,8 +9,8 @@ caller                                                    per_octave   bound    
 ========================================================  ===========  ========  ===============
 ``scalelaws.stats.structure.default_lags``                2            rounded   ``min(ny, nx) // 4``
 ``scalelaws.landscapes.default_lags``                     4 (option)   exponent  ``max(short // 5, 1)``
-``scalelaws.fit.structure_function_block_bootstrap``      1 (dyadic)   either    ``MAX_SCALE_FRACTION``
-``scalelaws.fit._fit_lags`` (dyadic part)                 1            either    the fit range
+``scalelaws.fit.bootstrap_structure_function``            1 (dyadic)   either    ``MAX_SCALE_FRACTION``
+``scalelaws.fit.scaling._fit_lags`` (dyadic part)         1            either    the fit range
 ``analysis.pipeline`` (spectra / S figures)               2            rounded   ``short // 3``
 ========================================================  ===========  ========  ===============
 
