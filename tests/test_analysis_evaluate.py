@@ -15,6 +15,7 @@ from pyproj import Transformer
 from analysis import evaluate as E
 from analysis.baselines import bicubic, tsharp
 from scalelaws.errors import InputError
+from scalelaws.grids import gaussian_smooth
 from scalelaws.io import ModisAsterPair
 
 SINU = "+proj=sinu +lon_0=0 +x_0=0 +y_0=0 +R=6371007.181 +units=m +no_defs"
@@ -276,6 +277,12 @@ def test_coarse_disagreement_is_the_1km_floor(spair):
     b = E.coarse_disagreement(biased, (150.0, -200.0))
     assert b["bias"] == pytest.approx(1.5 + at_truth["bias"], abs=1e-6)
     assert b["ubrmse"] == pytest.approx(at_truth["ubrmse"], abs=1e-6)
+    # MODIS made by a wider footprint than its box agrees best with ASTER blurred alike
+    wide = dataclasses.replace(spair, lst_1km=spair.lst_1km.copy(
+        data=gaussian_smooth(spair.lst_1km.values, 0.6).astype(np.float32)))
+    by_blur = {s: E.coarse_disagreement(wide, (150.0, -200.0), blur_px=s)["ubrmse"]
+               for s in (0.0, 0.3, 0.6, 0.9)}
+    assert min(by_blur, key=by_blur.get) == 0.6, by_blur
     # a 1 km-consistent prediction (here: MODIS repeated on the 250 m grid) scores at least the floor
     pred = spair.ndvi_250m.copy(data=np.repeat(np.repeat(biased.lst_1km.values, 4, 0), 4, 1))
     pred = pred.assign_attrs(units="K")

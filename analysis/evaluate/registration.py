@@ -25,6 +25,7 @@ from scipy import ndimage
 from analysis.evaluate.protocol import _SUBSAMPLES, OffsetSpec
 from scalelaws import cf
 from scalelaws.errors import AllNaNError, InputError, MissingCRSError
+from scalelaws.grids import gaussian_smooth
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class _BlockSampler:
         return float(np.corrcoef(b[ok], self.lst[ok])[0, 1]), n
 
 
-def coarse_disagreement(pair, offset: tuple[float, float], *,
+def coarse_disagreement(pair, offset: tuple[float, float], *, blur_px: float = 0.0,
                         subsamples: int = _SUBSAMPLES) -> dict[str, float]:
     """MODIS 1 km LST against co-registered ASTER averaged onto the MODIS 1 km pixels.
 
@@ -140,7 +141,10 @@ def coarse_disagreement(pair, offset: tuple[float, float], *,
     overpass) is the floor of every 1 km-consistent method, whatever it puts inside the blocks.
     ASTER is translated back by ``offset`` and averaged as in :func:`offset_correlation`
     (``subsamples`` bilinear samples per 1 km pixel side; 1 km pixels with an invalid sample
-    are left out).
+    are left out). ``blur_px`` > 0 blurs those block means with a Gaussian of that standard
+    deviation in 1 km pixels (:func:`scalelaws.grids.gaussian_smooth`, NaN-aware) before the
+    comparison: the blur at which MODIS agrees best with ASTER measures how much wider than
+    its 1 km box a MODIS pixel sees.
 
     Returns
     -------
@@ -150,6 +154,8 @@ def coarse_disagreement(pair, offset: tuple[float, float], *,
 
     """
     b = _BlockSampler(pair, subsamples).block_mean(offset)
+    if blur_px > 0:
+        b = np.where(np.isfinite(b), gaussian_smooth(b, blur_px), np.nan)
     m = np.asarray(pair.lst_1km.values, dtype=np.float64)
     d = (m - b)[np.isfinite(m) & np.isfinite(b)]
     if d.size == 0:
