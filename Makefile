@@ -30,11 +30,12 @@ test: install
 test-mc: install
 	$(PY) -m pytest -q -m montecarlo
 
-# The fast set: about a minute of CPU on 2 cores. Runs of the demo, figures, trainings, CLI
-# commands that compute and subprocesses are marked `e2e`, statistical tests `slow`;
-# `make test` runs them all.
+# The fast set, on every core (pytest-xdist; one worker per core, tests grouped by file so
+# that module fixtures are built once): under a minute on 2 cores. Runs of the demo, figures,
+# trainings, CLI commands that compute and subprocesses are marked `e2e`, statistical tests
+# `slow`; `make test` runs them all, in one process.
 test-fast: install
-	$(PY) -m pytest -q -m "not slow and not e2e"
+	$(PY) -m pytest -q -n auto --dist loadfile -m "not slow and not e2e"
 
 bench: install
 	$(PY) -m benchmarks

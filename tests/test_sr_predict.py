@@ -200,10 +200,12 @@ def _field(rng: np.random.Generator, h: int, w: int, hole_frac: float = 0.05) ->
 @pytest.mark.parametrize(
     ("model", "shape", "kw"),
     [
-        ("resnet", (37, 53), {"tile": 16, "overlap": 6, "blend": "cosine", "batch_size": 5}),
+        pytest.param("resnet", (37, 53), {"tile": 16, "overlap": 6, "blend": "cosine", "batch_size": 5},
+                     marks=pytest.mark.slow),
         ("resnet", (30, 30), {"tile": 12, "overlap": 7, "blend": "linear", "batch_size": 64}),  # 3 tiles overlap
         ("resnet", (9, 40), {"tile": 16, "overlap": 4}),  # raster thinner than a tile
-        ("unet_cond", (33, 29), {"tile": 16, "overlap": 4, "batch_size": 3}),
+        pytest.param("unet_cond", (33, 29), {"tile": 16, "overlap": 4, "batch_size": 3},
+                     marks=pytest.mark.slow),
         ("disr", (26, 35), {"tile": 12, "overlap": 4, "batch_size": 4}),
     ],
 )
