@@ -705,8 +705,8 @@ def compare_laws(
             zoc = e.law.ds["zeta_octave_ci"].sel(landscape=ls, q=2.0).values / 2
             bm = e.law.ds["block_m"].values
             ok = _in_range(bm / 2, lo, hi) & _in_range(bm, lo, hi) & np.isfinite(zo)
-            bands = np.concatenate([CorrectionLaw._band_parents(COARSE_BAND),
-                                    CorrectionLaw._band_parents(FINE_BAND)])
+            bands = np.concatenate([CorrectionLaw.band_parents(COARSE_BAND),
+                                    CorrectionLaw.band_parents(FINE_BAND)])
             det = {"law": np.nan, "law_ci": (np.nan, np.nan), "correction": np.nan,
                    "correction_ci": (np.nan, np.nan)}
             if np.all(_in_range(bands, dlo, dhi, EDGE_TOL)) and np.isfinite(npx) and npx > 0:
