@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 
 
 class CorrectionLaw:
-    """A per-landscape correction law (see the module docstring).
+    """A per-landscape correction law (see :mod:`scalelaws.laws`).
 
-    Build it with :meth:`fit` or :func:`load_law`; its content is the Dataset :attr:`ds`
-    (dims ``landscape``, ``q``, ``scale_m``, ``bound``, and ``block_m`` for per-octave
+    Build it with :meth:`fit` or :func:`~scalelaws.laws.load_law`; its content is the Dataset
+    :attr:`ds` (dims ``landscape``, ``q``, ``scale_m``, ``bound``, and ``block_m`` for per-octave
     measurements, ``replicate`` and ``power`` for the bootstrap polynomial coefficients).
 
     Parameters
