@@ -184,10 +184,10 @@ def test_block_anchored_law_targets(law):
     blur = loss(blurred, t).item()
     assert follows < 0.01 and blur > 0.15, (follows, blur)
     # a block of one law pixel is the law itself; block means lose variance at short lags
-    S_law = np.exp(law._polyS("all", 2.0).value(np.array([62.5, 125.0])))
+    S_law = law.sf_curve([62.5, 125.0], q=2.0, landscape="all")
     np.testing.assert_allclose(block.regularized_sf(2.0, 62.5, [1, 2]), S_law, rtol=1e-10)
     S_blk = block.regularized_sf(2.0, 250.0, [1, 2, 4])
-    assert np.all(S_blk < np.exp(law._polyS("all", 2.0).value(250.0 * np.array([1, 2, 4]))))
+    assert np.all(S_blk < law.sf_curve(250.0 * np.array([1, 2, 4]), q=2.0, landscape="all"))
     with pytest.raises(ValueError, match="anchor"):
         LawTargets(law, anchor="psf")
 
