@@ -6,7 +6,7 @@ A :class:`Mode` is a name, a :class:`Recipe` and whether the correction law ente
 =====================================  =========================================================
 behaviour                              where
 =====================================  =========================================================
-scenes a mode trains on (resolution)   :meth:`Recipe.make_scene` (builders in :mod:`sr.data`)
+scenes a mode trains on (resolution)   :meth:`Recipe.make_scene`: a builder of :mod:`sr.data`
 targets attached to a scene            :meth:`Recipe.attach_targets` (law ones: ``corrected``)
 network input (the NDVI guide)         :attr:`Recipe.guided`, :attr:`Recipe.default_model`
 loss terms of the training step        :meth:`Recipe.loss_terms`: names of
@@ -44,8 +44,8 @@ __all__ = [
 class Recipe:
     """How a mode trains: its scenes, their targets, its loss terms, its inference band.
 
-    Subclasses set :attr:`guided` and :attr:`supervised` and implement :meth:`make_scene`; the
-    other methods have defaults built on those two attributes that a subclass may override.
+    Subclasses set :attr:`guided`, :attr:`supervised` and :attr:`scene_builder`; the methods
+    have defaults built on those attributes that a subclass may override.
     """
 
     #: The network takes the fine NDVI guide (dual-image SR).
@@ -83,9 +83,19 @@ class Recipe:
         }
         return tuple(name for name, used in on.items() if used)
 
+    #: Name of the scene builder of :mod:`sr.data` that :meth:`make_scene` calls.
+    scene_builder = ""
+
     def make_scene(self, f: Any, factor: int, method: str, max_missing: float, dkw: dict[str, Any]) -> Any:
-        """Build the :class:`sr.data.Scene` of one :class:`sr.data.Field`."""
-        raise NotImplementedError
+        """Build the :class:`sr.data.Scene` of one :class:`sr.data.Field` (:attr:`scene_builder`).
+
+        A recipe whose scenes no builder of :mod:`sr.data` makes overrides this method.
+        """
+        import sr.data
+
+        if not self.scene_builder:
+            raise NotImplementedError(f"{type(self).__name__} names no scene builder")
+        return getattr(sr.data, self.scene_builder)(f, factor, method, max_missing, dkw)
 
     def attach_targets(self, s: Any, targets: Any, *, corrected: bool, conditioned: bool) -> None:
         """Attach the recipe's own targets to a scene (after its conditioning and law targets)."""
@@ -105,12 +115,7 @@ class SingleImagePairs(Recipe):
 
     guided = False
     supervised = True
-
-    def make_scene(self, f: Any, factor: int, method: str, max_missing: float, dkw: dict[str, Any]) -> Any:
-        """Observed LST (cropped to whole blocks) and its degradation by ``factor``."""
-        from sr.data import degraded_pair_scene
-
-        return degraded_pair_scene(f, factor, method, max_missing, dkw)
+    scene_builder = "degraded_pair_scene"
 
     def attach_targets(self, s: Any, targets: Any, *, corrected: bool, conditioned: bool) -> None:
         """Attach the target band: the observed field -> ``factor`` times finer, no truth needed."""
@@ -124,12 +129,7 @@ class GuidedPairs(SingleImagePairs):
 
     guided = True
     supervised = True
-
-    def make_scene(self, f: Any, factor: int, method: str, max_missing: float, dkw: dict[str, Any]) -> Any:
-        """See :func:`sr.data.guided_pair_scene`."""
-        from sr.data import guided_pair_scene
-
-        return guided_pair_scene(f, factor, method, max_missing, dkw)
+    scene_builder = "guided_pair_scene"
 
     def attach_targets(self, s: Any, targets: Any, *, corrected: bool, conditioned: bool) -> None:
         """Attach the guided target band (needs the NDVI ``factor`` times finer than the target)."""
@@ -149,12 +149,7 @@ class TargetScale(Recipe):
 
     guided = True
     supervised = False
-
-    def make_scene(self, f: Any, factor: int, method: str, max_missing: float, dkw: dict[str, Any]) -> Any:
-        """See :func:`sr.data.target_scale_scene`."""
-        from sr.data import target_scale_scene
-
-        return target_scale_scene(f, factor, method, max_missing, dkw)
+    scene_builder = "target_scale_scene"
 
     def attach_targets(self, s: Any, targets: Any, *, corrected: bool, conditioned: bool) -> None:
         """Attach the LST-NDVI texture target ``tex``: the law's (corrected) or the coarse measured one."""
