@@ -9,12 +9,15 @@ Three layers:
    NDVI), :func:`modis_aster_fields` (MODIS 1 km LST + 250 m NDVI of the MODIS-ASTER pairs; the
    ASTER LST is **never** read).
 2. **Scenes** (:class:`Scene`, :func:`make_scenes`): coarse input, optional fine target and
-   optional fine NDVI for one training mode. Pairs are made with the package's single
+   optional fine NDVI for one training mode, built by the mode's recipe (:mod:`sr.modes`)
+   with one of the scene builders below. Pairs are made with the package's single
    degradation operator :func:`scalelaws.grids.degrade`:
 
-   * SISR (``sisr_invariant``, ``sisr_corrected``): the observed field is the target and its
-     degradation by ``factor`` the input (4 km -> 1 km for MODIS);
-   * DISR (``disr``, ``disr_corrected``): the observed field is the input and the fine NDVI the
+   * SISR (``sisr_invariant``, ``sisr_corrected``; :func:`degraded_pair_scene`): the observed
+     field is the target and its degradation by ``factor`` the input (4 km -> 1 km for MODIS);
+   * guided pairs (``disr_invariant``, ``disr_invariant_corrected``; :func:`guided_pair_scene`):
+     the same with the NDVI on the observed grid as guide;
+   * DISR (``disr``, ``disr_corrected``; :func:`target_scale_scene`): the observed field is the input and the fine NDVI the
      guide (1 km + 250 m -> 250 m for the MODIS-ASTER pairs, no fine LST needed); with only a
      1 km NDVI (MODIS 2020 crops) the LST is degraded first (4 km + 1 km NDVI -> 1 km).
 3. **Patches** (:class:`PatchDataset`): crops of the scenes, the 8 dihedral transforms
@@ -52,6 +55,9 @@ __all__ = [
     "load_fields",
     "place_on_fine_grid",
     "make_scenes",
+    "degraded_pair_scene",
+    "guided_pair_scene",
+    "target_scale_scene",
     "attach_targets",
     "patch_index",
     "split_scenes",
@@ -418,76 +424,36 @@ def make_scenes(
 ) -> list[Scene]:
     """Build the scenes of a training mode from observed fields (see the module docstring).
 
+    Each field goes through the mode's recipe (:meth:`sr.modes.Recipe.make_scene`: one of
+    :func:`degraded_pair_scene`, :func:`guided_pair_scene`, :func:`target_scale_scene`).
     ``method``, ``max_missing`` and ``mtf_nyquist`` (``method="psf"`` only) are those of
-    :func:`scalelaws.grids.degrade`, which makes the coarse inputs of SISR scenes.
+    :func:`scalelaws.grids.degrade`, which makes the coarse inputs of the pairs.
     """
+    recipe = mode_spec(mode).recipe
+    dkw = {"mtf_nyquist": mtf_nyquist} if method == "psf" else {}
+    return [recipe.make_scene(f, factor, method, max_missing, dkw) for f in fields]
+
+
+def _observed_blocks(f: Field, factor: int) -> xr.DataArray:
+    """Crop the observed LST to whole ``factor x factor`` blocks."""
+    ny, nx = (f.lst.shape[0] // factor) * factor, (f.lst.shape[1] // factor) * factor
+    return f.lst.isel(y=slice(0, ny), x=slice(0, nx))
+
+
+def degraded_pair_scene(f: Field, factor: int, method: str, max_missing: float,
+                        dkw: dict[str, Any]) -> Scene:
+    """Scene of a single-image pair: the observed LST is the target, its degradation the input."""
     from scalelaws.grids import degrade, pixel_size
 
-    spec = mode_spec(mode)
-    dkw = {"mtf_nyquist": mtf_nyquist} if method == "psf" else {}
-    scenes = []
-    for f in fields:
-        if spec.guided and spec.supervised:
-            scenes.append(_invariant_guided_scene(f, factor, method, max_missing, dkw))
-        elif not spec.guided:
-            hr_da = f.lst
-            ny, nx = (hr_da.shape[0] // factor) * factor, (hr_da.shape[1] // factor) * factor
-            hr_da = hr_da.isel(y=slice(0, ny), x=slice(0, nx))
-            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing, **dkw)
-            scenes.append(
-                Scene(
-                    name=f.name,
-                    lr=_values(lr_da),
-                    hr=_values(hr_da),
-                    factor=factor,
-                    lr_res_m=pixel_size(lr_da),
-                    landscape=f.landscape,
-                )
-            )
-        elif f.ndvi_fine is not None:
-            lr = _values(f.lst)
-            nd = _values(f.ndvi_fine)
-            if nd.shape != (lr.shape[0] * factor, lr.shape[1] * factor):
-                raise GridMismatchError(
-                    f"{f.name}: fine NDVI {nd.shape} is not {factor} x the LST grid {lr.shape}"
-                )
-            hr = _values(f.lst_fine) if f.lst_fine is not None else None
-            scenes.append(
-                Scene(
-                    name=f.name,
-                    lr=lr,
-                    ndvi=nd,
-                    hr=hr,
-                    hr_is_target=False,
-                    factor=factor,
-                    lr_res_m=pixel_size(f.lst),
-                    landscape=f.landscape,
-                )
-            )
-        elif f.ndvi_obs is not None:
-            ny, nx = (f.lst.shape[0] // factor) * factor, (f.lst.shape[1] // factor) * factor
-            hr_da = f.lst.isel(y=slice(0, ny), x=slice(0, nx))
-            lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing, **dkw)
-            scenes.append(
-                Scene(
-                    name=f.name,
-                    lr=_values(lr_da),
-                    ndvi=_values(f.ndvi_obs)[:ny, :nx],
-                    hr=_values(hr_da),
-                    hr_is_target=False,
-                    factor=factor,
-                    lr_res_m=pixel_size(lr_da),
-                    landscape=f.landscape,
-                )
-            )
-        else:
-            raise InputError(f"{f.name}: mode {mode!r} needs an NDVI field")
-    return scenes
+    hr_da = _observed_blocks(f, factor)
+    lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing, **dkw)
+    return Scene(name=f.name, lr=_values(lr_da), hr=_values(hr_da), factor=factor,
+                 lr_res_m=pixel_size(lr_da), landscape=f.landscape)
 
 
-def _invariant_guided_scene(f: Field, factor: int, method: str, max_missing: float,
-                            dkw: dict[str, Any]) -> Scene:
-    """Scene of a guided supervised mode: degraded LST + NDVI on the observed grid -> observed LST.
+def guided_pair_scene(f: Field, factor: int, method: str, max_missing: float,
+                      dkw: dict[str, Any]) -> Scene:
+    """Scene of a guided pair: degraded LST + NDVI on the observed grid -> observed LST.
 
     The NDVI on the observed grid is the field's own (``ndvi_obs``) or the block mean of its fine
     NDVI (:func:`scalelaws.grids.degrade`, method ``mean``); the fine NDVI, when present, is kept
@@ -495,8 +461,8 @@ def _invariant_guided_scene(f: Field, factor: int, method: str, max_missing: flo
     """
     from scalelaws.grids import degrade, pixel_size
 
-    ny, nx = (f.lst.shape[0] // factor) * factor, (f.lst.shape[1] // factor) * factor
-    hr_da = f.lst.isel(y=slice(0, ny), x=slice(0, nx))
+    hr_da = _observed_blocks(f, factor)
+    ny, nx = hr_da.shape
     if f.ndvi_obs is not None:
         nd_obs = _values(f.ndvi_obs)[:ny, :nx]
     elif f.ndvi_fine is not None:
@@ -511,6 +477,32 @@ def _invariant_guided_scene(f: Field, factor: int, method: str, max_missing: flo
                  lr_res_m=pixel_size(lr_da), landscape=f.landscape, ndvi_band=band)
 
 
+def target_scale_scene(f: Field, factor: int, method: str, max_missing: float,
+                       dkw: dict[str, Any]) -> Scene:
+    """Scene of a guided mode trained at the target scale: observed LST + fine NDVI, no fine target.
+
+    With only an NDVI on the observed grid (MODIS 2020 crops) the LST is degraded first
+    (4 km + 1 km NDVI -> 1 km). A fine LST truth (synthetic data) is kept for validation only.
+    """
+    from scalelaws.grids import degrade, pixel_size
+
+    if f.ndvi_fine is not None:
+        lr = _values(f.lst)
+        nd = _values(f.ndvi_fine)
+        if nd.shape != (lr.shape[0] * factor, lr.shape[1] * factor):
+            raise GridMismatchError(f"{f.name}: fine NDVI {nd.shape} is not {factor} x the LST grid {lr.shape}")
+        hr = _values(f.lst_fine) if f.lst_fine is not None else None
+        return Scene(name=f.name, lr=lr, ndvi=nd, hr=hr, hr_is_target=False, factor=factor,
+                     lr_res_m=pixel_size(f.lst), landscape=f.landscape)
+    if f.ndvi_obs is not None:
+        hr_da = _observed_blocks(f, factor)
+        ny, nx = hr_da.shape
+        lr_da = degrade(hr_da, factor, method=method, max_missing=max_missing, **dkw)
+        return Scene(name=f.name, lr=_values(lr_da), ndvi=_values(f.ndvi_obs)[:ny, :nx], hr=_values(hr_da),
+                     hr_is_target=False, factor=factor, lr_res_m=pixel_size(lr_da), landscape=f.landscape)
+    raise InputError(f"{f.name}: a guided mode needs an NDVI field")
+
+
 def attach_targets(
     scenes: Sequence[Scene],
     mode: str,
@@ -519,6 +511,9 @@ def attach_targets(
     conditioned: bool,
 ) -> None:
     """Attach conditioning vectors, law targets and texture targets to each scene (in place).
+
+    The conditioning and the law's structure-function targets (corrected modes) are common;
+    the rest is the recipe's (:meth:`sr.modes.Recipe.attach_targets`: target band, texture).
 
     Parameters
     ----------
@@ -532,26 +527,13 @@ def attach_targets(
         Whether the model takes conditioning vectors.
 
     """
-    from sr.lawtargets import coarse_lst_ndvi
-
     spec = mode_spec(mode)
     for s in scenes:
         if conditioned:
             s.cond = targets.conditioning(s.factor, s.hr_res_m, landscape=s.landscape)
         if spec.corrected:
             s.sf_target = targets.sf_target(s.lr, s.lr_res_m, s.factor, landscape=s.landscape)
-            if spec.target_band and s.hr is not None and (not spec.guided or s.ndvi_band is not None):
-                # the target band: observed field -> factor times finer, no truth needed
-                s.sf_target_fine = targets.sf_target(s.hr, s.hr_res_m, s.factor, landscape=s.landscape)
-                if conditioned:
-                    s.cond_fine = targets.conditioning(s.factor, s.hr_res_m / s.factor, landscape=s.landscape)
-                if spec.guided:
-                    s.tex_fine = targets.lst_ndvi(s.hr_res_m / s.factor, landscape=s.landscape)
-        if mode in DISR_MODES and s.ndvi is not None:
-            if spec.corrected:
-                s.tex = targets.lst_ndvi(s.hr_res_m, landscape=s.landscape)
-            else:
-                s.tex = coarse_lst_ndvi(s.lr, s.ndvi, s.factor)
+        spec.recipe.attach_targets(s, targets, corrected=spec.corrected, conditioned=conditioned)
 
 
 def split_scenes(scenes: Sequence[Scene], val_fraction: float, seed: int) -> tuple[list[Scene], list[Scene]]:

@@ -1,4 +1,4 @@
-"""Lightning module and data module of the four training modes.
+"""Lightning module and data module of the training modes.
 
 Modes (``config["mode"]``):
 
@@ -27,8 +27,8 @@ Modes (``config["mode"]``):
     and its 250 m NDVI super-resolved to 250 m, constrained by the law's structure functions,
     consistency with the 1 km observation and the law's fine-scale LST-NDVI texture.
 
-The modes are described by properties (:data:`sr.MODE_SPECS`: guided, supervised, corrected),
-never by string comparisons.
+The modes are strategy objects (:mod:`sr.modes`, registry :data:`sr.MODE_SPECS`), never
+compared as strings: a mode names the loss terms its training step sums (:data:`LOSS_TERMS`).
 
 Every loss term is logged (``train/<term>``); validation also logs the RMSE (K) against a fine
 truth when one exists (SISR targets, synthetic truth), the consistency error (K) and the
@@ -38,7 +38,7 @@ bicubic RMSE for reference.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lightning as L
@@ -63,7 +63,7 @@ from sr.losses import ConsistencyLoss, LawLoss, NDVITextureLoss, PixelLoss, Spec
 from sr.modelfile import atomic_torch_save, safe_torch_load
 from sr.models import build_model, keys_upsample
 
-__all__ = ["SRModule", "SRDataModule", "ResumableSampler", "DivergenceGuard", "SafeCheckpointIO"]
+__all__ = ["SRModule", "SRDataModule", "LOSS_TERMS", "ResumableSampler", "DivergenceGuard", "SafeCheckpointIO"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,9 @@ class SRModule(L.LightningModule):
         self.config = config
         self.mode = config["mode"]
         self.spec = mode_spec(self.mode)
+        unknown = [t for t in self.spec.loss_terms if t not in LOSS_TERMS]
+        if unknown:
+            raise ValueError(f"mode {self.mode!r} names unknown loss term(s) {unknown}; known: {sorted(LOSS_TERMS)}")
         self.norm = Normalisation.from_dict(norm)
         d, lc, mc = config["data"], config["loss"], config["model"]
         self.factor = int(d["factor"])
@@ -137,26 +140,14 @@ class SRModule(L.LightningModule):
         return self(batch["lr"], guide=guide, cond=batch.get("cond") if self.cond_dim else None)
 
     def _losses(self, batch: dict[str, Tensor], sr: Tensor) -> dict[str, Tensor]:
-        """All loss terms of the mode for a batch and its prediction (weighted)."""
+        """All loss terms of the mode for a batch and its prediction (weighted).
+
+        The terms are those the mode names (:attr:`sr.modes.Mode.loss_terms`), computed by
+        :data:`LOSS_TERMS` and summed in that order.
+        """
         terms: dict[str, Tensor] = {}
-        lc = self.config["loss"]
-        spec = self.spec
-        if spec.supervised and lc["w_pixel"]:
-            terms["pixel"] = self.pixel(sr, batch["hr"], batch["hr_mask"])
-        if lc["w_consistency"]:
-            terms["consistency"] = self.consistency(sr, batch["lr"], batch["lr_mask"])
-        if spec.corrected and lc["w_law"]:
-            fine_mask = batch.get("hr_mask") if spec.supervised else None
-            terms["law"] = self.law(sr, batch["sf_target"], fine_mask)
-        if not spec.supervised and lc["w_texture"] and "tex" in batch:
-            tex = batch["tex"]
-            terms["texture"] = self.texture(sr, batch["ndvi"], tex[:, 0], tex[:, 1], batch["ndvi_mask"])
-        if lc["w_spectral"]:
-            beta_t = self._beta_target(batch)
-            if beta_t is not None:
-                terms["spectral"] = self.spectral(sr, beta_t)
-        if spec.target_band and "fine_in" in batch and (not spec.guided or "ndvi_fine_in" in batch):
-            terms.update(self._target_band_losses(batch))
+        for name in self.spec.loss_terms:
+            terms.update(LOSS_TERMS[name](self, batch, sr))
         return terms
 
     def _target_band_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -241,6 +232,69 @@ class SRModule(L.LightningModule):
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(tc["max_epochs"]), 1))
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
         return opt
+
+
+# ----------------------------------------------------------------------------------------------
+# loss terms: the training step of a mode sums those it names (sr.modes.Recipe.loss_terms)
+# ----------------------------------------------------------------------------------------------
+Batch = dict[str, Tensor]
+
+
+def _pixel_term(m: SRModule, batch: Batch, sr: Tensor) -> dict[str, Tensor]:
+    """Pixel loss against the fine target (supervised recipes)."""
+    if not m.config["loss"]["w_pixel"]:
+        return {}
+    return {"pixel": m.pixel(sr, batch["hr"], batch["hr_mask"])}
+
+
+def _consistency_term(m: SRModule, batch: Batch, sr: Tensor) -> dict[str, Tensor]:
+    """Consistency of the degraded prediction with the coarse input."""
+    if not m.config["loss"]["w_consistency"]:
+        return {}
+    return {"consistency": m.consistency(sr, batch["lr"], batch["lr_mask"])}
+
+
+def _law_term(m: SRModule, batch: Batch, sr: Tensor) -> dict[str, Tensor]:
+    """Structure functions of the prediction against the law's (masked by a fine target's mask)."""
+    if not m.config["loss"]["w_law"]:
+        return {}
+    fine_mask = batch.get("hr_mask") if m.spec.supervised else None
+    return {"law": m.law(sr, batch["sf_target"], fine_mask)}
+
+
+def _texture_term(m: SRModule, batch: Batch, sr: Tensor) -> dict[str, Tensor]:
+    """LST-NDVI texture coupling with the target slope and correlation ``tex``."""
+    if not (m.config["loss"]["w_texture"] and "tex" in batch):
+        return {}
+    tex = batch["tex"]
+    return {"texture": m.texture(sr, batch["ndvi"], tex[:, 0], tex[:, 1], batch["ndvi_mask"])}
+
+
+def _spectral_term(m: SRModule, batch: Batch, sr: Tensor) -> dict[str, Tensor]:
+    """Spectral slope of the prediction against the law's or the fine target's."""
+    if not m.config["loss"]["w_spectral"]:
+        return {}
+    beta_t = m._beta_target(batch)
+    return {} if beta_t is None else {"spectral": m.spectral(sr, beta_t)}
+
+
+def _target_band_term(m: SRModule, batch: Batch, sr: Tensor) -> dict[str, Tensor]:
+    """Run the target-band branch (:meth:`SRModule._target_band_losses`) when the batch carries it."""
+    if "fine_in" not in batch or (m.spec.guided and "ndvi_fine_in" not in batch):
+        return {}
+    return m._target_band_losses(batch)
+
+
+#: The loss terms by name: ``term(module, batch, prediction) -> {log name: weighted loss}``.
+#: A mode's :attr:`sr.modes.Mode.loss_terms` are keys of this registry.
+LOSS_TERMS: dict[str, Callable[[SRModule, Batch, Tensor], dict[str, Tensor]]] = {
+    "pixel": _pixel_term,
+    "consistency": _consistency_term,
+    "law": _law_term,
+    "texture": _texture_term,
+    "spectral": _spectral_term,
+    "target_band": _target_band_term,
+}
 
 
 class _EpochItems(Dataset):

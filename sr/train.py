@@ -195,12 +195,12 @@ class SRConfig:
 
     def resolve(self) -> SRConfig:
         """Fill the mode-dependent defaults and validate (returns ``self``)."""
-        from sr import MODE_SPECS, MODES
+        from sr import MODE_SPECS
         from sr.models import MODELS
 
-        if self.mode not in MODES:
-            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
-        spec = MODE_SPECS[self.mode]
+        spec = MODE_SPECS.get(self.mode)
+        if spec is None:
+            raise ConfigError(f"mode must be one of {tuple(MODE_SPECS)}, got {self.mode!r}")
         if self.model.name is None:
             self.model.name = spec.default_model
         if self.model.name not in MODELS:
@@ -208,7 +208,7 @@ class SRConfig:
         if self.model.conditioning is None:
             self.model.conditioning = spec.corrected
         if self.loss.w_consistency is None:
-            self.loss.w_consistency = 0.0 if spec.supervised else 1.0
+            self.loss.w_consistency = spec.recipe.default_w_consistency
         if spec.corrected and not (self.law.path or self.law.fit):
             raise ConfigError(f"mode {self.mode!r} needs a correction law: set law.path or law.fit")
         if self.data.method not in ("mean", "radiance", "psf"):
@@ -554,10 +554,10 @@ def train(
     norm = dm.norm
     assert norm is not None
     s0 = dm.scenes_train[0]
-    # inference: the observed field (SISR: the fine target grid; DISR: the coarse input)
+    # inference: the observed field (pairs: the fine target grid; target scale: the coarse input)
     from sr import mode_spec
 
-    infer_res = s0.hr_res_m if mode_spec(cfg.mode).supervised else s0.lr_res_m
+    infer_res = mode_spec(cfg.mode).recipe.inference_res_m(s0)
     pcond = targets.conditioning(cfg.data.factor, infer_res / cfg.data.factor) if cond else None
     module = SRModule(
         conf,
