@@ -487,7 +487,7 @@ class PlacedSource:
 
 
 def _grid_of(transform: Any, crs: Any, shape: tuple[int, int]) -> xr.DataArray:
-    """A lazy zero DataArray on a grid (for :func:`scalelaws.commands.same_grid`)."""
+    """Return a lazy zero DataArray on a grid (for :func:`scalelaws.commands.same_grid`)."""
     import dask.array as dsa
 
     from scalelaws.io._common import pixel_centres
@@ -978,7 +978,7 @@ def _landscape_values(source: Any, names: Sequence[str], classes: Any,
 
 
 def _masked(a: np.ndarray, m: Any) -> np.ndarray | None:
-    """``a`` restricted to a landscape mask (``None``: all of it; ``False``: absent)."""
+    """Return ``a`` restricted to a landscape mask (``None``: all of it; ``False``: absent)."""
     if m is None:
         return a
     if m is False:
@@ -1009,7 +1009,7 @@ def _law_sf_task(source: Any, window: tuple[int, int, int, int], ys: np.ndarray,
 def _law_detail_task(source: Any, window: tuple[int, int, int, int], tile: int, n_levels: int,
                      max_missing: float, detail: bool, names: Sequence[str], classes: Any,
                      ndvi: Any) -> dict[str, np.ndarray]:
-    """Valid pixels, detail energies and LST-NDVI moments per tile and landscape of one block.
+    """Count valid pixels, sum detail energies and LST-NDVI moments per tile and landscape.
 
     The block holds whole ``2**(n_levels - 1)`` blocks and whole tiles; the LST-NDVI block
     means give per-tile moments (:func:`scalelaws.landscapes.tiles._regression_moments`),
