@@ -430,8 +430,8 @@ class PlacedSource:
                     abs(like.transform.e) / abs(self._o_transform.e), 1.0)
         #: Margin (pixels of the other raster) around a window: the resampling kernel.
         self.margin = 0 if self.aligned else 2 + 2 * int(math.ceil(ratio))
-        probe = self._placed(0, min(16, self.shape[0]), 0, min(16, self.shape[1]))
-        self.attrs = dict(probe.attrs)
+        _, attrs = self._placed(0, min(16, self.shape[0]), 0, min(16, self.shape[1]))
+        self.attrs = attrs
         self.attrs.setdefault("source", str(getattr(other, "path", None)
                                             or getattr(other, "attrs", {}).get("source", "")))
 
@@ -470,7 +470,16 @@ class PlacedSource:
         part = self.other.isel(y=slice(r0, r1), x=slice(c0, c1))
         return part.rio.write_transform(wt)
 
-    def _placed(self, y0: int, y1: int, x0: int, x1: int) -> xr.DataArray:
+    def _placed(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Return the placed values of an LST window (:attr:`dtype`) and their attrs.
+
+        The placement builds DataArrays and touches their ``.rio`` accessor, a reference
+        cycle (xarray caches the accessor, which holds the array): without a collection here
+        every window's arrays would stay in memory until the cyclic garbage collector runs
+        (see :func:`_summary_task`).
+        """
+        import gc
+
         from rasterio.windows import Window
         from rasterio.windows import transform as window_transform
 
@@ -479,11 +488,16 @@ class PlacedSource:
         like = grid_dataarray(np.zeros((y1 - y0, x1 - x0), np.float32),
                               window_transform(Window(x0, y0, x1 - x0, y1 - y0),
                                                self.like.transform), self.like.crs)
-        return self.place(self._other_window(y0, y1, x0, x1), like)
+        placed = self.place(self._other_window(y0, y1, x0, x1), like)
+        values = np.asarray(placed.values).astype(self.dtype)
+        attrs = dict(placed.attrs)
+        del placed, like
+        gc.collect(1)  # the young generations: this window's objects
+        return values, attrs
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``[y0, y1)``, columns ``[x0, x1)`` of the LST grid, placed (:attr:`dtype`)."""
-        return np.asarray(self._placed(y0, y1, x0, x1).values).astype(self.dtype)
+        return self._placed(y0, y1, x0, x1)[0]
 
 
 def _grid_of(transform: Any, crs: Any, shape: tuple[int, int]) -> xr.DataArray:
@@ -507,8 +521,8 @@ def _landcover_place(lc: xr.DataArray, like: xr.DataArray, mapping: Any = None) 
 
 def _landcover_codes(source: PlacedSource, y0: int, y1: int, x0: int, x1: int) -> set[int]:
     """Land-cover codes present (nodata excluded) in one LST window, as the classes name them."""
-    lab = source._placed(y0, y1, x0, x1)
-    return {int(c) for part in str(lab.attrs.get("flag_codes", "")).split(";")
+    _, attrs = source._placed(y0, y1, x0, x1)
+    return {int(c) for part in str(attrs.get("flag_codes", "")).split(";")
             for c in part.split(",") if c.strip()}
 
 
