@@ -115,6 +115,10 @@ FBM_BYTES_PER_PX = 500
 #: Bytes per pixel of one summary task (reader, validity, block means through xarray;
 #: measured ~130).
 SUMMARY_BYTES_PER_PX = 160
+#: Bytes per pixel of placing another raster on an LST window (:class:`PlacedSource`: the
+#: reader's arrays, the classification's int64 digitize, the resampled copy; measured: an
+#: 8192^2 ``exponents --by-landscape`` under 1.5 GiB ran out of address space at 43).
+PLACED_BYTES_PER_PX = 48
 #: GDAL block cache (MB) while reading windows.
 GDAL_CACHE_MB = 32
 #: Smallest chunk side (pixels) :func:`auto_chunk` accepts.
@@ -1156,8 +1160,10 @@ def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *,
         names = list(names)
         ny, nx = source.shape
         L = int(np.max(lags))
-        # a task holds the window, one landscape's masked copy and mask per landscape
-        px_cost = SF_BYTES_PER_PX + (0 if cls is None else 10 + len(names))
+        # a task holds the window, the placed labels, one landscape's masked copy (8 bytes)
+        # and a mask per landscape (twice: the DataArray and the array)
+        px_cost = SF_BYTES_PER_PX + (0 if cls is None else
+                                     PLACED_BYTES_PER_PX + 8 + 2 * len(names))
         c = chunk if chunk is not None else auto_chunk(budget * SF_BYTES_PER_PX // px_cost, L,
                                                        align=tile)
         c = max(tile, c - c % tile)
@@ -1171,7 +1177,8 @@ def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *,
                 sf_parts.append(((y0 // tile, x0 // tile), dask.delayed(_law_sf_task, pure=True)(
                     source, win, ys, xs, lags, qs, tile, names, cls)))
         big = int(np.lcm(int(tile), 2 ** (n_levels - 1)))
-        det_cost = LEADER_BYTES_PER_PX + (0 if nd is None else 24) + px_cost - SF_BYTES_PER_PX
+        det_cost = (LEADER_BYTES_PER_PX + (0 if nd is None else PLACED_BYTES_PER_PX + 24)
+                    + px_cost - SF_BYTES_PER_PX)
         cd = auto_chunk(budget * SF_BYTES_PER_PX // det_cost, 0, align=big)
         cd = max(big, cd - cd % big)
         det_parts = [((y0 // tile, x0 // tile), dask.delayed(_law_detail_task, pure=True)(
