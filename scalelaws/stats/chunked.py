@@ -116,9 +116,11 @@ FBM_BYTES_PER_PX = 500
 #: measured ~130).
 SUMMARY_BYTES_PER_PX = 160
 #: Bytes per pixel of placing another raster on an LST window (:class:`PlacedSource`: the
-#: reader's arrays, the classification's int64 digitize, the resampled copy; measured: an
-#: 8192^2 ``exponents --by-landscape`` under 1.5 GiB ran out of address space at 43).
-PLACED_BYTES_PER_PX = 48
+#: reader's arrays, the classification's int64 digitize, the resampled copy). Measured on
+#: 8192^2 ``exponents --by-landscape`` under ``prlimit --as``: with 48 (a task's window
+#: costed at 94 bytes per pixel) 2 GiB ran out of address space in a 1896^2 window; with 96
+#: 2 GiB is refused up front and 3 GiB runs (docs/big_rasters.md).
+PLACED_BYTES_PER_PX = 96
 #: GDAL block cache (MB) while reading windows.
 GDAL_CACHE_MB = 32
 #: Smallest chunk side (pixels) :func:`auto_chunk` accepts.
