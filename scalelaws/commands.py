@@ -199,6 +199,42 @@ def _classes_on_grid(classes: Any, field: Any) -> Any:
     return out
 
 
+def _ndvi_classes_on_grid(ndvi: Any, field: Any) -> Any:
+    """NDVI classes placed on the grid of ``field``: :func:`_classes_on_grid` of :func:`classify_ndvi`."""
+    from scalelaws.landscapes import classify_ndvi
+
+    return _classes_on_grid(classify_ndvi(ndvi), field)
+
+
+def _exponents_by_landscape_chunked(source: Any, *, landcover: Path | None, ndvi: Path | None,
+                                    ndvi_scale: float | None, chunk: int | None,
+                                    memory_limit: str | None, **kwargs: Any) -> Any:
+    """``exponents --by-landscape`` of a raster read block by block.
+
+    The classes are those of the in-memory path (:func:`_ndvi_classes_on_grid` of the NDVI,
+    or the land cover's), placed on each LST window (:class:`scalelaws.stats.chunked.PlacedSource`);
+    the structure-function sums per landscape come from
+    :func:`scalelaws.stats.chunked.law_scene_sums`. ``c1``, ``c2`` per landscape are not
+    computed (NaN): the leaders of a landscape need the field in memory.
+    """
+    from scalelaws.landscapes import exponents_by_landscape
+    from scalelaws.stats import chunked
+
+    be = chunked.ChunkedBackend(source, chunk=chunk, memory=chunked.memory_budget(memory_limit))
+    field = be.field(None)  # checks the field block by block; stays lazy
+    if landcover is not None:
+        classes = chunked.landcover_source(landcover, source)
+    else:
+        classes = chunked.PlacedSource(chunked.ndvi_window_source(ndvi, ndvi_scale), source,
+                                       _ndvi_classes_on_grid, dtype=np.int16)
+    log.warning("%s: read block by block: c1, c2 per landscape are not computed (NaN)",
+                source.attrs.get("source"))
+    hook = chunked.law_scene_sums({0: source}, classes={0: classes}, chunk=chunk,
+                                  memory=memory_limit)
+    return exponents_by_landscape(field, chunked.lazy_field(classes, 2048, dtype=np.int16),
+                                  scene_sums=hook, wavelet=False, **kwargs)
+
+
 def _report(path: Path, ds: Any, as_json: bool, by_landscape: bool = False) -> None:
     """Print one file's exponents (a line, or JSON records)."""
     if as_json:
@@ -306,29 +342,30 @@ def register(app: typer.Typer) -> None:
             from scalelaws.stats.chunked import parse_memory
 
             parse_memory(memory_limit)
-        if chunk_size is not None and by_landscape:
-            raise InputError("--chunk-size is not available with --by-landscape")
-        nd_field = None
-        if by_landscape and landcover is None:
-            nd_field = open_ndvi(ndvi, scale=ndvi_scale)
+        nd_field = None  # NDVI read whole when a field in memory needs its classes
         results = []
         for path in paths:
             with naming(path):
-                source = None
-                if not by_landscape:
-                    from scalelaws.stats.chunked import chunked_source
+                from scalelaws.stats.chunked import chunked_source
 
-                    source = chunked_source(path, kind=kind, chunk=chunk_size,
-                                            memory_limit=memory_limit, calibrated=True, **opts)
+                source = chunked_source(path, kind=kind, chunk=chunk_size,
+                                        memory_limit=memory_limit, calibrated=True, **opts)
                 if source is not None:
                     from scalelaws.stats.chunked import fit_scaling_chunked
 
-                    ds = fit_scaling_chunked(
-                        source, q=qs, chunk=chunk_size, memory=memory_limit,
-                        scale_range=scale_range, n_boot=n_boot, rng=np.random.default_rng(seed))
+                    if by_landscape:
+                        ds = _exponents_by_landscape_chunked(
+                            source, landcover=landcover, ndvi=ndvi, ndvi_scale=ndvi_scale,
+                            chunk=chunk_size, memory_limit=memory_limit, q=qs,
+                            scale_range=scale_range, n_boot=n_boot, rng=seed)
+                    else:
+                        ds = fit_scaling_chunked(
+                            source, q=qs, chunk=chunk_size, memory=memory_limit,
+                            scale_range=scale_range, n_boot=n_boot,
+                            rng=np.random.default_rng(seed))
                     ds = ds.expand_dims(file=[str(path)])
                     results.append(ds)
-                    _report(path, ds, as_json)
+                    _report(path, ds, as_json, by_landscape)
                     continue
                 da = opener(path, **opts)
                 check_field(da, path)
@@ -338,6 +375,8 @@ def register(app: typer.Typer) -> None:
                     if landcover is not None:
                         classes = landscapes.classes_from_landcover(landcover, like=da)
                     else:
+                        if nd_field is None:
+                            nd_field = open_ndvi(ndvi, scale=ndvi_scale)
                         classes = _classes_on_grid(landscapes.classify_ndvi(nd_field), da)
                     ds = landscapes.exponents_by_landscape(
                         da, classes, q=qs, scale_range=scale_range, n_boot=n_boot, rng=seed

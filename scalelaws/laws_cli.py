@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from scalelaws.commands import (
@@ -72,6 +73,13 @@ def _on_grid(ndvi, lst):
     return align(ndvi, lst, resampling="bilinear")
 
 
+def _ndvi_classes(ndvi, lst):
+    """NDVI classes of the NDVI on the LST grid (``CorrectionLaw.fit(classes="ndvi")``)."""
+    from scalelaws.landscapes import classify_ndvi
+
+    return classify_ndvi(_on_grid(ndvi, lst))
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``laws`` sub-app (``fit``, ``show``) to ``app``."""
     laws = typer.Typer(
@@ -105,7 +113,7 @@ def register(app: typer.Typer) -> None:
         from scalelaws.errors import InputError, naming
         from scalelaws.io import open_lst, open_ndvi
         from scalelaws.io.atomic import check_output
-        from scalelaws.landscapes import classes_from_landcover
+        from scalelaws.landscapes import classes_from_landcover, classify_ndvi
         from scalelaws.laws import CorrectionLaw
 
         qs = parse_q(q)
@@ -130,10 +138,6 @@ def register(app: typer.Typer) -> None:
                 source = chunked.chunked_source(f, kind="lst", chunk=chunk_size,
                                                 memory_limit=memory_limit, **opts)
             if source is not None:
-                if nd_files or by_landscape:
-                    raise InputError("read block by block (larger than the memory budget, or "
-                                     "--chunk-size): a law of all pixels from LST only; "
-                                     "--ndvi / --by-landscape need the scene in memory", f)
                 be = chunked.ChunkedBackend(source, chunk=chunk_size,
                                             memory=chunked.memory_budget(memory_limit))
                 lst.append(be.field(None))  # checks the field block by block; stays lazy
@@ -142,14 +146,32 @@ def register(app: typer.Typer) -> None:
             da = open_lst(f, **opts)
             check_field(da, f)
             lst.append(da)
+        # scenes read block by block: NDVI and classes placed on each LST window
+        nd_src: dict[int, chunked.PlacedSource] = {}
+        cls_src: dict[int, chunked.PlacedSource] = {}
         nd = None
         if nd_files:
-            nd = [_on_grid(open_ndvi(f, scale=ndvi_scale), s)
-                  for f, s in zip(nd_files, lst, strict=True)]
+            nd = []
+            for i, (f, s) in enumerate(zip(nd_files, lst, strict=True)):
+                if i in blockwise:
+                    nd_src[i] = chunked.PlacedSource(chunked.ndvi_window_source(f, ndvi_scale),
+                                                     blockwise[i], _on_grid)
+                    nd.append(chunked.lazy_field(nd_src[i], 2048))
+                else:
+                    nd.append(_on_grid(open_ndvi(f, scale=ndvi_scale), s))
         classes = None
         if by_landscape:
             if landcover is not None:
-                classes = [classes_from_landcover(landcover, like=s) for s in lst]
+                for i in blockwise:
+                    cls_src[i] = chunked.landcover_source(landcover, blockwise[i])
+            elif blockwise:
+                for i in blockwise:
+                    cls_src[i] = chunked.PlacedSource(nd_src[i].other, blockwise[i],
+                                                      _ndvi_classes, dtype=np.int16)
+            if cls_src or landcover is not None:
+                classes = [chunked.lazy_field(cls_src[i], 2048, dtype=np.int16) if i in cls_src
+                           else classes_from_landcover(landcover, like=s) if landcover is not None
+                           else classify_ndvi(nd[i]) for i, s in enumerate(lst)]
             else:
                 classes = "ndvi"
         # errors on the fitted data name the scene when there is one
@@ -164,8 +186,9 @@ def register(app: typer.Typer) -> None:
                 degree=degree,
                 rng=seed,
                 sources=[str(f) for f in files],
-                scene_sums=chunked.law_scene_sums(blockwise, chunk=chunk_size,
-                                                  memory=memory_limit) if blockwise else None,
+                scene_sums=chunked.law_scene_sums(
+                    blockwise, classes=cls_src, ndvi=nd_src, chunk=chunk_size,
+                    memory=memory_limit) if blockwise else None,
             )
         law.to_netcdf(output)
         typer.echo(law.summary())

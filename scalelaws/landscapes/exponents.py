@@ -53,6 +53,7 @@ def exponents_by_landscape(
     detect_break: bool = True,
     calibrate: bool = True,
     n_calib: int = 20,
+    scene_sums: Any = None,
 ) -> xr.Dataset:
     """Scaling exponents, log-cumulants, spectral slope and break per landscape, with intervals.
 
@@ -104,6 +105,10 @@ def exponents_by_landscape(
     calibrate, n_calib
         fBm bias correction and interval calibration of ``c1``, ``c2`` (see
         :func:`scalelaws.fit.fit_scaling`); ``n_calib`` fBm fields per landscape (cached).
+    scene_sums
+        Per-scene sums hook of :func:`landscape_sums` (a raster larger than memory:
+        :func:`scalelaws.stats.chunked.law_scene_sums`; give ``wavelet=False`` then, the
+        leaders of a landscape need the field in memory).
 
     Returns
     -------
@@ -121,6 +126,7 @@ def exponents_by_landscape(
     sums = landscape_sums(
         lst, classes, q=q, lags=lags, max_lag=max_lag, block_px=block_px, include_all=include_all,
         detail=False,  # only the structure-function sums are used here
+        scene_sums=scene_sums,
     )
     lag_m = sums["lag_m"].values
     lo_m, hi_m, sel = _fit_lags(lag_m, scale_range, sums.attrs["pixel_size_m"])

@@ -73,9 +73,11 @@ def landscape_sums(
         about half the cost when only structure functions are needed).
     scene_sums
         Optional ``f(index, scene, mask_data, ndvi, lags, q, block_px, n_levels, max_missing,
-        detail)`` returning a ``dask.delayed`` dict of one scene's sums (or ``None`` for the
-        default single task): :func:`scalelaws.stats.chunked.law_scene_sums` reads a raster
-        larger than memory block by block.
+        detail, names=landscapes)`` returning a ``dask.delayed`` dict of one scene's sums (or
+        ``None`` for the default single task); ``mask_data`` has one entry per name of
+        ``landscapes`` (``None`` for :data:`ALL`, ``False`` when absent from the scene, else
+        the mask). :func:`scalelaws.stats.chunked.law_scene_sums` reads a raster larger than
+        memory (and its classes and NDVI) block by block.
 
     Returns
     -------
@@ -199,7 +201,8 @@ def _scene_task_of(
     # pass the arrays as they are (numpy or dask): a dask-backed scene is read inside its
     # task (on a worker under dask.distributed), not in the calling process
     mask_data = [None if name == ALL else (m[name].data if name in m else False) for name in names]
-    task = None if scene_sums is None else scene_sums(i, s, mask_data, v, *args, detail)
+    task = None if scene_sums is None else scene_sums(i, s, mask_data, v, *args, detail,
+                                                      names=names)
     if task is not None:
         return task
     lags_arr, qs, tile, n_levels, max_missing = args

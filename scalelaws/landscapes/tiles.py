@@ -114,24 +114,76 @@ def _detail_level(
     return es, ws
 
 
-def _regression_level(y: np.ndarray, x: np.ndarray, k: int, tile: int, ntiles, max_missing: float):
-    """Centred cross products of block means of ``y`` (LST) and ``x`` (NDVI) per tile."""
+def _regression_blocks(y: np.ndarray, x: np.ndarray, k: int, tile: int, ntx: int,
+                       max_missing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block means ``2^k`` of ``y`` (LST) and ``x`` (NDVI) where both exist, and their tiles.
+
+    Returns ``(my, mx, ids)``: the LST and NDVI means of the covered blocks and the tile
+    index of each block.
+    """
     # y and x share their missing pixels, hence their coverage
     ym = aggregate_blocks(y, 2**k, min_coverage=1.0 - max_missing)
     xm = aggregate_blocks(x, 2**k, min_coverage=1.0 - max_missing)
     ok = np.isfinite(ym) & np.isfinite(xm)
+    ids = _tile_ids(ym.shape, 2**k, tile, ntx)[ok.ravel()]
+    return ym[ok], xm[ok], ids
+
+
+def _regression_level(y: np.ndarray, x: np.ndarray, k: int, tile: int, ntiles, max_missing: float):
+    """Centred cross products of block means of ``y`` (LST) and ``x`` (NDVI) per tile."""
+    my, mx, ids = _regression_blocks(y, x, k, tile, ntiles[1], max_missing)
     nt = ntiles[0] * ntiles[1]
     out = np.zeros((6, nt))
-    if not ok.any():
+    if not my.size:
         return out
-    my = ym[ok]
-    mx = xm[ok]
     dy = my - my.mean()
     dx = mx - mx.mean()
-    ids = _tile_ids(ym.shape, 2**k, tile, ntiles[1])[ok.ravel()]
     for r, w in enumerate((np.ones_like(dx), dx, dy, dx * dx, dx * dy, dy * dy)):
         out[r] = np.bincount(ids, weights=w, minlength=nt)
     return out
+
+
+def _regression_moments(y: np.ndarray, x: np.ndarray, k: int, tile: int, ntiles,
+                        max_missing: float) -> np.ndarray:
+    """Per-tile moments of the block means of :func:`_regression_level`, centred per tile.
+
+    Rows ``n, sum x, sum y`` and the second moments ``xx, xy, yy`` about each tile's own
+    means: a part of a scene (whose mean at this block size is not known yet) gives them, and
+    :func:`_recentre_moments` turns the moments of all tiles into :func:`_regression_level`'s
+    sums (Chan et al.'s pairwise update: no cancellation).
+    """
+    my, mx, ids = _regression_blocks(y, x, k, tile, ntiles[1], max_missing)
+    nt = ntiles[0] * ntiles[1]
+    out = np.zeros((6, nt))
+    if not my.size:
+        return out
+    n = np.bincount(ids, minlength=nt).astype(np.float64)
+    sx = np.bincount(ids, weights=mx, minlength=nt)
+    sy = np.bincount(ids, weights=my, minlength=nt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ax, ay = (sx / n)[ids], (sy / n)[ids]
+    dx, dy = mx - ax, my - ay
+    out[0], out[1], out[2] = n, sx, sy
+    for r, w in ((3, dx * dx), (4, dx * dy), (5, dy * dy)):
+        out[r] = np.bincount(ids, weights=w, minlength=nt)
+    return out
+
+
+def _recentre_moments(mom: np.ndarray) -> np.ndarray:
+    """Per-tile sums of :func:`_regression_level` from :func:`_regression_moments`.
+
+    ``mom`` has shape ``(6, n_tiles, ...)`` (every tile of a scene; trailing axes such as
+    landscape and level are independent): the moments are re-centred on the scene means.
+    """
+    n, sx, sy = mom[0], mom[1], mom[2]
+    tot = n.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gx = np.where(tot > 0, sx.sum(axis=0) / tot, 0.0)
+        gy = np.where(tot > 0, sy.sum(axis=0) / tot, 0.0)
+        ex = np.where(n > 0, sx / np.where(n > 0, n, 1.0) - gx, 0.0)
+        ey = np.where(n > 0, sy / np.where(n > 0, n, 1.0) - gy, 0.0)
+    return np.stack([n, n * ex, n * ey, mom[3] + n * ex * ex, mom[4] + n * ex * ey,
+                     mom[5] + n * ey * ey])
 
 
 def _scene_sums(

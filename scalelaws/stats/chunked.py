@@ -81,6 +81,9 @@ __all__ = [
     "ChunkedBackend",
     "fit_scaling_chunked",
     "law_scene_sums",
+    "PlacedSource",
+    "landcover_source",
+    "ndvi_window_source",
     "parse_memory",
     "auto_chunk",
     "strip_thickness",
@@ -112,6 +115,12 @@ FBM_BYTES_PER_PX = 500
 #: Bytes per pixel of one summary task (reader, validity, block means through xarray;
 #: measured ~130).
 SUMMARY_BYTES_PER_PX = 160
+#: Bytes per pixel of placing another raster on an LST window (:class:`PlacedSource`: the
+#: reader's arrays, the classification's int64 digitize, the resampled copy). Measured on
+#: 8192^2 ``exponents --by-landscape`` under ``prlimit --as``: with 48 (a task's window
+#: costed at 94 bytes per pixel) 2 GiB ran out of address space in a 1896^2 window; with 96
+#: 2 GiB is refused up front and 3 GiB runs (docs/big_rasters.md).
+PLACED_BYTES_PER_PX = 96
 #: GDAL block cache (MB) while reading windows.
 GDAL_CACHE_MB = 32
 #: Smallest chunk side (pixels) :func:`auto_chunk` accepts.
@@ -366,7 +375,7 @@ class ArraySource:
         return {d: np.asarray(self.da[d].values) for d in ("y", "x") if d in self.da.coords}
 
 
-def lazy_field(source: RasterSource | ArraySource, chunk: int) -> xr.DataArray:
+def lazy_field(source: Any, chunk: int, dtype: Any = np.float32) -> xr.DataArray:
     """Return the source as a dask-backed ``(y, x)`` DataArray, one window read per chunk."""
     import dask.array as dsa
 
@@ -374,11 +383,201 @@ def lazy_field(source: RasterSource | ArraySource, chunk: int) -> xr.DataArray:
 
     def _block(block_info: dict | None = None) -> np.ndarray:
         (y0, y1), (x0, x1) = block_info[None]["array-location"]
-        return source.read(y0, y1, x0, x1).astype(np.float32)
+        return source.read(y0, y1, x0, x1).astype(dtype)
 
     chunks = (_splits(ny, chunk), _splits(nx, chunk))
-    data = dsa.map_blocks(_block, chunks=chunks, dtype=np.float32, meta=np.empty((0, 0), np.float32))
+    data = dsa.map_blocks(_block, chunks=chunks, dtype=dtype, meta=np.empty((0, 0), dtype))
     return xr.DataArray(data, dims=("y", "x"), coords=source.coords(), attrs=dict(source.attrs))
+
+
+class PlacedSource:
+    """Another raster (NDVI, classes) placed window by window on the grid of an LST source.
+
+    ``place(other_window, like_window)`` is the in-memory path's own placement (e.g.
+    :func:`scalelaws.grids.align` through the CLI's helpers, or
+    :func:`scalelaws.landscapes.classes_from_landcover`), applied to the part of the other
+    raster that covers an LST window (plus a margin of the resampling kernel) and to that LST
+    window. When the two rasters share their grid (:func:`scalelaws.commands.same_grid` on the
+    whole grids) the window is read exactly, so a placement that leaves a raster on the same
+    grid unchanged does so here too. Nearest, mode and bilinear resampling give the in-memory
+    values (pixel centres within ~1e-10 m of the whole grid's, so only exact ties of nearest
+    could differ).
+
+    Parameters
+    ----------
+    other
+        A :class:`RasterSource` (a generic raster read by windows) or a DataArray (in memory,
+        or lazily loaded such as ``rioxarray.open_rasterio``'s) with a CRS.
+    like
+        The LST :class:`RasterSource` whose grid the windows are placed on.
+    place
+        ``place(other_window, like_window) -> DataArray`` on ``like_window``'s grid; a
+        module-level function or ``functools.partial`` (picklable).
+    dtype
+        dtype of :meth:`read` (``float32`` NDVI, ``int16`` labels).
+
+    """
+
+    def __init__(self, other: Any, like: RasterSource, place: Any, *, dtype: Any = np.float32
+                 ) -> None:
+        from scalelaws.commands import same_grid
+
+        self.other, self.like, self.place = other, like, place
+        self.dtype = np.dtype(dtype)
+        self.shape = like.shape
+        if isinstance(other, RasterSource):
+            self._o_transform, self._o_crs, self._o_shape = other.transform, other.crs, other.shape
+        else:
+            self._o_transform, self._o_crs = other.rio.transform(), other.rio.crs
+            self._o_shape = tuple(int(v) for v in other.shape[-2:])
+        self.aligned = bool(same_grid(_grid_of(self._o_transform, self._o_crs, self._o_shape),
+                                      _grid_of(like.transform, like.crs, like.shape)))
+        ratio = max(abs(like.transform.a) / abs(self._o_transform.a),
+                    abs(like.transform.e) / abs(self._o_transform.e), 1.0)
+        #: Margin (pixels of the other raster) around a window: the resampling kernel.
+        self.margin = 0 if self.aligned else 2 + 2 * int(math.ceil(ratio))
+        _, attrs = self._placed(0, min(16, self.shape[0]), 0, min(16, self.shape[1]))
+        self.attrs = attrs
+        self.attrs.setdefault("source", str(getattr(other, "path", None)
+                                            or getattr(other, "attrs", {}).get("source", "")))
+
+    def coords(self) -> dict[str, np.ndarray]:
+        """Pixel-centre ``y``, ``x`` coordinates of the LST grid."""
+        return self.like.coords()
+
+    def _other_window(self, y0: int, y1: int, x0: int, x1: int) -> xr.DataArray:
+        """Return the part of the other raster that covers LST rows/columns ``[y0, y1) x [x0, x1)``."""
+        from rasterio.warp import transform_bounds
+        from rasterio.windows import Window, from_bounds
+        from rasterio.windows import transform as window_transform
+
+        oy, ox = self._o_shape
+        if self.aligned:
+            r0, r1, c0, c1 = y0, y1, x0, x1
+        else:
+            t = window_transform(Window(x0, y0, x1 - x0, y1 - y0), self.like.transform)
+            left, top = t * (0, 0)
+            right, bottom = t * (x1 - x0, y1 - y0)
+            b = (min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+            if self.like.crs != self._o_crs:
+                b = transform_bounds(self.like.crs, self._o_crs, *b, densify_pts=21)
+            w = from_bounds(*b, transform=self._o_transform)
+            m = self.margin
+            r0 = max(0, min(oy - 1, int(math.floor(min(w.row_off, w.row_off + w.height))) - m))
+            c0 = max(0, min(ox - 1, int(math.floor(min(w.col_off, w.col_off + w.width))) - m))
+            r1 = min(oy, max(r0 + 1, int(math.ceil(max(w.row_off, w.row_off + w.height))) + m))
+            c1 = min(ox, max(c0 + 1, int(math.ceil(max(w.col_off, w.col_off + w.width))) + m))
+        wt = window_transform(Window(c0, r0, c1 - c0, r1 - r0), self._o_transform)
+        if isinstance(self.other, RasterSource):
+            from scalelaws.io._common import grid_dataarray
+
+            return grid_dataarray(self.other.read(r0, r1, c0, c1), wt, self._o_crs,
+                                  attrs=self.other.attrs)
+        part = self.other.isel(y=slice(r0, r1), x=slice(c0, c1))
+        return part.rio.write_transform(wt)
+
+    def _placed(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Return the placed values of an LST window (:attr:`dtype`) and their attrs.
+
+        The placement builds DataArrays and touches their ``.rio`` accessor, a reference
+        cycle (xarray caches the accessor, which holds the array): without a collection here
+        every window's arrays would stay in memory until the cyclic garbage collector runs
+        (see :func:`_summary_task`).
+        """
+        import gc
+
+        from rasterio.windows import Window
+        from rasterio.windows import transform as window_transform
+
+        from scalelaws.io._common import grid_dataarray
+
+        like = grid_dataarray(np.zeros((y1 - y0, x1 - x0), np.float32),
+                              window_transform(Window(x0, y0, x1 - x0, y1 - y0),
+                                               self.like.transform), self.like.crs)
+        placed = self.place(self._other_window(y0, y1, x0, x1), like)
+        values = np.asarray(placed.values).astype(self.dtype)
+        attrs = dict(placed.attrs)
+        del placed, like
+        gc.collect(1)  # the young generations: this window's objects
+        return values, attrs
+
+    def read(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``[y0, y1)``, columns ``[x0, x1)`` of the LST grid, placed (:attr:`dtype`)."""
+        return self._placed(y0, y1, x0, x1)[0]
+
+
+def _grid_of(transform: Any, crs: Any, shape: tuple[int, int]) -> xr.DataArray:
+    """Return a lazy zero DataArray on a grid (for :func:`scalelaws.commands.same_grid`)."""
+    import dask.array as dsa
+
+    from scalelaws.io._common import pixel_centres
+
+    y, x = pixel_centres(transform, shape)
+    da = xr.DataArray(dsa.zeros(shape, chunks=shape, dtype=np.uint8), dims=("y", "x"),
+                      coords={"y": y, "x": x})
+    return da.rio.write_crs(crs)
+
+
+def _landcover_place(lc: xr.DataArray, like: xr.DataArray, mapping: Any = None) -> xr.DataArray:
+    """:func:`scalelaws.landscapes.classes_from_landcover` of a window onto ``like``."""
+    from scalelaws.landscapes import classes_from_landcover
+
+    return classes_from_landcover(lc, mapping, like=like)
+
+
+def _landcover_codes(source: PlacedSource, y0: int, y1: int, x0: int, x1: int) -> set[int]:
+    """Land-cover codes present (nodata excluded) in one LST window, as the classes name them."""
+    _, attrs = source._placed(y0, y1, x0, x1)
+    return {int(c) for part in str(attrs.get("flag_codes", "")).split(";")
+            for c in part.split(",") if c.strip()}
+
+
+def landcover_source(path: str | os.PathLike, like: RasterSource, *, chunk: int = 2048,
+                     mapping: Any = None) -> PlacedSource:
+    """Land-cover classes on the grid of ``like``, window by window.
+
+    The classes of :func:`scalelaws.landscapes.classes_from_landcover` ``(path, mapping,
+    like=lst)``: codes re-projected (nearest) onto each LST window. Without ``mapping`` the
+    classes are the codes present on the LST grid (``class_<code>``): one pass over the
+    windows collects them first.
+    """
+    import rioxarray
+
+    from scalelaws.errors import NotARasterError
+
+    try:
+        lc = rioxarray.open_rasterio(path, masked=False).squeeze("band", drop=True)
+    except Exception as exc:  # rasterio raises several unrelated types
+        raise NotARasterError(f"cannot read land cover: {exc}", path=path) from exc
+    from functools import partial
+
+    src = PlacedSource(lc, like, partial(_landcover_place, mapping=mapping), dtype=np.int16)
+    if mapping is None:
+        ny, nx = like.shape
+        parts = dask.compute(*[dask.delayed(_landcover_codes, pure=True)(
+            src, y0, min(ny, y0 + chunk), x0, min(nx, x0 + chunk))
+            for y0 in range(0, ny, chunk) for x0 in range(0, nx, chunk)])
+        codes = sorted(set().union(*parts))
+        src = PlacedSource(lc, like, partial(_landcover_place,
+                                             mapping={f"class_{c}": c for c in codes}),
+                           dtype=np.int16)
+    return src
+
+
+def ndvi_window_source(path: str | os.PathLike, scale: float | None = None) -> Any:
+    """NDVI read window by window: a :class:`RasterSource` for generic rasters.
+
+    Known products and NetCDF files (small) are read whole with :func:`scalelaws.io.open_ndvi`
+    (a DataArray, which :class:`PlacedSource` takes as well).
+    """
+    from scalelaws.io import open_ndvi
+    from scalelaws.io.dispatch import is_product_name
+    from scalelaws.io.generic import _is_netcdf
+
+    p = Path(path)
+    if p.is_file() and not _is_netcdf(p) and not is_product_name(p):
+        return RasterSource(p, kind="ndvi", scale=scale)
+    return open_ndvi(p, scale=scale)
 
 
 def _splits(n: int, c: int) -> tuple[int, ...]:
@@ -779,84 +978,157 @@ class ChunkedBackend(FieldBackend):
 
 
 # ---------------------------------------------------------------------------- correction laws
-def _law_sf_task(source: Any, window: tuple[int, int, int, int], ys: np.ndarray, xs: np.ndarray,
-                 lags: np.ndarray, qs: np.ndarray, tile: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-tile sums of the pairs whose first end lies in the tiles ``ys x xs`` (window coords)."""
-    from scalelaws.kernels.sf import pooled_tile_sums
+def _landscape_values(source: Any, names: Sequence[str], classes: Any,
+                      window: tuple[int, int, int, int]) -> tuple[np.ndarray, list[Any]]:
+    """Read an LST window and the mask of each landscape on it.
+
+    Masks: ``None`` for :data:`scalelaws.landscapes.ALL`, the class's mask
+    (:func:`scalelaws.landscapes.class_masks` of the placed labels) or ``False`` (absent).
+    """
+    from scalelaws.landscapes import ALL, class_masks
 
     y0, y1, x0, x1 = window
     a = source.read(y0, y1, x0, x1)
-    return pooled_tile_sums(a, lags, qs, tile, ys=ys, xs=xs, contained=False, parallel=False)
+    masks: dict[str, Any] = {}
+    if classes is not None:
+        lab = xr.DataArray(classes.read(y0, y1, x0, x1), dims=("y", "x"),
+                           attrs=dict(classes.attrs))
+        masks = {k: np.asarray(m.values, dtype=bool) for k, m in class_masks(lab).items()}
+    return a, [None if n == ALL else masks.get(n, False) for n in names]
+
+
+def _masked(a: np.ndarray, m: Any) -> np.ndarray | None:
+    """Return ``a`` restricted to a landscape mask (``None``: all of it; ``False``: absent)."""
+    if m is None:
+        return a
+    if m is False:
+        return None
+    return np.where(m, a, np.nan)
+
+
+def _law_sf_task(source: Any, window: tuple[int, int, int, int], ys: np.ndarray, xs: np.ndarray,
+                 lags: np.ndarray, qs: np.ndarray, tile: int, names: Sequence[str],
+                 classes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per-tile, per-landscape sums of the pairs whose first end lies in the tiles ``ys x xs``.
+
+    Returns arrays ``(nty, ntx, L, K, Q)`` and ``(nty, ntx, L, K)`` (window coordinates).
+    """
+    from scalelaws.kernels.sf import pooled_tile_sums
+
+    a, masks = _landscape_values(source, names, classes, window)
+    S = np.zeros((ys.size, xs.size, len(names), lags.size, qs.size))
+    C = np.zeros((ys.size, xs.size, len(names), lags.size))
+    for c, m in enumerate(masks):
+        am = _masked(a, m)
+        if am is not None:
+            S[:, :, c], C[:, :, c] = pooled_tile_sums(am, lags, qs, tile, ys=ys, xs=xs,
+                                                      contained=False, parallel=False)
+    return S, C
 
 
 def _law_detail_task(source: Any, window: tuple[int, int, int, int], tile: int, n_levels: int,
-                     max_missing: float, detail: bool) -> dict[str, np.ndarray]:
-    """Count valid pixels and sum detail energies per tile of one block (``2**k`` blocks in it)."""
+                     max_missing: float, detail: bool, names: Sequence[str], classes: Any,
+                     ndvi: Any) -> dict[str, np.ndarray]:
+    """Count valid pixels, sum detail energies and LST-NDVI moments per tile and landscape.
+
+    The block holds whole ``2**(n_levels - 1)`` blocks and whole tiles; the LST-NDVI block
+    means give per-tile moments (:func:`scalelaws.landscapes.tiles._regression_moments`),
+    re-centred on the scene means once every block is in (:func:`_law_combine`).
+    """
     from scalelaws.landscapes import _detail_level, _pyramid, _tile_ids
+    from scalelaws.landscapes.tiles import _regression_moments
 
     y0, y1, x0, x1 = window
-    a = source.read(y0, y1, x0, x1)
+    a, masks = _landscape_values(source, names, classes, window)
+    nd = None if ndvi is None else ndvi.read(y0, y1, x0, x1).astype(np.float64)
     ntiles = (-(-a.shape[0] // tile), -(-a.shape[1] // tile))
-    nt = ntiles[0] * ntiles[1]
+    nt, L = ntiles[0] * ntiles[1], len(names)
     tid = _tile_ids(a.shape, 1, tile, ntiles[1])
-    out = {"n_pixels": np.bincount(tid, weights=np.isfinite(a).ravel().astype(float),
-                                   minlength=nt).reshape(ntiles)}
-    if detail:
-        det = np.zeros((nt, n_levels))
-        detw = np.zeros((nt, n_levels))
-        if out["n_pixels"].sum() > 0:
-            pyr = _pyramid(a, n_levels - 1)
+    npx = np.zeros((nt, L))
+    det = np.zeros((nt, L, n_levels))
+    detw = np.zeros((nt, L, n_levels))
+    reg = np.zeros((6, nt, L, n_levels))
+    for c, m in enumerate(masks):
+        am = _masked(a, m)
+        if am is None:
+            continue
+        npx[:, c] = np.bincount(tid, weights=np.isfinite(am).ravel().astype(float), minlength=nt)
+        if npx[:, c].sum() == 0:
+            continue
+        if detail:
+            pyr = _pyramid(am, n_levels - 1)
             for k in range(1, n_levels):
-                det[:, k], detw[:, k] = _detail_level(a, k, tile, ntiles, max_missing,
-                                                      children=pyr[k - 1])
-        out["det_sum"] = det.reshape(ntiles + (n_levels,))
-        out["det_weight"] = detw.reshape(ntiles + (n_levels,))
+                det[:, c, k], detw[:, c, k] = _detail_level(am, k, tile, ntiles, max_missing,
+                                                            children=pyr[k - 1])
+        if nd is not None:  # as scalelaws.landscapes.tiles._landscape_sums
+            b = np.where(np.isfinite(nd), am, np.nan)
+            x = np.where(np.isfinite(b), nd, np.nan)
+            for k in range(n_levels):
+                reg[:, :, c, k] = _regression_moments(b, x, k, tile, ntiles, max_missing)
+    out = {"n_pixels": npx.reshape(ntiles + (L,))}
+    if detail:
+        out["det_sum"] = det.reshape(ntiles + (L, n_levels))
+        out["det_weight"] = detw.reshape(ntiles + (L, n_levels))
+    if nd is not None:
+        out["reg"] = reg.reshape((6,) + ntiles + (L, n_levels))
     return out
 
 
 def _law_combine(shape: tuple[int, int], tile: int, sf_parts: list[Any], det_parts: list[Any],
-                 detail: bool) -> dict[str, np.ndarray]:
+                 detail: bool, with_ndvi: bool) -> dict[str, np.ndarray]:
     """Place the blocks' per-tile sums on the scene's tile grid (the layout of one scene task)."""
+    from scalelaws.landscapes.tiles import _recentre_moments
+
     nty, ntx = -(-shape[0] // tile), -(-shape[1] // tile)
     nt = nty * ntx
-    sf_s = sf_c = None
-    for (ty, tx), (s, n) in sf_parts:
-        if sf_s is None:
-            sf_s = np.zeros((nty, ntx) + s.shape[2:])
-            sf_c = np.zeros((nty, ntx) + n.shape[2:])
-        sf_s[ty:ty + s.shape[0], tx:tx + s.shape[1]] = s
-        sf_c[ty:ty + n.shape[0], tx:tx + n.shape[1]] = n
-    K, Q = sf_s.shape[2], sf_s.shape[3]
-    out = {"sf_sum": sf_s.reshape(nt, K, Q).transpose(0, 2, 1)[:, None],
-           "sf_count": sf_c.reshape(nt, K)[:, None]}
+
+    def place(parts: list[Any], get: Any, lead: int = 0) -> np.ndarray:
+        grid = None
+        for (ty, tx), part in parts:
+            v = get(part)
+            if grid is None:
+                grid = np.zeros(v.shape[:lead] + (nty, ntx) + v.shape[lead + 2:])
+            grid[(slice(None),) * lead + (slice(ty, ty + v.shape[lead]),
+                                          slice(tx, tx + v.shape[lead + 1]))] = v
+        return grid.reshape(grid.shape[:lead] + (nt,) + grid.shape[lead + 2:])
+
+    out = {"sf_sum": place(sf_parts, lambda p: p[0]).transpose(0, 1, 3, 2),
+           "sf_count": place(sf_parts, lambda p: p[1])}
     keys = ("n_pixels", "det_sum", "det_weight") if detail else ("n_pixels",)
     for key in keys:
-        grid = None
-        for (ty, tx), part in det_parts:
-            v = part[key]
-            if grid is None:
-                grid = np.zeros((nty, ntx) + v.shape[2:])
-            grid[ty:ty + v.shape[0], tx:tx + v.shape[1]] = v
-        out[key] = grid.reshape((nt, 1) + grid.shape[2:])
+        out[key] = place(det_parts, lambda p, k=key: p[k])
+    if with_ndvi:
+        out["reg"] = _recentre_moments(place(det_parts, lambda p: p["reg"], lead=1))
     return out
 
 
-def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *, chunk: int | None = None,
-                   memory: int | str | None = None) -> Any:
+def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *,
+                   classes: dict[int, Any] | None = None, ndvi: dict[int, Any] | None = None,
+                   chunk: int | None = None, memory: int | str | None = None) -> Any:
     """Per-scene sums hook of :func:`scalelaws.landscapes.landscape_sums`, block by block.
 
     For the scenes in ``sources`` (index -> source) the sums of one scene task are computed by
-    blocks, exactly: structure-function sums per tile from blocks (multiples of the tile) read
-    with a halo of the largest lag on their far sides, each pair going to the tile of its
-    first end; valid pixels and detail energies from blocks aligned on the largest detail
-    block (``2**(n_levels - 1)``) and on the tiles, so that every block of the pyramid lies in
-    one read. Other scenes get the default single task. LST-only laws of the pseudo-landscape
-    ``"all"``: no NDVI relations and no landscape classes for block-by-block scenes.
+    blocks: structure-function sums per tile and landscape from blocks (multiples of the tile)
+    read with a halo of the largest lag on their far sides, each pair going to the tile of its
+    first end (exact); valid pixels, detail energies and the LST-NDVI block means from blocks
+    aligned on the largest detail block (``2**(n_levels - 1)``) and on the tiles, so that every
+    block of the pyramid lies in one read (exact, but for the LST-NDVI sums, which are centred
+    on the scene means: per-tile moments re-centred once all blocks are in, equal up to float
+    rounding). Each task reads its window of the LST, of the labels and of the NDVI, the latter
+    two placed on the LST grid by a :class:`PlacedSource`. Other scenes get the default single
+    task.
 
     Parameters
     ----------
     sources
-        Scene index -> :class:`RasterSource` / :class:`ArraySource`.
+        Scene index -> LST :class:`RasterSource` / :class:`ArraySource`.
+    classes
+        Scene index -> labels on the scene's grid, read by windows (a :class:`PlacedSource`,
+        e.g. :func:`landcover_source`, or an :class:`ArraySource` with the labels'
+        ``flag_meanings`` attrs). The ``classes`` given to ``landscape_sums`` for that scene
+        only name the landscapes (e.g. :func:`lazy_field` of this source).
+    ndvi
+        Scene index -> NDVI on the scene's grid, read by windows (:class:`PlacedSource`).
     chunk
         Chunk side (px) of the structure-function blocks (rounded to the tile); default from
         ``memory``.
@@ -866,25 +1138,36 @@ def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *, chunk: int
     Returns
     -------
     callable
-        The ``scene_sums`` argument of :func:`~scalelaws.landscapes.landscape_sums` and
+        The ``scene_sums`` argument of :func:`~scalelaws.landscapes.landscape_sums`,
+        :func:`~scalelaws.landscapes.exponents_by_landscape` and
         :meth:`scalelaws.laws.CorrectionLaw.fit`.
 
     """
     budget = usable_memory(memory_budget(memory))
+    classes = dict(classes or {})
+    ndvi = dict(ndvi or {})
 
-    def hook(index: int, scene: Any, mask_data: list[Any], ndvi: Any, lags: np.ndarray,
+    def hook(index: int, scene: Any, mask_data: list[Any], ndvi_da: Any, lags: np.ndarray,
              qs: np.ndarray, tile: int, n_levels: int, max_missing: float,
-             detail: bool) -> Any:
+             detail: bool, names: Sequence[str] = ()) -> Any:
         source = sources.get(index)
         if source is None:
             return None
-        if ndvi is not None or any(m is not None for m in mask_data):
-            raise InputError("a raster read block by block gives an LST-only law of all pixels: "
-                             "--ndvi and --by-landscape need the scene in memory",
+        cls, nd = classes.get(index), ndvi.get(index)
+        if (ndvi_da is not None and nd is None) or (
+                cls is None and any(m is not None for m in mask_data)):
+            raise InputError("a raster read block by block needs its NDVI and classes read by "
+                             "windows too (law_scene_sums(classes=..., ndvi=...))",
                              source.attrs.get("source"))
+        names = list(names)
         ny, nx = source.shape
         L = int(np.max(lags))
-        c = chunk if chunk is not None else auto_chunk(budget, L, align=tile)
+        # a task holds the window, the placed labels, one landscape's masked copy (8 bytes)
+        # and a mask per landscape (twice: the DataArray and the array)
+        px_cost = SF_BYTES_PER_PX + (0 if cls is None else
+                                     PLACED_BYTES_PER_PX + 8 + 2 * len(names))
+        c = chunk if chunk is not None else auto_chunk(budget * SF_BYTES_PER_PX // px_cost, L,
+                                                       align=tile)
         c = max(tile, c - c % tile)
         sf_parts = []
         for y0 in range(0, ny, c):
@@ -894,17 +1177,20 @@ def law_scene_sums(sources: dict[int, RasterSource | ArraySource], *, chunk: int
                 ys = np.arange(0, h, tile, dtype=np.int64)
                 xs = np.arange(0, w, tile, dtype=np.int64)
                 sf_parts.append(((y0 // tile, x0 // tile), dask.delayed(_law_sf_task, pure=True)(
-                    source, win, ys, xs, lags, qs, tile)))
+                    source, win, ys, xs, lags, qs, tile, names, cls)))
         big = int(np.lcm(int(tile), 2 ** (n_levels - 1)))
-        cd = auto_chunk(budget * SF_BYTES_PER_PX // LEADER_BYTES_PER_PX, 0, align=big)
+        det_cost = (LEADER_BYTES_PER_PX + (0 if nd is None else PLACED_BYTES_PER_PX + 24)
+                    + px_cost - SF_BYTES_PER_PX)
+        cd = auto_chunk(budget * SF_BYTES_PER_PX // det_cost, 0, align=big)
         cd = max(big, cd - cd % big)
         det_parts = [((y0 // tile, x0 // tile), dask.delayed(_law_detail_task, pure=True)(
             source, (y0, min(ny, y0 + cd), x0, min(nx, x0 + cd)), tile, n_levels, max_missing,
-            detail)) for y0 in range(0, ny, cd) for x0 in range(0, nx, cd)]
-        log.info("chunked law sums of scene %d: %d structure-function blocks of %d px (halo %d "
-                 "px), %d detail blocks of %d px", index, len(sf_parts), c, L, len(det_parts), cd)
+            detail, names, cls, nd)) for y0 in range(0, ny, cd) for x0 in range(0, nx, cd)]
+        log.info("chunked law sums of scene %d (%d landscape(s)%s): %d structure-function "
+                 "blocks of %d px (halo %d px), %d detail blocks of %d px", index, len(names),
+                 ", NDVI" if nd is not None else "", len(sf_parts), c, L, len(det_parts), cd)
         return dask.delayed(_law_combine, pure=True)((ny, nx), tile, sf_parts, det_parts,
-                                                      detail)
+                                                      detail, nd is not None)
 
     return hook
 
