@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy import stats as sps
 
 from scalelaws.core.estimate import percentile_interval
 from scalelaws.fit.backend import FieldBackend
@@ -112,7 +113,8 @@ def _wavelet_part(
                            "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1,
                            "gamma": np.nan, "block": -1, "n_blocks": 0,
                            "inflation": np.ones(2), "bias": np.zeros(2),
-                           "c1_raw": np.nan, "c2_raw": np.nan, "wavelet": leader_wavelet}
+                           "c1_raw": np.nan, "c2_raw": np.nan, "wavelet": leader_wavelet,
+                           "boot_sd": np.full(2, np.nan)}
     # the counts n(j) do not depend on gamma: the first cascade (gamma = 1, the usual case)
     # only chooses the octaves, and is recomputed when the fit must start below octave 3
     js, n = be.leader_counts(da, leader_wavelet)
@@ -133,7 +135,8 @@ def _wavelet_part(
     else:
         log.info("c1, c2 intervals not computed: n_boot=%d", n_boot)
     fac, bias = np.ones(2), np.zeros(2)
-    if calibrate and n_calib >= 2:
+    calibrated = bool(calibrate and n_calib >= 2)
+    if calibrated:
         fac, bias = be.wavelet_calibration(da, H, j1, j2, gamma, n_calib,
                                            bootstrap=boot and c1b.size > 0,
                                            wavelet=leader_wavelet)
@@ -142,9 +145,15 @@ def _wavelet_part(
     out.update(c1=est[0], c2=est[1])
     if not boot:
         return out
+    z = sps.norm.ppf(0.5 + level / 2)
     for i, (name, cb) in enumerate((("c1", c1b), ("c2", c2b))):
         if np.isfinite(cb).sum() >= 2:
-            out[f"{name}_ci"] = est[i] + fac[i] * (percentile_interval(cb, level) - np.nanmedian(cb))
+            sd = float(np.nanstd(cb, ddof=1))
+            out["boot_sd"][i] = sd
+            if calibrated:  # studentised on fBm: est +- z * t_sd * s (the field's own s)
+                out[f"{name}_ci"] = est[i] + z * fac[i] * sd * np.array([-1.0, 1.0])
+            else:
+                out[f"{name}_ci"] = est[i] + percentile_interval(cb, level) - np.nanmedian(cb)
         else:
             log.warning("%s interval not computed: fewer than two blocks of %d px hold valid "
                         "leaders at octaves j=%d..%d", name, out["block"], j1, j2)

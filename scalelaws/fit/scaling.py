@@ -477,7 +477,8 @@ def _leader_part(be: FieldBackend, da: xr.DataArray, ps: float, lo_m: float, hi_
     wv: dict[str, Any] = {"c1": np.nan, "c2": np.nan, "c1_ci": np.full(2, np.nan),
                           "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1, "gamma": np.nan,
                           "block": -1, "n_blocks": 0, "inflation": np.ones(2),
-                          "bias": np.zeros(2), "c1_raw": np.nan, "c2_raw": np.nan}
+                          "bias": np.zeros(2), "c1_raw": np.nan, "c2_raw": np.nan,
+                          "boot_sd": np.full(2, np.nan)}
     if wavelet:
         try:
             wv.update(_wavelet_part(da, ps, lo_m, hi_m, n_boot, level, rng,
@@ -593,6 +594,7 @@ def _scaling_attrs(da: xr.DataArray, lo_m: float, hi_m: float, n_boot: int, tili
         "wavelet_block_px": int(wv["block"]),
         "wavelet_blocks_per_replicate": int(wv["n_blocks"]),
         "wavelet_boot_inflation": np.asarray(wv["inflation"], dtype=float),
+        "wavelet_boot_sd": np.asarray(wv["boot_sd"], dtype=float),
         "wavelet_c1_bias": float(wv["bias"][0]),
         "wavelet_c2_bias": float(wv["bias"][1]),
         "wavelet_c1_raw": float(wv["c1_raw"]),
