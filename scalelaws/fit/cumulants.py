@@ -104,9 +104,11 @@ def _wavelet_part(
     ``c2_raw``).
 
     Intervals: the leaders of the whole field are resampled in spatial blocks jointly across
-    octaves (:func:`scalelaws.fit.leaders._leader_block_bootstrap`); the replicates' percentile
-    interval is re-centred on the (corrected) estimate and its deviations widened by the fBm
-    spread ratio. See :func:`scalelaws.fit.fit_scaling` for the measured coverage.
+    octaves (:func:`scalelaws.fit.leaders._leader_block_bootstrap`); with ``calibrate`` the
+    interval is studentised on fBm, ``c +- z * t_sd * s`` (``s`` the replicates' standard
+    deviation, ``boot_sd``; ``t_sd`` the fBm studentised spread, ``inflation``), else the
+    replicates' percentile interval re-centred on the estimate. See
+    :func:`scalelaws.fit.fit_scaling` for the measured coverage.
     """
     be = backend if backend is not None else FieldBackend()
     out: dict[str, Any] = {"c1": np.nan, "c2": np.nan, "c1_ci": np.full(2, np.nan),
@@ -193,7 +195,8 @@ def leader_log_cumulants(
         Hurst exponent of the fBm bias calibration (e.g. the structure-function ``H``);
         NaN: 0.5.
     calibrate, n_calib
-        Bias-correct and widen on ``n_calib`` fBm fields of the same shape and mask.
+        Bias-correct and studentise on ``2 * n_calib`` fBm fields (``n_calib`` circulant
+        embeddings) of the same shape and mask.
     leader_wavelet
         Orthogonal wavelet of the leaders (default :data:`LEADER_WAVELET`).
 
@@ -201,7 +204,8 @@ def leader_log_cumulants(
     -------
     dict
         ``c1``, ``c2`` (corrected), ``c1_ci``, ``c2_ci``, ``c1_raw``, ``c2_raw``, ``bias``
-        (removed from both), ``inflation``, ``j1``, ``j2``, ``gamma``, ``block``,
+        (removed from both), ``inflation`` (the fBm studentised spread ``t_sd``), ``boot_sd``
+        (the bootstrap standard deviations of ``c1``, ``c2``), ``j1``, ``j2``, ``gamma``, ``block``,
         ``n_blocks``; NaN estimates when fewer than two octaves hold valid leaders.
 
     """
