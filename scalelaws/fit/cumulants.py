@@ -105,8 +105,9 @@ def _wavelet_part(
 
     Intervals: the leaders of the whole field are resampled in spatial blocks jointly across
     octaves (:func:`scalelaws.fit.leaders._leader_block_bootstrap`); with ``calibrate`` the
-    interval is studentised on fBm, ``c +- z * t_sd * s`` (``s`` the replicates' standard
-    deviation, ``boot_sd``; ``t_sd`` the fBm studentised spread, ``inflation``), else the
+    interval is ``c +- z * t_sd * s`` (``s`` the replicates' standard deviation,
+    ``boot_sd``; ``t_sd`` the fBm ratio of Monte-Carlo to bootstrap spread, ``inflation``),
+    else the
     replicates' percentile interval re-centred on the estimate. See
     :func:`scalelaws.fit.fit_scaling` for the measured coverage.
     """
@@ -152,7 +153,7 @@ def _wavelet_part(
         if np.isfinite(cb).sum() >= 2:
             sd = float(np.nanstd(cb, ddof=1))
             out["boot_sd"][i] = sd
-            if calibrated:  # studentised on fBm: est +- z * t_sd * s (the field's own s)
+            if calibrated:  # fBm-calibrated normal interval: est +- z * t_sd * s (own s)
                 out[f"{name}_ci"] = est[i] + z * fac[i] * sd * np.array([-1.0, 1.0])
             else:
                 out[f"{name}_ci"] = est[i] + percentile_interval(cb, level) - np.nanmedian(cb)
@@ -195,7 +196,7 @@ def leader_log_cumulants(
         Hurst exponent of the fBm bias calibration (e.g. the structure-function ``H``);
         NaN: 0.5.
     calibrate, n_calib
-        Bias-correct and studentise on ``2 * n_calib`` fBm fields (``n_calib`` circulant
+        Bias-correct and calibrate the width on ``2 * n_calib`` fBm fields (``n_calib`` circulant
         embeddings) of the same shape and mask.
     leader_wavelet
         Orthogonal wavelet of the leaders (default :data:`LEADER_WAVELET`).
@@ -204,7 +205,7 @@ def leader_log_cumulants(
     -------
     dict
         ``c1``, ``c2`` (corrected), ``c1_ci``, ``c2_ci``, ``c1_raw``, ``c2_raw``, ``bias``
-        (removed from both), ``inflation`` (the fBm studentised spread ``t_sd``), ``boot_sd``
+        (removed from both), ``inflation`` (the fBm spread ratio ``t_sd``), ``boot_sd``
         (the bootstrap standard deviations of ``c1``, ``c2``), ``j1``, ``j2``, ``gamma``, ``block``,
         ``n_blocks``; NaN estimates when fewer than two octaves hold valid leaders.
 

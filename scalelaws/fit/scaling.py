@@ -201,9 +201,9 @@ def fit_scaling(
     Intervals: the leaders of the whole field are resampled in square blocks of ``2**(j2 + 1)``
     px (attrs ``wavelet_block_px``, ``wavelet_blocks_per_replicate``), the same blocks at every
     fit octave (Wendt, Abry & Jaffard 2007); with ``s`` the replicates' standard deviation
-    (attr ``wavelet_boot_sd``) the interval is studentised on the same ``2 * n_calib`` fBm
-    fields: ``c +- z_level * t_sd * s``, ``t_sd`` (attr ``wavelet_boot_inflation``, >= 1) the
-    standard deviation of ``(c - c_true) / s`` over the fBm fields. The field's own ``s``
+    (attr ``wavelet_boot_sd``) the interval is ``c +- z_level * t_sd * s``, ``t_sd`` (attr
+    ``wavelet_boot_inflation``, >= 1) the ratio of the Monte-Carlo to the root-mean-square
+    bootstrap standard deviation over the same ``2 * n_calib`` fBm fields. The field's own ``s``
     carries its extra variability (a cascade, a parcel landscape) into the width; the
     previous interval (percentile deviations times the fBm ratio of Monte-Carlo to bootstrap
     spread from 20 fields, a ratio that varied from 1.0 to 2.4 between neighbouring ``H``)
