@@ -392,12 +392,18 @@ def test_bias_correction_is_applied_to_estimate_and_interval_alike(rng):
     plain = _leaders_only(a, 1, n_boot=50, calibrate=False)
     assert float(plain.c1) == pytest.approx(ds.attrs["wavelet_c1_raw"], abs=1e-12)
     assert plain.attrs["wavelet_c1_bias"] == 0.0
-    # same replicates (same seed): the calibrated interval is the plain one shifted by -bias
-    # and widened about its centre by the inflation (>= 1)
-    f1 = ds.attrs["wavelet_boot_inflation"][0]
-    d_cal = ds.c1_ci.values - float(ds.c1)
-    d_plain = plain.c1_ci.values - float(plain.c1)
-    np.testing.assert_allclose(d_cal, f1 * d_plain, rtol=1e-9)
+    # same replicates (same seed): the calibrated interval is studentised on fBm,
+    # c +- z * t_sd * s with s the replicates' standard deviation and t_sd (>= 1) the
+    # inflation; the plain one is the percentile interval re-centred on the raw estimate
+    np.testing.assert_allclose(ds.attrs["wavelet_boot_sd"], plain.attrs["wavelet_boot_sd"])
+    z = sps.norm.ppf(0.975)
+    for i, m in enumerate(("c1", "c2")):
+        f, s = ds.attrs["wavelet_boot_inflation"][i], ds.attrs["wavelet_boot_sd"][i]
+        assert f >= 1.0 and s > 0
+        np.testing.assert_allclose(ds[f"{m}_ci"].values - float(ds[m]), z * f * s * np.array([-1, 1]),
+                                   rtol=1e-9)
+        d_plain = plain[f"{m}_ci"].values - float(plain[m])
+        assert d_plain[0] < 0 < d_plain[1]
     assert ds.attrs["wavelet_octaves"][0] == 3 and ds.attrs["wavelet_gamma"] == 1.0
 
 
@@ -440,6 +446,30 @@ def _sf_truth_H(ds, variogram):
     return float(np.polyfit(np.log(lags), np.log(g), 1)[0] / 2)
 
 
+def _mf_leader_truth(j1, j2, n=400, shape=(256, 256), seed=78):
+    """``(c1, c2)`` of the cascade generator over octaves ``j1..j2``: the slopes of
+    ``E[C1(j)]``, ``E[C2(j)]`` (``fit_scaling``'s leaders, db2, gamma 1, weights ``n(j)``).
+
+    ``E`` is the mean over ``n`` independent fields of the exact generator
+    (``multifractal(shape, c2=-0.04, H=0.5)``): its finite-scale truth over the fitted octaves,
+    as :func:`_mf_sf_truth` for ``zeta``. At 256^2 over octaves 3-4 it is (0.456, -0.042)
+    (400 fields, Monte-Carlo errors 0.0045 and 0.0023), not the asymptotic (0.52, -0.04): the
+    8-level cascade and the periodic fractional integration bend ``C1(j)`` as they bend
+    ``S_q``. Without gamma: ``c1`` reported with ``gamma = 1`` removed. Returns the means and
+    the standard deviations over the ``n`` fields (the estimator's spread before the fBm bias
+    correction: 0.090 and 0.046).
+    """
+    from scalelaws.fit.leaders import _log_leaders, _wls_c12
+    from scalelaws.synthetic import multifractal
+
+    g = np.random.default_rng(seed)
+    # with a full field the weights n(j) are the same for every field, so the WLS slope of
+    # the mean cumulants is the mean of the per-field WLS slopes
+    est = [_wls_c12(_log_leaders(multifractal(shape, c2=-0.04, H=0.5, rng=g), j2, 1.0, "db2"),
+                    j1, j2, 1.0) for _ in range(n)]
+    return np.mean(est, axis=0), np.std(est, axis=0, ddof=1)
+
+
 def _mf_sf_truth(lags, qs=(1.0, 2.0, 3.0), n=400, shape=(256, 256), seed=77):
     """zeta(q) of the cascade generator at ``lags``: OLS slope of log E[S_q(l)] on log l.
 
@@ -467,9 +497,9 @@ def coverage_runs():
     """``get(model)`` -> (R fits, truth) for R fields of 256 x 256 of one model (defaults,
     n_boot 200), computed on first use and kept (``-k`` on one model computes only it).
 
-    Truth: fBm (zeta(q) = q H, c1 = H, c2 = 0), the multifractal cascade (zeta(q): the
-    generator's finite-scale truth over the fitted lags, :func:`_mf_sf_truth`; c1, c2 of the
-    generator's construction), the cropland landscape (H: the exact variogram's slope over
+    Truth: fBm (zeta(q) = q H, c1 = H, c2 = 0), the multifractal cascade (zeta(q), c1, c2:
+    the generator's finite-scale truth over the fitted lags and octaves, :func:`_mf_sf_truth`,
+    :func:`_mf_leader_truth`, which also gives the spread of ``c1``, ``c2`` over 400 fields), the cropland landscape (H: the exact variogram's slope over
     the fitted lags; c1, c2 unknown: their Monte-Carlo mean stands in, which checks the
     intervals' width, not the estimator's bias). ``R`` is 40; the environment variable
     ``SCALELAWS_MC_R`` overrides it (e.g. 20 on a loaded machine).
@@ -496,7 +526,10 @@ def coverage_runs():
             if name == "fbm":
                 truth = {"zeta": {1.0: 0.4, 2.0: 0.8, 3.0: 1.2}, "c1": 0.4, "c2": 0.0}
             elif name == "mf":
-                truth = {"zeta": _mf_sf_truth(runs[0].lag.values), "c1": mf.c1, "c2": mf.c2}
+                j1, j2 = (int(v) for v in runs[0].attrs["wavelet_octaves"])
+                (c1, c2), (s1, s2) = _mf_leader_truth(j1, j2)
+                truth = {"zeta": _mf_sf_truth(runs[0].lag.values), "c1": c1, "c2": c2,
+                         "sd": {"c1": s1, "c2": s2}}
             else:
                 lt = landscape_truth("cropland", shape=(256, 256), pixel_size=62.5)
                 truth = {"H": _sf_truth_H(runs[0], lt.variogram_lst)}
@@ -517,7 +550,8 @@ def _coverage(runs, name, truth):
 @pytest.mark.montecarlo
 @pytest.mark.parametrize("model", ["fbm", "mf", "cropland"])
 def test_interval_coverage_95(coverage_runs, model):
-    """Nominal 95 % intervals cover at 90-100 % (0.1 % binomial floor at 90 %), and are not
+    """Nominal 95 % intervals cover at 95 +- 5 %: no fewer hits than the 0.1 % binomial floor
+    of a true 95 % coverage (33 of 40), for every quantity (zeta(q), H, c1, c2), and are not
     uselessly wide: mean half-width <= 2.5 x the Monte-Carlo spread of the estimate."""
     runs, t = coverage_runs(model)
     R = len(runs)
@@ -535,12 +569,20 @@ def test_interval_coverage_95(coverage_runs, model):
     for m in ("c1", "c2"):
         truth = t.get(m, float(np.mean([float(d[m]) for d in runs])))
         checks.append((m, *_coverage(runs, m, truth)))
+
+    def spread(n, e):
+        """The estimate's spread: its sd over the R fits, or the generator's 400-field sd
+        where the truth gives one (the R = 40 sd has a relative error of 11 % or more:
+        the cascade's c1 gave 0.073 at R = 40 against 0.090 over 400 fields)."""
+        return max(e.std(ddof=1), t.get("sd", {}).get(n, 0.0))
+
     for n, h, e, ci in checks:  # the measured table (docs/estimators.md), shown with -s
         print(f"{model} {n}: coverage {h}/{R}, mean half-width / MC sd "
-              f"{np.mean(ci[:, 1] - ci[:, 0]) / 2 / e.std(ddof=1):.2f}, MC sd {e.std(ddof=1):.4f}")
-    floor = _binom_floor(R, 0.90)
+              f"{np.mean(ci[:, 1] - ci[:, 0]) / 2 / e.std(ddof=1):.2f}, MC sd {e.std(ddof=1):.4f}"
+              f", half-width / reference sd {np.mean(ci[:, 1] - ci[:, 0]) / 2 / spread(n, e):.2f}")
+    floor = _binom_floor(R, 0.95)
     bad = [(n, h) for n, h, _, _ in checks if h < floor]
-    wide = [(n, float(np.mean(ci[:, 1] - ci[:, 0]) / 2 / e.std(ddof=1)))
-            for n, _, e, ci in checks if np.mean(ci[:, 1] - ci[:, 0]) / 2 > 2.5 * e.std(ddof=1)]
+    wide = [(n, float(np.mean(ci[:, 1] - ci[:, 0]) / 2 / spread(n, e)))
+            for n, _, e, ci in checks if np.mean(ci[:, 1] - ci[:, 0]) / 2 > 2.5 * spread(n, e)]
     assert not bad, (model, bad, R, floor, [(n, h) for n, h, _, _ in checks])
     assert not wide, (model, wide)

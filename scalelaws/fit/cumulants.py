@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from scipy import stats as sps
 
 from scalelaws.core.estimate import percentile_interval
 from scalelaws.fit.backend import FieldBackend
@@ -103,16 +104,20 @@ def _wavelet_part(
     ``c2_raw``).
 
     Intervals: the leaders of the whole field are resampled in spatial blocks jointly across
-    octaves (:func:`scalelaws.fit.leaders._leader_block_bootstrap`); the replicates' percentile
-    interval is re-centred on the (corrected) estimate and its deviations widened by the fBm
-    spread ratio. See :func:`scalelaws.fit.fit_scaling` for the measured coverage.
+    octaves (:func:`scalelaws.fit.leaders._leader_block_bootstrap`); with ``calibrate`` the
+    interval is ``c +- z * t_sd * s`` (``s`` the replicates' standard deviation,
+    ``boot_sd``; ``t_sd`` the fBm ratio of Monte-Carlo to bootstrap spread, ``inflation``),
+    else the
+    replicates' percentile interval re-centred on the estimate. See
+    :func:`scalelaws.fit.fit_scaling` for the measured coverage.
     """
     be = backend if backend is not None else FieldBackend()
     out: dict[str, Any] = {"c1": np.nan, "c2": np.nan, "c1_ci": np.full(2, np.nan),
                            "c2_ci": np.full(2, np.nan), "j1": -1, "j2": -1,
                            "gamma": np.nan, "block": -1, "n_blocks": 0,
                            "inflation": np.ones(2), "bias": np.zeros(2),
-                           "c1_raw": np.nan, "c2_raw": np.nan, "wavelet": leader_wavelet}
+                           "c1_raw": np.nan, "c2_raw": np.nan, "wavelet": leader_wavelet,
+                           "boot_sd": np.full(2, np.nan)}
     # the counts n(j) do not depend on gamma: the first cascade (gamma = 1, the usual case)
     # only chooses the octaves, and is recomputed when the fit must start below octave 3
     js, n = be.leader_counts(da, leader_wavelet)
@@ -133,7 +138,8 @@ def _wavelet_part(
     else:
         log.info("c1, c2 intervals not computed: n_boot=%d", n_boot)
     fac, bias = np.ones(2), np.zeros(2)
-    if calibrate and n_calib >= 2:
+    calibrated = bool(calibrate and n_calib >= 2)
+    if calibrated:
         fac, bias = be.wavelet_calibration(da, H, j1, j2, gamma, n_calib,
                                            bootstrap=boot and c1b.size > 0,
                                            wavelet=leader_wavelet)
@@ -142,9 +148,15 @@ def _wavelet_part(
     out.update(c1=est[0], c2=est[1])
     if not boot:
         return out
+    z = sps.norm.ppf(0.5 + level / 2)
     for i, (name, cb) in enumerate((("c1", c1b), ("c2", c2b))):
         if np.isfinite(cb).sum() >= 2:
-            out[f"{name}_ci"] = est[i] + fac[i] * (percentile_interval(cb, level) - np.nanmedian(cb))
+            sd = float(np.nanstd(cb, ddof=1))
+            out["boot_sd"][i] = sd
+            if calibrated:  # fBm-calibrated normal interval: est +- z * t_sd * s (own s)
+                out[f"{name}_ci"] = est[i] + z * fac[i] * sd * np.array([-1.0, 1.0])
+            else:
+                out[f"{name}_ci"] = est[i] + percentile_interval(cb, level) - np.nanmedian(cb)
         else:
             log.warning("%s interval not computed: fewer than two blocks of %d px hold valid "
                         "leaders at octaves j=%d..%d", name, out["block"], j1, j2)
@@ -184,7 +196,8 @@ def leader_log_cumulants(
         Hurst exponent of the fBm bias calibration (e.g. the structure-function ``H``);
         NaN: 0.5.
     calibrate, n_calib
-        Bias-correct and widen on ``n_calib`` fBm fields of the same shape and mask.
+        Bias-correct and calibrate the width on ``2 * n_calib`` fBm fields (``n_calib`` circulant
+        embeddings) of the same shape and mask.
     leader_wavelet
         Orthogonal wavelet of the leaders (default :data:`LEADER_WAVELET`).
 
@@ -192,7 +205,8 @@ def leader_log_cumulants(
     -------
     dict
         ``c1``, ``c2`` (corrected), ``c1_ci``, ``c2_ci``, ``c1_raw``, ``c2_raw``, ``bias``
-        (removed from both), ``inflation``, ``j1``, ``j2``, ``gamma``, ``block``,
+        (removed from both), ``inflation`` (the fBm spread ratio ``t_sd``), ``boot_sd``
+        (the bootstrap standard deviations of ``c1``, ``c2``), ``j1``, ``j2``, ``gamma``, ``block``,
         ``n_blocks``; NaN estimates when fewer than two octaves hold valid leaders.
 
     """
