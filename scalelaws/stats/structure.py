@@ -771,44 +771,28 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
     if nr < 1 or ntheta < 1:
         raise InputError(f"nr and ntheta must be >= 1, got {nr}, {ntheta}")
     px = float(ds.attrs.get("pixel_size_x_m", 1.0))
-
     gy, gx = np.meshgrid(ly, lx, indexing="ij")
-    r = np.hypot(gy, gx)
     theta = np.degrees(np.arctan2(gy, gx)) % 180.0
     r_edges = np.linspace(0.5, L + 0.5, nr + 1)
     t_edges = np.linspace(0.0, 180.0, ntheta + 1)
-    rbin = np.digitize(r, r_edges) - 1  # -1 or nr: outside
-    tbin = np.minimum(np.digitize(theta, t_edges) - 1, ntheta - 1)
-    inside = (rbin >= 0) & (rbin < nr) & (r > 0)
-    # keep one of each +-lag pair: the map already holds only ly >= 0; on ly = 0 keep lx > 0
-    inside &= (gy > 0) | (gx > 0)
+    rbin, tbin, inside = _polar_bins(gy, gx, theta, r_edges, t_edges)
 
     S = ds["S"]
     cnt = ds["count"].astype(np.float64)
-    sums = (S * cnt).fillna(0.0)
     cnt0 = cnt.where(S.notnull().all("q"), 0.0) if "q" in S.dims else cnt
-    flat = np.ravel_multi_index((rbin[inside], tbin[inside]), (nr, ntheta))
-    onehot = np.zeros((nr * ntheta, r.size))
-    onehot[flat, np.flatnonzero(inside.ravel())] = 1.0
-    M = xr.DataArray(
-        onehot.reshape(nr, ntheta, *r.shape),
-        dims=("r", "theta", "ly", "lx"),
-        coords={"ly": ds["ly"].values, "lx": ds["lx"].values},
+    bin_sum, bin_cnt = _pool_bins(
+        ds, (S * cnt).fillna(0.0), cnt0, (rbin, tbin, inside), (nr, ntheta)
     )
-    bin_sum = xr.dot(sums, M, dim=["ly", "lx"])
-    bin_cnt = xr.dot(cnt0, M, dim=["ly", "lx"])
     r_c = 0.5 * (r_edges[:-1] + r_edges[1:])
     t_c = 0.5 * (t_edges[:-1] + t_edges[1:])
     S_pol = (bin_sum / bin_cnt.where(bin_cnt > 0)).assign_coords(r=r_c, theta=t_c)
     count_pol = bin_cnt.assign_coords(r=r_c, theta=t_c)
 
     # second-harmonic fit on the individual lags of each r bin
-    Sv = S.transpose(..., "q", "ly", "lx")
-    cv = cnt0.transpose(..., "ly", "lx")
     aniso, major = xr.apply_ufunc(
         _harmonic_fit,
-        Sv,
-        cv,
+        S.transpose(..., "q", "ly", "lx"),
+        cnt0.transpose(..., "ly", "lx"),
         input_core_dims=[["q", "ly", "lx"], ["ly", "lx"]],
         output_core_dims=[["q", "r"], ["q", "r"]],
         kwargs={"rbin": np.where(inside, rbin, -1), "theta": theta, "nr": nr},
@@ -816,7 +800,6 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
         output_dtypes=[np.float64, np.float64],
         dask_gufunc_kwargs={"output_sizes": {"r": nr}},
     )
-    units = S.attrs.get("units", "1")
     out = xr.Dataset(
         {
             "S": S_pol.transpose(..., "q", "r", "theta"),
@@ -826,6 +809,47 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
         }
     )
     out = out.assign_coords(r_m=("r", r_c * px), q=ds["q"].values)
+    _polar_attrs(out, ds, S.attrs.get("units", "1"))
+    return out
+
+
+def _polar_bins(
+    gy: np.ndarray, gx: np.ndarray, theta: np.ndarray, r_edges: np.ndarray, t_edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Radial and angular bin of every lag of the map, and which lags enter a bin."""
+    nr, ntheta = r_edges.size - 1, t_edges.size - 1
+    r = np.hypot(gy, gx)
+    rbin = np.digitize(r, r_edges) - 1  # -1 or nr: outside
+    tbin = np.minimum(np.digitize(theta, t_edges) - 1, ntheta - 1)
+    inside = (rbin >= 0) & (rbin < nr) & (r > 0)
+    # keep one of each +-lag pair: the map already holds only ly >= 0; on ly = 0 keep lx > 0
+    inside &= (gy > 0) | (gx > 0)
+    return rbin, tbin, inside
+
+
+def _pool_bins(
+    ds: xr.Dataset,
+    sums: xr.DataArray,
+    cnt0: xr.DataArray,
+    bins: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shape: tuple[int, int],
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Sum ``sums`` and ``cnt0`` over the lags of every ``(r, theta)`` bin (one-hot product)."""
+    rbin, tbin, inside = bins
+    nr, ntheta = shape
+    flat = np.ravel_multi_index((rbin[inside], tbin[inside]), (nr, ntheta))
+    onehot = np.zeros((nr * ntheta, rbin.size))
+    onehot[flat, np.flatnonzero(inside.ravel())] = 1.0
+    M = xr.DataArray(
+        onehot.reshape(nr, ntheta, *rbin.shape),
+        dims=("r", "theta", "ly", "lx"),
+        coords={"ly": ds["ly"].values, "lx": ds["lx"].values},
+    )
+    return xr.dot(sums, M, dim=["ly", "lx"]), xr.dot(cnt0, M, dim=["ly", "lx"])
+
+
+def _polar_attrs(out: xr.Dataset, ds: xr.Dataset, units: str) -> None:
+    """Set the variable, coordinate and global attributes of the :func:`polar_view` result."""
     out["S"].attrs = cf.attrs("structure function per lag length and direction", units)
     out["count"].attrs = cf.attrs("number of valid pairs in the bin", "1")
     out["anisotropy"].attrs = cf.attrs(
@@ -840,7 +864,6 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
         "(increasing row index)", "degree")
     out.attrs = dict(ds.attrs)
     out.attrs["title"] = f"polar view of {ds.attrs.get('title', 'a structure-function lag map')}"
-    return out
 
 
 def _harmonic_fit(
