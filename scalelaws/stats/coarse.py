@@ -602,49 +602,12 @@ def lst_ndvi_relation_many(
     """
     if not 0 < level < 1:
         raise InputError(f"level must lie in (0, 1), got {level}")
-    Ms, ids, pss = [], [], []
-    fs: list[int] | None = None
-    for i, p in enumerate(pairs):
-        lst, ndvi, pid = _pair_fields(p)
-        lst, ndvi, ps = _check_common(lst, ndvi, method, max_missing)
-        if fs is None:
-            fs = _check_factors(factors, lst.shape)
-        Ms.append(_relation_moments(lst, ndvi, fs, method, max_missing, _mask_classes(None,
-                                                                                       lst))[0])
-        ids.append(pid if pid is not None else i)
-        pss.append(ps)
-    if not Ms:
-        raise InputError("no pairs given")
-    if np.ptp(pss) > 1e-3 * max(pss):
-        raise InputError(f"pairs have different pixel sizes ({min(pss):g}-{max(pss):g} m)")
-    assert fs is not None
-    M = np.stack(Ms)  # (pair, scale, 6)
+    M, ids, pss, fs = _scene_moments(pairs, factors, method, max_missing)
     per = _stats_from_moments(M, error_ratio, level)
-
-    def pooled(Mp: np.ndarray) -> dict[str, np.ndarray]:
-        # Mp (..., pair, scale, 6): within-scene moments summed over scenes
-        n = Mp[..., 0].sum(axis=-2)
-        sxx, syy, sxy = (Mp[..., j].sum(axis=-2) for j in (3, 4, 5))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return {"slope_ols": sxy / sxx, "slope_tls": _tls_slope(sxx, syy, sxy, error_ratio),
-                    "corr": sxy / np.sqrt(sxx * syy), "n": n}
-
-    P = pooled(M)
+    P = _pooled_stats(M, error_ratio)
     med = np.nanmedian(per["slope_ols"], axis=0)
     avg = np.nanmean(per["slope_ols"], axis=0)
-    alpha = 1.0 - level
-    cis = {k: np.full((len(fs), 2), np.nan) for k in ("slope_ols", "slope_tls", "corr",
-                                                     "slope_ols_median", "slope_ols_mean")}
-    n_pair = M.shape[0]
-    if n_boot > 0 and n_pair >= 2:
-        g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        idx = g.integers(0, n_pair, size=(int(n_boot), n_pair))
-        Pb = pooled(M[idx])
-        Pb["slope_ols_median"] = np.nanmedian(per["slope_ols"][idx], axis=1)
-        Pb["slope_ols_mean"] = np.nanmean(per["slope_ols"][idx], axis=1)
-        for k in cis:
-            cis[k] = np.stack([np.nanquantile(Pb[k], alpha / 2, axis=0),
-                               np.nanquantile(Pb[k], 1 - alpha / 2, axis=0)], axis=-1)
+    cis = _cluster_bootstrap(M, per["slope_ols"], error_ratio, n_boot, level, rng)
     ci_name = f"{100 * level:g} % cluster-bootstrap percentile interval (scenes resampled)"
     data = {
         "slope_ols": ("scale", P["slope_ols"], cf.attrs("pooled within-scene OLS slope "
@@ -684,6 +647,69 @@ def lst_ndvi_relation_many(
                "history": cf.history("scalelaws.stats.coarse.lst_ndvi_relation_many"),
                "source": "", "lst_method": method, "tls": _tls_doc(error_ratio),
                "pooling": "within-scene (scene means removed); cluster bootstrap over scenes",
-               "n_pairs": int(n_pair), "n_boot": int(n_boot), "level": float(level),
+               "n_pairs": int(M.shape[0]), "n_boot": int(n_boot), "level": float(level),
                "max_missing": float(max_missing)},
     )
+
+
+def _scene_moments(
+    pairs: Iterable[Any], factors: Sequence[int], method: str, max_missing: float
+) -> tuple[np.ndarray, list[Any], list[float], list[int]]:
+    """Within-scene moments ``(pair, scale, 6)`` of every pair, their ids, pixel sizes, factors."""
+    Ms, ids, pss = [], [], []
+    fs: list[int] | None = None
+    for i, p in enumerate(pairs):
+        lst, ndvi, pid = _pair_fields(p)
+        lst, ndvi, ps = _check_common(lst, ndvi, method, max_missing)
+        if fs is None:
+            fs = _check_factors(factors, lst.shape)
+        Ms.append(_relation_moments(lst, ndvi, fs, method, max_missing, _mask_classes(None,
+                                                                                       lst))[0])
+        ids.append(pid if pid is not None else i)
+        pss.append(ps)
+    if not Ms:
+        raise InputError("no pairs given")
+    if np.ptp(pss) > 1e-3 * max(pss):
+        raise InputError(f"pairs have different pixel sizes ({min(pss):g}-{max(pss):g} m)")
+    assert fs is not None
+    return np.stack(Ms), ids, pss, fs
+
+
+def _pooled_stats(Mp: np.ndarray, error_ratio: float | None) -> dict[str, np.ndarray]:
+    """Pooled OLS/TLS slopes, correlation and ``n`` from moments ``Mp`` (..., pair, scale, 6).
+
+    The within-scene moments are summed over the ``pair`` axis.
+    """
+    n = Mp[..., 0].sum(axis=-2)
+    sxx, syy, sxy = (Mp[..., j].sum(axis=-2) for j in (3, 4, 5))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"slope_ols": sxy / sxx, "slope_tls": _tls_slope(sxx, syy, sxy, error_ratio),
+                "corr": sxy / np.sqrt(sxx * syy), "n": n}
+
+
+def _cluster_bootstrap(
+    M: np.ndarray,
+    slope_per_pair: np.ndarray,
+    error_ratio: float | None,
+    n_boot: int,
+    level: float,
+    rng: RngLike,
+) -> dict[str, np.ndarray]:
+    """Percentile intervals ``(scale, bound)`` of the pooled statistics, scenes resampled.
+
+    NaN intervals when ``n_boot`` is 0 or there is a single scene.
+    """
+    alpha = 1.0 - level
+    cis = {k: np.full((M.shape[1], 2), np.nan) for k in ("slope_ols", "slope_tls", "corr",
+                                                        "slope_ols_median", "slope_ols_mean")}
+    n_pair = M.shape[0]
+    if n_boot > 0 and n_pair >= 2:
+        g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        idx = g.integers(0, n_pair, size=(int(n_boot), n_pair))
+        Pb = _pooled_stats(M[idx], error_ratio)
+        Pb["slope_ols_median"] = np.nanmedian(slope_per_pair[idx], axis=1)
+        Pb["slope_ols_mean"] = np.nanmean(slope_per_pair[idx], axis=1)
+        for k in cis:
+            cis[k] = np.stack([np.nanquantile(Pb[k], alpha / 2, axis=0),
+                               np.nanquantile(Pb[k], 1 - alpha / 2, axis=0)], axis=-1)
+    return cis
