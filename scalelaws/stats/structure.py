@@ -400,7 +400,8 @@ def structure_function(
     spatial = ("ly", "lx") if direction == "map" else ("lag",)
     data_vars = _sf_variables(*sums, da, q_user, direction, spatial, signed)
     ds = _sf_coords(xr.Dataset(data_vars), da, q_user, lag_arr, direction, py, px)
-    ds.attrs = _sf_attrs(da, q_user, lag_arr, direction, py, px)
+    call = f"q={q_user.tolist()}, direction={direction!r}, lags={lag_arr.tolist()}"
+    ds.attrs = _sf_attrs(da, call, direction, py, px)
     if not hasattr(ds["count"].data, "dask") and int(ds["count"].max()) == 0:
         log.warning("no valid pair of pixels at any lag: every statistic is NaN")
     return ds
@@ -584,22 +585,13 @@ def _sf_coords(
     return ds
 
 
-def _sf_attrs(
-    da: xr.DataArray,
-    q_user: np.ndarray,
-    lag_arr: np.ndarray,
-    direction: str,
-    py: float,
-    px: float,
-) -> dict[str, Any]:
-    """Global attributes of the :func:`structure_function` Dataset."""
+def _sf_attrs(da: xr.DataArray, call: str, direction: str, py: float, px: float) -> dict[str, Any]:
+    """Global attributes of the :func:`structure_function` Dataset (``call``: its arguments)."""
     from scalelaws import __version__
 
     return {
         "title": f"structure functions of {_field_name(da)}",
-        "history": cf.history(
-            f"scalelaws {__version__} structure_function(q={q_user.tolist()}, "
-            f"direction={direction!r}, lags={lag_arr.tolist()})"),
+        "history": cf.history(f"scalelaws {__version__} structure_function({call})"),
         "source": str(da.attrs.get("source", "")),
         "Conventions": cf.CONVENTIONS,
         "direction": direction,
