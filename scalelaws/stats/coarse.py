@@ -148,43 +148,17 @@ def coarse_grain_stats(
 
     ps = float(pixel_size(da))
     fs = _check_factors(factors, da.shape)
-    edges = None
-    if bins is not None:
-        if np.ndim(bins) == 0:
-            nb = int(bins)
-            if nb < 1:
-                raise InputError(f"bins must be a positive integer or edges, got {bins!r}")
-            vals = da.values[np.isfinite(da.values)]
-            lo, hi = float(vals.min()), float(vals.max())
-            if hi <= lo:
-                hi = lo + 1.0
-            edges = np.linspace(lo, hi, nb + 1)
-        else:
-            edges = np.asarray(bins, dtype=float)
-            if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-                raise InputError("bin edges must be a strictly increasing 1-D sequence")
+    edges = _histogram_edges(da, bins)
     rows: dict[str, list[float]] = {k: [] for k in
                                     ("mean", "variance", "skewness", "flatness", "n_valid")}
     hists = []
     for f in fs:
         v = np.asarray(_coarsen(da, f, method, max_missing).values, dtype=float)
         v = v[np.isfinite(v)]
-        n = v.size
-        rows["n_valid"].append(n)
-        if n == 0:
-            for key in ("mean", "variance", "skewness", "flatness"):
-                rows[key].append(np.nan)
-        else:
-            m = v.mean()
-            d = v - m
-            m2 = np.mean(d**2)
-            rows["mean"].append(m)
-            rows["variance"].append(d @ d / (n - 1) if n > 1 else np.nan)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rows["skewness"].append(np.mean(d**3) / m2**1.5 if m2 > 0 else np.nan)
-                rows["flatness"].append(np.mean(d**4) / m2**2 if m2 > 0 else np.nan)
+        for key, val in _one_point_stats(v).items():
+            rows[key].append(val)
         if edges is not None:
-            h = (np.histogram(v, bins=edges, density=True)[0] if n
+            h = (np.histogram(v, bins=edges, density=True)[0] if v.size
                  else np.full(edges.size - 1, np.nan))
             hists.append(h)
     units = str(da.attrs.get("units", "1"))
@@ -217,6 +191,44 @@ def coarse_grain_stats(
                "source": str(da.attrs.get("source", "")), "method": method,
                "max_missing": float(max_missing), "pixel_size_m": ps},
     )
+
+
+def _histogram_edges(da: xr.DataArray, bins: int | Sequence[float] | None) -> np.ndarray | None:
+    """Histogram bin edges: ``bins`` equal bins over the field's range, or the given edges."""
+    if bins is None:
+        return None
+    if np.ndim(bins) == 0:
+        nb = int(bins)  # type: ignore[arg-type]
+        if nb < 1:
+            raise InputError(f"bins must be a positive integer or edges, got {bins!r}")
+        vals = da.values[np.isfinite(da.values)]
+        lo, hi = float(vals.min()), float(vals.max())
+        if hi <= lo:
+            hi = lo + 1.0
+        return np.linspace(lo, hi, nb + 1)
+    edges = np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        raise InputError("bin edges must be a strictly increasing 1-D sequence")
+    return edges
+
+
+def _one_point_stats(v: np.ndarray) -> dict[str, float]:
+    """Mean, variance (ddof=1), skewness, flatness and count of the valid values ``v``."""
+    n = v.size
+    if n == 0:
+        return {"n_valid": n, **{key: np.nan for key in ("mean", "variance", "skewness",
+                                                         "flatness")}}
+    m = v.mean()
+    d = v - m
+    m2 = np.mean(d**2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "n_valid": n,
+            "mean": m,
+            "variance": d @ d / (n - 1) if n > 1 else np.nan,
+            "skewness": np.mean(d**3) / m2**1.5 if m2 > 0 else np.nan,
+            "flatness": np.mean(d**4) / m2**2 if m2 > 0 else np.nan,
+        }
 
 
 # --------------------------------------------------------------------------------------------
