@@ -148,43 +148,17 @@ def coarse_grain_stats(
 
     ps = float(pixel_size(da))
     fs = _check_factors(factors, da.shape)
-    edges = None
-    if bins is not None:
-        if np.ndim(bins) == 0:
-            nb = int(bins)
-            if nb < 1:
-                raise InputError(f"bins must be a positive integer or edges, got {bins!r}")
-            vals = da.values[np.isfinite(da.values)]
-            lo, hi = float(vals.min()), float(vals.max())
-            if hi <= lo:
-                hi = lo + 1.0
-            edges = np.linspace(lo, hi, nb + 1)
-        else:
-            edges = np.asarray(bins, dtype=float)
-            if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-                raise InputError("bin edges must be a strictly increasing 1-D sequence")
+    edges = _histogram_edges(da, bins)
     rows: dict[str, list[float]] = {k: [] for k in
                                     ("mean", "variance", "skewness", "flatness", "n_valid")}
     hists = []
     for f in fs:
         v = np.asarray(_coarsen(da, f, method, max_missing).values, dtype=float)
         v = v[np.isfinite(v)]
-        n = v.size
-        rows["n_valid"].append(n)
-        if n == 0:
-            for key in ("mean", "variance", "skewness", "flatness"):
-                rows[key].append(np.nan)
-        else:
-            m = v.mean()
-            d = v - m
-            m2 = np.mean(d**2)
-            rows["mean"].append(m)
-            rows["variance"].append(d @ d / (n - 1) if n > 1 else np.nan)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rows["skewness"].append(np.mean(d**3) / m2**1.5 if m2 > 0 else np.nan)
-                rows["flatness"].append(np.mean(d**4) / m2**2 if m2 > 0 else np.nan)
+        for key, val in _one_point_stats(v).items():
+            rows[key].append(val)
         if edges is not None:
-            h = (np.histogram(v, bins=edges, density=True)[0] if n
+            h = (np.histogram(v, bins=edges, density=True)[0] if v.size
                  else np.full(edges.size - 1, np.nan))
             hists.append(h)
     units = str(da.attrs.get("units", "1"))
@@ -217,6 +191,44 @@ def coarse_grain_stats(
                "source": str(da.attrs.get("source", "")), "method": method,
                "max_missing": float(max_missing), "pixel_size_m": ps},
     )
+
+
+def _histogram_edges(da: xr.DataArray, bins: int | Sequence[float] | None) -> np.ndarray | None:
+    """Histogram bin edges: ``bins`` equal bins over the field's range, or the given edges."""
+    if bins is None:
+        return None
+    if np.ndim(bins) == 0:
+        nb = int(bins)  # type: ignore[arg-type]
+        if nb < 1:
+            raise InputError(f"bins must be a positive integer or edges, got {bins!r}")
+        vals = da.values[np.isfinite(da.values)]
+        lo, hi = float(vals.min()), float(vals.max())
+        if hi <= lo:
+            hi = lo + 1.0
+        return np.linspace(lo, hi, nb + 1)
+    edges = np.asarray(bins, dtype=float)
+    if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+        raise InputError("bin edges must be a strictly increasing 1-D sequence")
+    return edges
+
+
+def _one_point_stats(v: np.ndarray) -> dict[str, float]:
+    """Mean, variance (ddof=1), skewness, flatness and count of the valid values ``v``."""
+    n = v.size
+    if n == 0:
+        return {"n_valid": n, **{key: np.nan for key in ("mean", "variance", "skewness",
+                                                         "flatness")}}
+    m = v.mean()
+    d = v - m
+    m2 = np.mean(d**2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "n_valid": n,
+            "mean": m,
+            "variance": d @ d / (n - 1) if n > 1 else np.nan,
+            "skewness": np.mean(d**3) / m2**1.5 if m2 > 0 else np.nan,
+            "flatness": np.mean(d**4) / m2**2 if m2 > 0 else np.nan,
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -602,49 +614,12 @@ def lst_ndvi_relation_many(
     """
     if not 0 < level < 1:
         raise InputError(f"level must lie in (0, 1), got {level}")
-    Ms, ids, pss = [], [], []
-    fs: list[int] | None = None
-    for i, p in enumerate(pairs):
-        lst, ndvi, pid = _pair_fields(p)
-        lst, ndvi, ps = _check_common(lst, ndvi, method, max_missing)
-        if fs is None:
-            fs = _check_factors(factors, lst.shape)
-        Ms.append(_relation_moments(lst, ndvi, fs, method, max_missing, _mask_classes(None,
-                                                                                       lst))[0])
-        ids.append(pid if pid is not None else i)
-        pss.append(ps)
-    if not Ms:
-        raise InputError("no pairs given")
-    if np.ptp(pss) > 1e-3 * max(pss):
-        raise InputError(f"pairs have different pixel sizes ({min(pss):g}-{max(pss):g} m)")
-    assert fs is not None
-    M = np.stack(Ms)  # (pair, scale, 6)
+    M, ids, pss, fs = _scene_moments(pairs, factors, method, max_missing)
     per = _stats_from_moments(M, error_ratio, level)
-
-    def pooled(Mp: np.ndarray) -> dict[str, np.ndarray]:
-        # Mp (..., pair, scale, 6): within-scene moments summed over scenes
-        n = Mp[..., 0].sum(axis=-2)
-        sxx, syy, sxy = (Mp[..., j].sum(axis=-2) for j in (3, 4, 5))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return {"slope_ols": sxy / sxx, "slope_tls": _tls_slope(sxx, syy, sxy, error_ratio),
-                    "corr": sxy / np.sqrt(sxx * syy), "n": n}
-
-    P = pooled(M)
+    P = _pooled_stats(M, error_ratio)
     med = np.nanmedian(per["slope_ols"], axis=0)
     avg = np.nanmean(per["slope_ols"], axis=0)
-    alpha = 1.0 - level
-    cis = {k: np.full((len(fs), 2), np.nan) for k in ("slope_ols", "slope_tls", "corr",
-                                                     "slope_ols_median", "slope_ols_mean")}
-    n_pair = M.shape[0]
-    if n_boot > 0 and n_pair >= 2:
-        g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        idx = g.integers(0, n_pair, size=(int(n_boot), n_pair))
-        Pb = pooled(M[idx])
-        Pb["slope_ols_median"] = np.nanmedian(per["slope_ols"][idx], axis=1)
-        Pb["slope_ols_mean"] = np.nanmean(per["slope_ols"][idx], axis=1)
-        for k in cis:
-            cis[k] = np.stack([np.nanquantile(Pb[k], alpha / 2, axis=0),
-                               np.nanquantile(Pb[k], 1 - alpha / 2, axis=0)], axis=-1)
+    cis = _cluster_bootstrap(M, per["slope_ols"], error_ratio, n_boot, level, rng)
     ci_name = f"{100 * level:g} % cluster-bootstrap percentile interval (scenes resampled)"
     data = {
         "slope_ols": ("scale", P["slope_ols"], cf.attrs("pooled within-scene OLS slope "
@@ -684,6 +659,69 @@ def lst_ndvi_relation_many(
                "history": cf.history("scalelaws.stats.coarse.lst_ndvi_relation_many"),
                "source": "", "lst_method": method, "tls": _tls_doc(error_ratio),
                "pooling": "within-scene (scene means removed); cluster bootstrap over scenes",
-               "n_pairs": int(n_pair), "n_boot": int(n_boot), "level": float(level),
+               "n_pairs": int(M.shape[0]), "n_boot": int(n_boot), "level": float(level),
                "max_missing": float(max_missing)},
     )
+
+
+def _scene_moments(
+    pairs: Iterable[Any], factors: Sequence[int], method: str, max_missing: float
+) -> tuple[np.ndarray, list[Any], list[float], list[int]]:
+    """Within-scene moments ``(pair, scale, 6)`` of every pair, their ids, pixel sizes, factors."""
+    Ms, ids, pss = [], [], []
+    fs: list[int] | None = None
+    for i, p in enumerate(pairs):
+        lst, ndvi, pid = _pair_fields(p)
+        lst, ndvi, ps = _check_common(lst, ndvi, method, max_missing)
+        if fs is None:
+            fs = _check_factors(factors, lst.shape)
+        Ms.append(_relation_moments(lst, ndvi, fs, method, max_missing, _mask_classes(None,
+                                                                                       lst))[0])
+        ids.append(pid if pid is not None else i)
+        pss.append(ps)
+    if not Ms:
+        raise InputError("no pairs given")
+    if np.ptp(pss) > 1e-3 * max(pss):
+        raise InputError(f"pairs have different pixel sizes ({min(pss):g}-{max(pss):g} m)")
+    assert fs is not None
+    return np.stack(Ms), ids, pss, fs
+
+
+def _pooled_stats(Mp: np.ndarray, error_ratio: float | None) -> dict[str, np.ndarray]:
+    """Pooled OLS/TLS slopes, correlation and ``n`` from moments ``Mp`` (..., pair, scale, 6).
+
+    The within-scene moments are summed over the ``pair`` axis.
+    """
+    n = Mp[..., 0].sum(axis=-2)
+    sxx, syy, sxy = (Mp[..., j].sum(axis=-2) for j in (3, 4, 5))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"slope_ols": sxy / sxx, "slope_tls": _tls_slope(sxx, syy, sxy, error_ratio),
+                "corr": sxy / np.sqrt(sxx * syy), "n": n}
+
+
+def _cluster_bootstrap(
+    M: np.ndarray,
+    slope_per_pair: np.ndarray,
+    error_ratio: float | None,
+    n_boot: int,
+    level: float,
+    rng: RngLike,
+) -> dict[str, np.ndarray]:
+    """Percentile intervals ``(scale, bound)`` of the pooled statistics, scenes resampled.
+
+    NaN intervals when ``n_boot`` is 0 or there is a single scene.
+    """
+    alpha = 1.0 - level
+    cis = {k: np.full((M.shape[1], 2), np.nan) for k in ("slope_ols", "slope_tls", "corr",
+                                                        "slope_ols_median", "slope_ols_mean")}
+    n_pair = M.shape[0]
+    if n_boot > 0 and n_pair >= 2:
+        g = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        idx = g.integers(0, n_pair, size=(int(n_boot), n_pair))
+        Pb = _pooled_stats(M[idx], error_ratio)
+        Pb["slope_ols_median"] = np.nanmedian(slope_per_pair[idx], axis=1)
+        Pb["slope_ols_mean"] = np.nanmean(slope_per_pair[idx], axis=1)
+        for k in cis:
+            cis[k] = np.stack([np.nanquantile(Pb[k], alpha / 2, axis=0),
+                               np.nanquantile(Pb[k], 1 - alpha / 2, axis=0)], axis=-1)
+    return cis

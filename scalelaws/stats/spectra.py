@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -299,6 +300,46 @@ def power_spectrum(
     """
     da = _as_field(da)
     src = da.attrs.get("source")
+    _check_spectrum_args(taper, detrend, max_missing, fill, tukey_alpha, src)
+    ny, nx = da.shape[-2:]
+    if min(ny, nx) < 8:
+        raise ScaleRangeError(f"field of {ny} x {nx} pixels is too small for a spectrum", src)
+    dx = pixel_size(da, default=1.0)
+    bins = _radial_bins(ny, nx, dx, nbins, src)
+    in_fit, fit_desc = _fit_bins(bins.k_mean, dx, fit_range, src)
+    window = taper_window((ny, nx), taper, tukey_alpha=tukey_alpha)
+    values = np.asarray(da.values, dtype=np.float64)
+    P, scal = _binned_spectra(values, bins, in_fit, dx=dx, window=window, detrend=detrend,
+                              max_missing=max_missing, src=src, fill=fill)
+    ds = _spectrum_dataset(da, P, scal, bins, in_fit)
+    wl_fit = 1.0 / bins.k_mean[in_fit]
+    ds.attrs = {
+        "title": "radially averaged power spectrum",
+        "Conventions": cf.CONVENTIONS,
+        "history": cf.history(
+            f"scalelaws.stats.power_spectrum(taper={taper!r}, detrend={detrend!r}, "
+            f"nbins={bins.nbins}, fit_range={fit_range})"),
+        "source": str(src) if src is not None else "",
+        "taper": taper if taper != "tukey" else f"tukey(alpha={tukey_alpha})",
+        "detrend": detrend,
+        "normalisation": "P = dx**2 |FFT(w x)|**2 / sum(w**2); "
+        "sum_k P dkx dky = sum(w**2 x**2) / sum(w**2)",
+        "dk2": 1.0 / (ny * nx * dx * dx),
+        "pixel_size_m": dx,
+        "fit": "WLS of log10 P on log10 k, weights count(k) (statsmodels)",
+        "fit_range_m": [float(wl_fit.min()), float(wl_fit.max())],
+        "fit_range_rule": fit_desc,
+        "max_missing": max_missing,
+        "fill": fill,
+    }
+    log.debug("power_spectrum: %d bins, beta=%s", bins.k_mean.size, ds["beta"].values)
+    return ds
+
+
+def _check_spectrum_args(
+    taper: str, detrend: str, max_missing: float, fill: str, tukey_alpha: float, src: str | None
+) -> None:
+    """Raise :class:`~scalelaws.errors.InputError` on a bad option of :func:`power_spectrum`."""
     if taper not in _TAPERS:
         raise InputError(f"taper must be one of {_TAPERS}, got {taper!r}", src)
     if detrend not in _DETRENDS:
@@ -309,11 +350,28 @@ def power_spectrum(
         raise InputError(f"fill must be 'laplace' or 'mask', got {fill!r}", src)
     if not 0.0 <= tukey_alpha <= 1.0:
         raise InputError(f"tukey_alpha must lie in [0, 1], got {tukey_alpha}", src)
-    ny, nx = da.shape[-2:]
-    if min(ny, nx) < 8:
-        raise ScaleRangeError(f"field of {ny} x {nx} pixels is too small for a spectrum", src)
-    dx = pixel_size(da, default=1.0)
 
+
+class _RadialBins(NamedTuple):
+    """Logarithmic bins of the wavenumber magnitude over the ``rfft2`` half plane."""
+
+    nbins: int
+    use: np.ndarray  # flat half-plane modes in a bin (k != 0)
+    fi: np.ndarray  # bin of each used mode
+    mult: np.ndarray  # weight of each used mode (1 or 2: its mirror in the other half plane)
+    keep: np.ndarray  # non-empty bins
+    count: np.ndarray  # modes per non-empty bin (full plane)
+    k_mean: np.ndarray  # mean |k| of the modes of each non-empty bin
+
+    def average(self, p2: np.ndarray) -> np.ndarray:
+        """Mean of the half-plane values ``p2`` over the modes of each non-empty bin."""
+        psum = np.bincount(self.fi, weights=self.mult * p2.ravel()[self.use],
+                           minlength=self.nbins)
+        return psum[self.keep] / self.count
+
+
+def _radial_bins(ny: int, nx: int, dx: float, nbins: int | None, src: str | None) -> _RadialBins:
+    """Bin the non-zero wavenumbers from the fundamental to the corner (default density)."""
     kmag, mult = _wavenumbers(ny, nx, dx)
     k_lo = 1.0 / (max(ny, nx) * dx)
     k_hi = float(kmag.max())
@@ -333,8 +391,13 @@ def power_spectrum(
     ksum = np.bincount(fi, weights=mult_flat * kmag.ravel()[use], minlength=nbins)
     keep = count > 0
     count_k = count[keep]
-    k_mean = ksum[keep] / count_k
+    return _RadialBins(nbins, use, fi, mult_flat, keep, count_k, ksum[keep] / count_k)
 
+
+def _fit_bins(
+    k_mean: np.ndarray, dx: float, fit_range: tuple[float, float] | None, src: str | None
+) -> tuple[np.ndarray, str]:
+    """Return the bins of the slope fit (default rule or ``fit_range``) and their description."""
     k_nyq = 1.0 / (2.0 * dx)
     if fit_range is None:
         in_fit = (np.arange(k_mean.size) >= 2) & (k_mean <= k_nyq / 4.0)
@@ -352,24 +415,36 @@ def power_spectrum(
             f"only {int(in_fit.sum())} wavenumber bins in the fit range ({fit_desc}); need 3",
             src,
         )
+    return in_fit, fit_desc
 
-    window = taper_window((ny, nx), taper, tukey_alpha=tukey_alpha)
-    lead_dims = da.dims[:-2]
-    lead_shape = da.shape[:-2]
-    values = np.asarray(da.values, dtype=np.float64)
-    P = np.empty((*lead_shape, k_mean.size))
+
+def _binned_spectra(
+    values: np.ndarray, bins: _RadialBins, in_fit: np.ndarray, *, dx: float, window: np.ndarray,
+    detrend: str, max_missing: float, src: str | None, fill: str,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Binned spectrum ``P`` and the per-slice scalars (beta, ..., variance) of every 2-D slice."""
+    lead_shape = values.shape[:-2]
+    P = np.empty((*lead_shape, bins.k_mean.size))
     scal = {n: np.empty(lead_shape) for n in ("beta", "beta_se", "log10_P_intercept", "P0",
                                               "variance")}
     for idx in np.ndindex(*lead_shape):
         p2, p0, var = _spectrum_2d(values[idx], dx, window, detrend, max_missing, src, fill)
-        psum = np.bincount(fi, weights=mult_flat * p2.ravel()[use], minlength=nbins)
-        pk = psum[keep] / count_k
+        pk = bins.average(p2)
         P[idx] = pk
-        beta, se, icpt = _fit_beta(k_mean, pk, count_k, in_fit)
+        beta, se, icpt = _fit_beta(bins.k_mean, pk, bins.count, in_fit)
         scal["beta"][idx], scal["beta_se"][idx] = beta, se
         scal["log10_P_intercept"][idx] = icpt
         scal["P0"][idx], scal["variance"][idx] = p0, var
+    return P, scal
 
+
+def _spectrum_dataset(
+    da: xr.DataArray, P: np.ndarray, scal: dict[str, np.ndarray], bins: _RadialBins,
+    in_fit: np.ndarray,
+) -> xr.Dataset:
+    """Variables and coordinates (with attributes) of :func:`power_spectrum`."""
+    lead_dims = da.dims[:-2]
+    k_mean = bins.k_mean
     units = str(da.attrs.get("units", "1"))
     coords = _lead_coords(da)
     coords.update({"k": k_mean, "wavelength_m": ("k", 1.0 / k_mean)})
@@ -381,7 +456,7 @@ def power_spectrum(
     for key, arr, dims, long_name, u in (
         ("P", P, (*lead_dims, "k"), "radially averaged 2-D power spectral density (two-sided)",
          psd_units),
-        ("count", count_k, ("k",), "number of Fourier modes in the bin (full wavenumber plane)",
+        ("count", bins.count, ("k",), "number of Fourier modes in the bin (full wavenumber plane)",
          "1"),
         ("in_fit", in_fit, ("k",), "bin used in the slope fit", "1"),
         ("beta", scal["beta"], lead_dims,
@@ -396,26 +471,4 @@ def power_spectrum(
          "= integral of P over the wavenumber plane", f"({units})2"),
     ):
         ds[key] = xr.DataArray(arr, dims=dims, attrs=cf.attrs(long_name, u))
-    dk2 = 1.0 / (ny * nx * dx * dx)
-    wl_fit = 1.0 / k_mean[in_fit]
-    ds.attrs = {
-        "title": "radially averaged power spectrum",
-        "Conventions": cf.CONVENTIONS,
-        "history": cf.history(
-            f"scalelaws.stats.power_spectrum(taper={taper!r}, detrend={detrend!r}, "
-            f"nbins={nbins}, fit_range={fit_range})"),
-        "source": str(src) if src is not None else "",
-        "taper": taper if taper != "tukey" else f"tukey(alpha={tukey_alpha})",
-        "detrend": detrend,
-        "normalisation": "P = dx**2 |FFT(w x)|**2 / sum(w**2); "
-        "sum_k P dkx dky = sum(w**2 x**2) / sum(w**2)",
-        "dk2": dk2,
-        "pixel_size_m": dx,
-        "fit": "WLS of log10 P on log10 k, weights count(k) (statsmodels)",
-        "fit_range_m": [float(wl_fit.min()), float(wl_fit.max())],
-        "fit_range_rule": fit_desc,
-        "max_missing": max_missing,
-        "fill": fill,
-    }
-    log.debug("power_spectrum: %d bins, beta=%s", k_mean.size, ds["beta"].values)
     return ds

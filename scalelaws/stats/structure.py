@@ -384,89 +384,133 @@ def structure_function(
         raise InputError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
     da = _as_dataarray(da)
     ydim, xdim = _spatial_dims(da)
-    ny, nx = int(da.sizes[ydim]), int(da.sizes[xdim])
     q_user = _check_q(q)
     q_all = np.union1d(q_user, _INTERNAL_Q)
+    lag_arr = _select_lags(da, ydim, xdim, lags, direction, max_lag)
+    if not hasattr(da.data, "dask") and bool(np.isnan(np.asarray(da.data)).all()):
+        raise AllNaNError("every pixel of the field is NaN", _source(da))
+    py, px = _pixel_steps(da, ydim, xdim, direction)
+    dys, dxs, grid = _lag_offsets(lag_arr, direction)
+    log.debug(
+        "structure_function: %s, %d x %d px, %d offsets, q=%s",
+        direction, da.sizes[ydim], da.sizes[xdim], dys.size, q_all,
+    )
+    raw = _raw_sums(da, ydim, xdim, dys, dxs, q_all)
+    sums = _sums_on_lags(raw, q_all, lag_arr, direction, grid)
+    spatial = ("ly", "lx") if direction == "map" else ("lag",)
+    data_vars = _sf_variables(*sums, da, q_user, direction, spatial, signed)
+    ds = _sf_coords(xr.Dataset(data_vars), da, q_user, lag_arr, direction, py, px)
+    call = f"q={q_user.tolist()}, direction={direction!r}, lags={lag_arr.tolist()}"
+    ds.attrs = _sf_attrs(da, call, direction, py, px)
+    if not hasattr(ds["count"].data, "dask") and int(ds["count"].max()) == 0:
+        log.warning("no valid pair of pixels at any lag: every statistic is NaN")
+    return ds
 
+
+def _select_lags(
+    da: xr.DataArray,
+    ydim: Hashable,
+    xdim: Hashable,
+    lags: Any,
+    direction: str,
+    max_lag: int | None,
+) -> np.ndarray:
+    """Return the lags (pixels) of :func:`structure_function`: checked ``lags``, or the defaults."""
+    ny, nx = int(da.sizes[ydim]), int(da.sizes[xdim])
     if direction == "x":
         limit, what = nx, "width along x"
     elif direction == "y":
         limit, what = ny, "height along y"
     else:
         limit, what = min(ny, nx), "smaller side"
-    if lags is None:
-        if max_lag is None:
-            max_lag = min(ny, nx) // 4
-            if direction == "map":
-                max_lag = min(max_lag, MAP_DEFAULT_MAX_LAG)
-        elif int(max_lag) >= limit:
-            raise ScaleRangeError(
-                f"max_lag {int(max_lag)} px is not smaller than the field's {what} ({limit} px)",
-                _source(da),
-            )
-        if int(max_lag) < 1:
-            raise ScaleRangeError(
-                f"field of {ny} x {nx} px is too small for structure functions "
-                f"(largest lag {int(max_lag)} px)",
-                _source(da),
-            )
-        lag_arr = (
-            np.arange(1, int(max_lag) + 1, dtype=np.int64)
-            if direction == "map"
-            else default_lags(int(max_lag), path=_source(da))
+    if lags is not None:
+        return _check_lags(lags, limit, what, _source(da))
+    if max_lag is None:
+        max_lag = min(ny, nx) // 4
+        if direction == "map":
+            max_lag = min(max_lag, MAP_DEFAULT_MAX_LAG)
+    elif int(max_lag) >= limit:
+        raise ScaleRangeError(
+            f"max_lag {int(max_lag)} px is not smaller than the field's {what} ({limit} px)",
+            _source(da),
         )
-    else:
-        lag_arr = _check_lags(lags, limit, what, _source(da))
+    if int(max_lag) < 1:
+        raise ScaleRangeError(
+            f"field of {ny} x {nx} px is too small for structure functions "
+            f"(largest lag {int(max_lag)} px)",
+            _source(da),
+        )
+    if direction == "map":
+        return np.arange(1, int(max_lag) + 1, dtype=np.int64)
+    return default_lags(int(max_lag), path=_source(da))
 
-    if not hasattr(da.data, "dask") and bool(np.isnan(np.asarray(da.data)).all()):
-        raise AllNaNError("every pixel of the field is NaN", _source(da))
 
-    py, px = _pixel_steps(da, ydim, xdim, direction)
-    nl = lag_arr.size
-    zeros = np.zeros(nl, dtype=np.int64)
+def _lag_offsets(
+    lag_arr: np.ndarray, direction: str
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Kernel offsets ``(dys, dxs)`` for the direction, and for ``"map"`` the grid ``(gy, gx, half)``.
+
+    ``"pooled"``/``"xy"``: the x offsets first, then the y offsets. ``"map"``: the half plane
+    ``ly > 0`` or ``(ly = 0, lx >= 0)`` of the ``(ly, lx)`` grid, in row-major order.
+    """
+    zeros = np.zeros(lag_arr.size, dtype=np.int64)
     if direction == "x":
-        dys, dxs = zeros, lag_arr
-    elif direction == "y":
-        dys, dxs = lag_arr, zeros
-    elif direction in ("pooled", "xy"):
-        dys, dxs = np.concatenate([zeros, lag_arr]), np.concatenate([lag_arr, zeros])
-    else:
-        lys = np.concatenate([[0], lag_arr])
-        lxs = np.concatenate([-lag_arr[::-1], [0], lag_arr])
-        gy, gx = np.meshgrid(lys, lxs, indexing="ij")
-        half = (gy > 0) | (gx >= 0)
-        dys, dxs = gy[half].astype(np.int64), gx[half].astype(np.int64)
+        return zeros, lag_arr, None
+    if direction == "y":
+        return lag_arr, zeros, None
+    if direction in ("pooled", "xy"):
+        return np.concatenate([zeros, lag_arr]), np.concatenate([lag_arr, zeros]), None
+    lys = np.concatenate([[0], lag_arr])
+    lxs = np.concatenate([-lag_arr[::-1], [0], lag_arr])
+    gy, gx = np.meshgrid(lys, lxs, indexing="ij")
+    half = (gy > 0) | (gx >= 0)
+    return gy[half].astype(np.int64), gx[half].astype(np.int64), (gy, gx, half)
 
-    log.debug(
-        "structure_function: %s, %d x %d px, %d offsets, q=%s", direction, ny, nx, dys.size, q_all
-    )
-    raw = _raw_sums(da, ydim, xdim, dys, dxs, q_all)
+
+def _sums_on_lags(
+    raw: xr.DataArray,
+    q_all: np.ndarray,
+    lag_arr: np.ndarray,
+    direction: str,
+    grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Split the kernel sums into ``(sum |d|^q, sum d^q, count)`` on the direction's lag dims."""
     Q = q_all.size
     sum_abs = raw.isel(stat=slice(0, Q)).rename(stat="q").assign_coords(q=q_all)
     sum_sig = raw.isel(stat=slice(Q, 2 * Q)).rename(stat="q").assign_coords(q=q_all)
     cnt = raw.isel(stat=2 * Q, drop=True)
-
     if direction == "map":
-        sum_abs, sum_sig, cnt = _to_map(sum_abs, sum_sig, cnt, gy, gx, half, q_all)
-        spatial: tuple[str, ...] = ("ly", "lx")
+        assert grid is not None
+        return _to_map(sum_abs, sum_sig, cnt, *grid, q_all)
+    if direction in ("x", "y"):
+        sums = [v.rename(offset="lag") for v in (sum_abs, sum_sig, cnt)]
     else:
-        spatial = ("lag",)
-        if direction in ("x", "y"):
-            sum_abs, sum_sig, cnt = (v.rename(offset="lag") for v in (sum_abs, sum_sig, cnt))
-        else:
-            parts = []
-            for v in (sum_abs, sum_sig, cnt):
-                vx = v.isel(offset=slice(0, nl)).rename(offset="lag")
-                vy = v.isel(offset=slice(nl, 2 * nl)).rename(offset="lag")
-                if direction == "pooled":
-                    parts.append(vx + vy)
-                else:
-                    parts.append(
-                        xr.concat([vx, vy], dim="direction").assign_coords(direction=["x", "y"])
-                    )
-            sum_abs, sum_sig, cnt = parts
-        sum_abs, sum_sig, cnt = (v.assign_coords(lag=lag_arr) for v in (sum_abs, sum_sig, cnt))
+        nl = lag_arr.size
+        sums = []
+        for v in (sum_abs, sum_sig, cnt):
+            vx = v.isel(offset=slice(0, nl)).rename(offset="lag")
+            vy = v.isel(offset=slice(nl, 2 * nl)).rename(offset="lag")
+            if direction == "pooled":
+                sums.append(vx + vy)
+            else:
+                sums.append(
+                    xr.concat([vx, vy], dim="direction").assign_coords(direction=["x", "y"])
+                )
+    sum_abs, sum_sig, cnt = (v.assign_coords(lag=lag_arr) for v in sums)
+    return sum_abs, sum_sig, cnt
 
+
+def _sf_variables(
+    sum_abs: xr.DataArray,
+    sum_sig: xr.DataArray,
+    cnt: xr.DataArray,
+    da: xr.DataArray,
+    q_user: np.ndarray,
+    direction: str,
+    spatial: tuple[str, ...],
+    signed: bool,
+) -> dict[str, xr.DataArray]:
+    """``S`` (, ``S_signed``), ``count``, ``flatness``, ``skewness`` from the sums, with attributes."""
     valid = cnt.where(cnt > 0)
     S_all = sum_abs / valid
     Ss_all = sum_sig / valid
@@ -480,7 +524,7 @@ def structure_function(
     order_q = (*lead, *extra, "q", *spatial)
     order = (*lead, *extra, *spatial)
     units = str(da.attrs.get("units", "1"))
-    name = str(da.attrs.get("long_name", da.name if da.name is not None else "field"))
+    name = _field_name(da)
     S = S_all.sel(q=q_user).transpose(*order_q)
     S.attrs = cf.attrs(f"structure function <|X(p + lag) - X(p)|^q> of {name}",
                        _power_units(units, "q"))
@@ -500,7 +544,25 @@ def structure_function(
     skewness.attrs = cf.attrs(
         "skewness <(X(p + lag) - X(p))^3> / S_2^(3/2) of the increments", "1")
     data_vars.update(count=count, flatness=flatness, skewness=skewness)
-    ds = xr.Dataset(data_vars)
+    return data_vars
+
+
+def _field_name(da: xr.DataArray) -> str:
+    """Return the field's ``long_name``, else its name, else ``"field"``."""
+    return str(da.attrs.get("long_name", da.name if da.name is not None else "field"))
+
+
+def _sf_coords(
+    ds: xr.Dataset,
+    da: xr.DataArray,
+    q_user: np.ndarray,
+    lag_arr: np.ndarray,
+    direction: str,
+    py: float,
+    px: float,
+) -> xr.Dataset:
+    """Add the ``S_units``, metre-lag and leading coordinates (with attributes) to ``ds``."""
+    units = str(da.attrs.get("units", "1"))
     ds = ds.assign_coords(
         S_units=("q", [_power_units(units, float(v)) for v in q_user]),
     )
@@ -517,27 +579,27 @@ def structure_function(
         ds = ds.assign_coords(lag_m=("lag", lag_arr * step))
         ds["lag"].attrs = cf.attrs("lag, pixels", "1")
         ds["lag_m"].attrs = cf.attrs("lag", "m")
-    for c in lead:
-        if c in da.coords:
+    for c in ds["S"].dims:
+        if c not in ("q", "direction", "lag", "ly", "lx") and c in da.coords:
             ds = ds.assign_coords({c: da[c]})
+    return ds
+
+
+def _sf_attrs(da: xr.DataArray, call: str, direction: str, py: float, px: float) -> dict[str, Any]:
+    """Global attributes of the :func:`structure_function` Dataset (``call``: its arguments)."""
     from scalelaws import __version__
 
-    ds.attrs = {
-        "title": f"structure functions of {name}",
-        "history": cf.history(
-            f"scalelaws {__version__} structure_function(q={q_user.tolist()}, "
-            f"direction={direction!r}, lags={lag_arr.tolist()})"),
+    return {
+        "title": f"structure functions of {_field_name(da)}",
+        "history": cf.history(f"scalelaws {__version__} structure_function({call})"),
         "source": str(da.attrs.get("source", "")),
         "Conventions": cf.CONVENTIONS,
         "direction": direction,
         "pixel_size_y_m": float(py),
         "pixel_size_x_m": float(px),
-        "field_units": units,
+        "field_units": str(da.attrs.get("units", "1")),
         "increment": "X(p + lag) - X(p); lag along y = increasing row index",
     }
-    if not hasattr(ds["count"].data, "dask") and int(ds["count"].max()) == 0:
-        log.warning("no valid pair of pixels at any lag: every statistic is NaN")
-    return ds
 
 
 def _to_map(
@@ -701,44 +763,28 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
     if nr < 1 or ntheta < 1:
         raise InputError(f"nr and ntheta must be >= 1, got {nr}, {ntheta}")
     px = float(ds.attrs.get("pixel_size_x_m", 1.0))
-
     gy, gx = np.meshgrid(ly, lx, indexing="ij")
-    r = np.hypot(gy, gx)
     theta = np.degrees(np.arctan2(gy, gx)) % 180.0
     r_edges = np.linspace(0.5, L + 0.5, nr + 1)
     t_edges = np.linspace(0.0, 180.0, ntheta + 1)
-    rbin = np.digitize(r, r_edges) - 1  # -1 or nr: outside
-    tbin = np.minimum(np.digitize(theta, t_edges) - 1, ntheta - 1)
-    inside = (rbin >= 0) & (rbin < nr) & (r > 0)
-    # keep one of each +-lag pair: the map already holds only ly >= 0; on ly = 0 keep lx > 0
-    inside &= (gy > 0) | (gx > 0)
+    rbin, tbin, inside = _polar_bins(gy, gx, theta, r_edges, t_edges)
 
     S = ds["S"]
     cnt = ds["count"].astype(np.float64)
-    sums = (S * cnt).fillna(0.0)
     cnt0 = cnt.where(S.notnull().all("q"), 0.0) if "q" in S.dims else cnt
-    flat = np.ravel_multi_index((rbin[inside], tbin[inside]), (nr, ntheta))
-    onehot = np.zeros((nr * ntheta, r.size))
-    onehot[flat, np.flatnonzero(inside.ravel())] = 1.0
-    M = xr.DataArray(
-        onehot.reshape(nr, ntheta, *r.shape),
-        dims=("r", "theta", "ly", "lx"),
-        coords={"ly": ds["ly"].values, "lx": ds["lx"].values},
+    bin_sum, bin_cnt = _pool_bins(
+        ds, (S * cnt).fillna(0.0), cnt0, (rbin, tbin, inside), (nr, ntheta)
     )
-    bin_sum = xr.dot(sums, M, dim=["ly", "lx"])
-    bin_cnt = xr.dot(cnt0, M, dim=["ly", "lx"])
     r_c = 0.5 * (r_edges[:-1] + r_edges[1:])
     t_c = 0.5 * (t_edges[:-1] + t_edges[1:])
     S_pol = (bin_sum / bin_cnt.where(bin_cnt > 0)).assign_coords(r=r_c, theta=t_c)
     count_pol = bin_cnt.assign_coords(r=r_c, theta=t_c)
 
     # second-harmonic fit on the individual lags of each r bin
-    Sv = S.transpose(..., "q", "ly", "lx")
-    cv = cnt0.transpose(..., "ly", "lx")
     aniso, major = xr.apply_ufunc(
         _harmonic_fit,
-        Sv,
-        cv,
+        S.transpose(..., "q", "ly", "lx"),
+        cnt0.transpose(..., "ly", "lx"),
         input_core_dims=[["q", "ly", "lx"], ["ly", "lx"]],
         output_core_dims=[["q", "r"], ["q", "r"]],
         kwargs={"rbin": np.where(inside, rbin, -1), "theta": theta, "nr": nr},
@@ -746,7 +792,6 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
         output_dtypes=[np.float64, np.float64],
         dask_gufunc_kwargs={"output_sizes": {"r": nr}},
     )
-    units = S.attrs.get("units", "1")
     out = xr.Dataset(
         {
             "S": S_pol.transpose(..., "q", "r", "theta"),
@@ -756,6 +801,47 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
         }
     )
     out = out.assign_coords(r_m=("r", r_c * px), q=ds["q"].values)
+    _polar_attrs(out, ds, S.attrs.get("units", "1"))
+    return out
+
+
+def _polar_bins(
+    gy: np.ndarray, gx: np.ndarray, theta: np.ndarray, r_edges: np.ndarray, t_edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Radial and angular bin of every lag of the map, and which lags enter a bin."""
+    nr, ntheta = r_edges.size - 1, t_edges.size - 1
+    r = np.hypot(gy, gx)
+    rbin = np.digitize(r, r_edges) - 1  # -1 or nr: outside
+    tbin = np.minimum(np.digitize(theta, t_edges) - 1, ntheta - 1)
+    inside = (rbin >= 0) & (rbin < nr) & (r > 0)
+    # keep one of each +-lag pair: the map already holds only ly >= 0; on ly = 0 keep lx > 0
+    inside &= (gy > 0) | (gx > 0)
+    return rbin, tbin, inside
+
+
+def _pool_bins(
+    ds: xr.Dataset,
+    sums: xr.DataArray,
+    cnt0: xr.DataArray,
+    bins: tuple[np.ndarray, np.ndarray, np.ndarray],
+    shape: tuple[int, int],
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Sum ``sums`` and ``cnt0`` over the lags of every ``(r, theta)`` bin (one-hot product)."""
+    rbin, tbin, inside = bins
+    nr, ntheta = shape
+    flat = np.ravel_multi_index((rbin[inside], tbin[inside]), (nr, ntheta))
+    onehot = np.zeros((nr * ntheta, rbin.size))
+    onehot[flat, np.flatnonzero(inside.ravel())] = 1.0
+    M = xr.DataArray(
+        onehot.reshape(nr, ntheta, *rbin.shape),
+        dims=("r", "theta", "ly", "lx"),
+        coords={"ly": ds["ly"].values, "lx": ds["lx"].values},
+    )
+    return xr.dot(sums, M, dim=["ly", "lx"]), xr.dot(cnt0, M, dim=["ly", "lx"])
+
+
+def _polar_attrs(out: xr.Dataset, ds: xr.Dataset, units: str) -> None:
+    """Set the variable, coordinate and global attributes of the :func:`polar_view` result."""
     out["S"].attrs = cf.attrs("structure function per lag length and direction", units)
     out["count"].attrs = cf.attrs("number of valid pairs in the bin", "1")
     out["anisotropy"].attrs = cf.attrs(
@@ -770,7 +856,6 @@ def polar_view(ds: xr.Dataset, nr: int | None = None, ntheta: int = 12) -> xr.Da
         "(increasing row index)", "degree")
     out.attrs = dict(ds.attrs)
     out.attrs["title"] = f"polar view of {ds.attrs.get('title', 'a structure-function lag map')}"
-    return out
 
 
 def _harmonic_fit(

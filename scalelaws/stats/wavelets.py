@@ -405,6 +405,64 @@ def wavelet_cascade(
     """
     da = _as_field(da)
     src = da.attrs.get("source")
+    wav, gamma, qs = _check_cascade_args(wavelet, gamma, q, p_exp, engine, src)
+    ny, nx = da.shape[-2:]
+    n_oct = _n_octaves(ny, nx, wavelet)
+    if n_oct < 2:
+        raise ScaleRangeError(
+            f"field of {ny} x {nx} pixels is too small for two octaves of {wavelet!r} leaders",
+            src,
+        )
+    values = np.asarray(da.values, dtype=np.float64)
+    if not np.isfinite(values).any():
+        raise AllNaNError("every pixel is missing", src)
+    per = _cascade_slices(
+        values, wavelet=wavelet, n_octaves=n_oct, qs=qs, gamma=gamma,
+        leaders=leaders, p_exp=p_exp, engine=engine,
+    )
+    n_keep = _octaves_kept(per["n"], values, src)
+    dx = pixel_size(da, default=1.0)
+    ds = _cascade_dataset(da, per, n_keep, qs, dx, leaders=leaders, p_exp=p_exp)
+    kind = "leaders" if leaders else "coefficients"
+    j1, j2 = _fit_octaves(ds["n"].values, j1, j2, min_count, kind, (ny, nx), src)
+    ds.attrs.update(gamma=gamma)
+    _add_fit(ds, j1, j2, kind)
+    if leaders:
+        _warn_h_min(float(np.nanmin(ds["h_min"].values + gamma)), gamma, wav)
+    kind_sym = _kind_symbol(leaders, p_exp)
+    ds.attrs = {
+        "title": f"2-D wavelet {kind_sym} cascade",
+        "Conventions": cf.CONVENTIONS,
+        "history": cf.history(
+            f"scalelaws.stats.wavelet_cascade(wavelet={wavelet!r}, gamma={gamma}, "
+            f"leaders={leaders}, p_exp={p_exp}, j1={j1}, j2={j2})"),
+        "source": str(src) if src is not None else "",
+        "wavelet": wavelet,
+        "normalisation": "L1: d = 2**-j * (orthonormal pywt.dwt2 detail, periodization mode; "
+        "coefficients whose footprint wraps around or touches NaN are dropped)",
+        "gamma": gamma,
+        "p_exp": "none" if p_exp is None else float(p_exp),
+        "based_on": kind_sym,
+        "j1": j1,
+        "j2": j2,
+        "scale_range_m": [float(dx * 2.0**j1), float(dx * 2.0**j2)],
+        "pixel_size_m": dx,
+        "fit": "weighted least squares, weights n(j); c_m vs j ln 2, log2 S vs j",
+    }
+    log.debug("wavelet_cascade: %s octaves, fit j=%d..%d, c1=%s", n_keep, j1, j2,
+              ds["c1"].values)
+    return ds
+
+
+def _check_cascade_args(
+    wavelet: str,
+    gamma: float,
+    q: Sequence[float],
+    p_exp: float | None,
+    engine: str,
+    src: str | None,
+) -> tuple[pywt.Wavelet, float, np.ndarray]:
+    """Check the arguments of :func:`wavelet_cascade`; return ``(wavelet, gamma, q array)``."""
     try:
         wav = pywt.Wavelet(wavelet)
     except (ValueError, TypeError) as exc:
@@ -421,44 +479,57 @@ def wavelet_cascade(
         raise InputError(f"p_exp must be positive (or None for leaders), got {p_exp}", src)
     if engine not in ("numba", "numpy"):
         raise InputError(f"engine must be 'numba' or 'numpy', got {engine!r}", src)
+    return wav, gamma, qs
 
-    ny, nx = da.shape[-2:]
-    n_oct = _n_octaves(ny, nx, wavelet)
-    if n_oct < 2:
-        raise ScaleRangeError(
-            f"field of {ny} x {nx} pixels is too small for two octaves of {wavelet!r} leaders",
-            src,
-        )
-    lead_dims = da.dims[:-2]
-    lead_shape = da.shape[:-2]
-    values = np.asarray(da.values, dtype=np.float64)
-    if not np.isfinite(values).any():
-        raise AllNaNError("every pixel is missing", src)
+
+def _cascade_slices(values: np.ndarray, **kwargs) -> dict[str, np.ndarray]:
+    """Run :func:`_cascade_2d` on every 2-D slice of ``values`` (leading dims first)."""
+    lead_shape = values.shape[:-2]
     per: dict[str, np.ndarray] = {}
     for idx in np.ndindex(*lead_shape):
-        r = _cascade_2d(
-            values[idx], wavelet=wavelet, n_octaves=n_oct, qs=qs, gamma=gamma,
-            leaders=leaders, p_exp=p_exp, engine=engine,
-        )
+        r = _cascade_2d(values[idx], **kwargs)
         for key, val in r.items():
             if key not in per:
                 per[key] = np.empty(lead_shape + val.shape, dtype=val.dtype)
             per[key][idx] = val
-    # keep octaves up to the last one with any valid leader
-    alive = np.nonzero((per["n"].reshape(-1, n_oct) > 0).any(axis=0))[0]
+    return per
+
+
+def _octaves_kept(n: np.ndarray, values: np.ndarray, src: str | None) -> int:
+    """Count the octaves up to the last one with any valid leader (at least two, else raise)."""
+    n_oct = n.shape[-1]
+    alive = np.nonzero((n.reshape(-1, n_oct) > 0).any(axis=0))[0]
     if alive.size < 2:
+        ny, nx = values.shape[-2:]
         raise ScaleRangeError(
             f"fewer than two octaves have valid leaders (field {ny} x {nx}, "
             f"{np.isnan(values).mean():.0%} missing)", src
         )
-    n_keep = int(alive[-1]) + 1
+    return int(alive[-1]) + 1
+
+
+def _kind_symbol(leaders: bool, p_exp: float | None) -> str:
+    """Return what the log-cumulants are based on: ``"leaders"``, ``"p-leaders"``, ``"|coefficients|"``."""
+    return ("p-leaders" if p_exp is not None else "leaders") if leaders else "|coefficients|"
+
+
+def _cascade_dataset(
+    da: xr.DataArray,
+    per: dict[str, np.ndarray],
+    n_keep: int,
+    qs: np.ndarray,
+    dx: float,
+    *,
+    leaders: bool,
+    p_exp: float | None,
+) -> xr.Dataset:
+    """Per-octave variables (octaves ``1..n_keep``) and coordinates of :func:`wavelet_cascade`."""
+    lead_dims = da.dims[:-2]
     js = np.arange(1, n_keep + 1)
-    dx = pixel_size(da, default=1.0)
     coords = _lead_coords(da)
     coords.update({"j": js, "scale_m": ("j", dx * 2.0**js), "q": qs})
     units = str(da.attrs.get("units", "1"))
-    kind = "leaders" if leaders else "coefficients"
-    kind_sym = ("p-leaders" if p_exp is not None else "leaders") if leaders else "|coefficients|"
+    kind_sym = _kind_symbol(leaders, p_exp)
 
     def var(key, dims, attrs):
         arr = per[key][..., :n_keep]
@@ -486,27 +557,44 @@ def wavelet_cascade(
     ds["j"].attrs.update(long_name="octave (scale 2**j pixels)", units="1")
     ds["scale_m"].attrs.update(long_name="scale of the octave, 2**j pixel sizes", units="m")
     ds["q"].attrs.update(long_name="moment order", units="1")
+    return ds
 
+
+def _fit_octaves(
+    n: np.ndarray,
+    j1: int,
+    j2: int | None,
+    min_count: int,
+    kind: str,
+    shape: tuple[int, int],
+    src: str | None,
+) -> tuple[int, int]:
+    """Return the checked fit range ``(j1, j2)``; ``j2=None``: the default rule on the counts ``n``."""
+    n_keep = n.shape[-1]
     j2_rule = "given"
     if j2 is None:
         j2_rule = f"default: the largest octave with >= {min_count} valid {kind} in every slice"
-        counts = ds["n"].values.reshape(-1, n_keep).min(axis=0)
+        counts = n.reshape(-1, n_keep).min(axis=0)
         ok = np.nonzero(counts >= min_count)[0]
         if ok.size == 0:
             raise ScaleRangeError(
                 f"no octave has {min_count} valid {kind} (per octave j=1..{n_keep}: "
                 f"{counts.tolist()}); pass j2 or lower min_count", src
             )
-        j2 = int(js[ok[-1]])
+        j2 = int(ok[-1]) + 1
     j1, j2 = int(j1), int(j2)
     if not 1 <= j1 < j2 <= n_keep:
-        counts = ds["n"].values.reshape(-1, n_keep).min(axis=0).tolist()
+        counts = n.reshape(-1, n_keep).min(axis=0).tolist()
         raise ScaleRangeError(
             f"fit range j1={j1}, j2={j2} ({j2_rule}) must satisfy 1 <= j1 < j2 <= {n_keep} "
             f"(octaves with valid {kind}); valid {kind} per octave j=1..{n_keep}: {counts} "
-            f"(field {ny} x {nx}); pass j1/j2 or a lower min_count", src
+            f"(field {shape[0]} x {shape[1]}); pass j1/j2 or a lower min_count", src
         )
-    ds.attrs.update(gamma=gamma)
+    return j1, j2
+
+
+def _add_fit(ds: xr.Dataset, j1: int, j2: int, kind: str) -> None:
+    """Add the fitted ``c1``..``c3``, ``zeta`` and ``h_min`` (with attributes) to ``ds``."""
     fit = fit_log_cumulants(ds, j1, j2)
     for m in (1, 2, 3):
         ds[f"c{m}"] = fit[f"c{m}"]
@@ -522,45 +610,27 @@ def wavelet_cascade(
         "minus gamma",
         units="1",
     )
-    worst = float(np.nanmin(ds["h_min"].values + gamma)) if leaders else np.inf
-    if worst < H_MIN_WARN:
-        # smallest multiple of 0.5 bringing h_min + gamma to >= 1 (fBm H = 0.3: gamma = 1)
-        suggest = max(gamma + 0.5, math.ceil(2.0 * (1.0 - (worst - gamma)) - 1e-9) / 2.0)
-        log.warning(
-            "h_min + gamma = %.2f < %.1f (gamma=%g): the leaders may be dominated by the "
-            "finest octaves and c1, zeta(q) biased low (exact fBm with H=0.3 gives c1 = 0.19 "
-            "with gamma=0, 0.295 with gamma=1); consider gamma=%g%s",
-            worst,
-            H_MIN_WARN,
-            gamma,
-            suggest,
-            "" if suggest + 1.0 < wav.vanishing_moments_psi
-            else f" with a wavelet of more vanishing moments (e.g. 'db{math.ceil(suggest) + 2}')",
-        )
     ds["zeta"].attrs.update(
         long_name=f"scaling function zeta(q): slope of log2 S_{kind}(q, j) against j, "
         "minus q gamma",
         units="1",
     )
-    ds.attrs = {
-        "title": f"2-D wavelet {kind_sym} cascade",
-        "Conventions": cf.CONVENTIONS,
-        "history": cf.history(
-            f"scalelaws.stats.wavelet_cascade(wavelet={wavelet!r}, gamma={gamma}, "
-            f"leaders={leaders}, p_exp={p_exp}, j1={j1}, j2={j2})"),
-        "source": str(src) if src is not None else "",
-        "wavelet": wavelet,
-        "normalisation": "L1: d = 2**-j * (orthonormal pywt.dwt2 detail, periodization mode; "
-        "coefficients whose footprint wraps around or touches NaN are dropped)",
-        "gamma": gamma,
-        "p_exp": "none" if p_exp is None else float(p_exp),
-        "based_on": kind_sym,
-        "j1": j1,
-        "j2": j2,
-        "scale_range_m": [float(dx * 2.0**j1), float(dx * 2.0**j2)],
-        "pixel_size_m": dx,
-        "fit": "weighted least squares, weights n(j); c_m vs j ln 2, log2 S vs j",
-    }
-    log.debug("wavelet_cascade: %s octaves, fit j=%d..%d, c1=%s", n_keep, j1, j2,
-              ds["c1"].values)
-    return ds
+
+
+def _warn_h_min(worst: float, gamma: float, wav: pywt.Wavelet) -> None:
+    """Warn when ``h_min + gamma`` (``worst``, over slices) is below :data:`H_MIN_WARN`."""
+    if worst >= H_MIN_WARN:
+        return
+    # smallest multiple of 0.5 bringing h_min + gamma to >= 1 (fBm H = 0.3: gamma = 1)
+    suggest = max(gamma + 0.5, math.ceil(2.0 * (1.0 - (worst - gamma)) - 1e-9) / 2.0)
+    log.warning(
+        "h_min + gamma = %.2f < %.1f (gamma=%g): the leaders may be dominated by the "
+        "finest octaves and c1, zeta(q) biased low (exact fBm with H=0.3 gives c1 = 0.19 "
+        "with gamma=0, 0.295 with gamma=1); consider gamma=%g%s",
+        worst,
+        H_MIN_WARN,
+        gamma,
+        suggest,
+        "" if suggest + 1.0 < wav.vanishing_moments_psi
+        else f" with a wavelet of more vanishing moments (e.g. 'db{math.ceil(suggest) + 2}')",
+    )
