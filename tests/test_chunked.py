@@ -189,7 +189,7 @@ def _law_sums_pair(da, nd, chunk, with_classes, **kw):
 
     lab = classify_ndvi(nd) if with_classes else None
     ref = landscape_sums([da], [lab], ndvi=[nd], **kw)
-    hook = law_scene_sums({0: ArraySource(da)}, chunk=chunk, memory="1GiB",
+    hook = law_scene_sums({0: ArraySource(da)}, chunk=chunk, memory="8GiB",
                           classes={0: ArraySource(lab)} if with_classes else None,
                           ndvi={0: ArraySource(nd)})
     return ref, landscape_sums([da], [lab], ndvi=[nd], scene_sums=hook, **kw)
