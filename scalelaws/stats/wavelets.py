@@ -398,7 +398,7 @@ def wavelet_cascade(
     Examples
     --------
     >>> from scalelaws.synthetic import fbm
-    >>> ds = wavelet_cascade(fbm((256, 256), 0.5, rng=0), j1=2)
+    >>> ds = wavelet_cascade(fbm((256, 256), 0.5, rng=0))  # j1=3: the first octaves are biased
     >>> round(float(ds["c1"]), 1)
     0.5
 
