@@ -73,7 +73,8 @@ def field_1024():
     return da, fit_scaling(da, **_kw())
 
 
-@pytest.mark.parametrize("chunk", [136, 200, 512, 1024])
+@pytest.mark.parametrize("chunk", [pytest.param(136, marks=pytest.mark.slow),
+                                   pytest.param(200, marks=pytest.mark.slow), 512, 1024])
 def test_chunked_equals_in_memory_1024(field_1024, chunk):
     da, ref = field_1024
     got = fit_scaling_chunked(da, chunk=chunk, memory="4GiB", calib_side=1024, **_kw())
@@ -92,6 +93,7 @@ def test_chunked_calibration_exact_when_it_fits():
     assert np.any(got["boot_inflation"].values != 1.0) or np.any(got["boot_bias"].values != 0)
 
 
+@pytest.mark.slow
 def test_chunked_calibration_from_sub_blocks():
     """A budget too small for full-size fBm: calibrations on coarse-grained geometry."""
     da = _field(1024, 0.5, 4)
@@ -228,7 +230,8 @@ def test_law_sums_chunked_equal_in_memory(chunk):
         landscape_sums([da], None, ndvi=[da * 0 + 0.5], scene_sums=hook, **kw)
 
 
-@pytest.mark.parametrize(("chunk", "with_classes"), [(100, True), (192, True), (128, False)])
+@pytest.mark.parametrize(("chunk", "with_classes"), [(100, True), pytest.param(192, True, marks=pytest.mark.slow),
+                                                    (128, False)])
 def test_law_sums_per_landscape_with_ndvi_chunked_equal_in_memory(chunk, with_classes):
     """NDVI classes and LST-NDVI sums block by block (512^2, blocks of 100-192 px)."""
     da = _field(512, 0.35, 8) + np.float32(300.0)
@@ -322,8 +325,9 @@ def _blocks(source, c: int) -> np.ndarray:
                       for x0 in range(0, nx, c)] for y0 in range(0, ny, c)])
 
 
-@pytest.mark.parametrize(("ndvi_pixel", "origin"), [(30.0, (5e5, 4e6)), (45.0, (5e5 - 107, 4e6 + 61)),
-                                                    (20.0, (5e5 - 13, 4e6 + 7))])
+@pytest.mark.parametrize(("ndvi_pixel", "origin"), [
+    (30.0, (5e5, 4e6)), pytest.param(45.0, (5e5 - 107, 4e6 + 61), marks=pytest.mark.slow),
+    pytest.param(20.0, (5e5 - 13, 4e6 + 7), marks=pytest.mark.slow)])
 def test_placed_source_equals_in_memory_placement(tmp_path, ndvi_pixel, origin):
     """NDVI, its classes and land cover placed window by window = placed whole.
 
@@ -449,6 +453,7 @@ def _traced_growth(fn, n: int) -> int:
         gc.collect()
 
 
+@pytest.mark.slow
 def test_block_tasks_free_their_arrays():
     """The summary task and the window placement hold no block after they return.
 
