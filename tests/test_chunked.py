@@ -73,8 +73,8 @@ def field_1024():
     return da, fit_scaling(da, **_kw())
 
 
-@pytest.mark.parametrize("chunk", [pytest.param(136, marks=pytest.mark.slow),
-                                   pytest.param(200, marks=pytest.mark.slow), 512, 1024])
+@pytest.mark.slow
+@pytest.mark.parametrize("chunk", [136, 200, 512, 1024])
 def test_chunked_equals_in_memory_1024(field_1024, chunk):
     da, ref = field_1024
     got = fit_scaling_chunked(da, chunk=chunk, memory="4GiB", calib_side=1024, **_kw())
@@ -275,7 +275,7 @@ def test_cli_laws_fit_chunk_size_same_law(tmp_path):
                                        equal_nan=True, err_msg=v)
 
 
-@pytest.mark.parametrize("calib_side", [512, 256])
+@pytest.mark.parametrize("calib_side", [512, pytest.param(256, marks=pytest.mark.slow)])
 def test_chunk_inside_a_cloud(calib_side):
     """Blocks with no valid pixel at all (inside a cloud) add nothing and break nothing."""
     da = _field(512, 0.45, 13, hole=False)
