@@ -54,19 +54,15 @@ def register(app: typer.Typer) -> None:
 
         from sr.modelfile import export_model
 
-        try:
-            card_d = None
-            if card is not None:
-                try:
-                    card_d = json.loads(card.read_text())
-                except (OSError, json.JSONDecodeError) as exc:
-                    raise InputError(f"cannot read the model card as JSON ({exc})", card) from exc
-                if not isinstance(card_d, dict):
-                    raise InputError("the model card must be a JSON object", card)
-            out = export_model(checkpoints, output, card=card_d)
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        card_d = None  # an InputError is answered by the root command group (one line, exit 2)
+        if card is not None:
+            try:
+                card_d = json.loads(card.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise InputError(f"cannot read the model card as JSON ({exc})", card) from exc
+            if not isinstance(card_d, dict):
+                raise InputError("the model card must be a JSON object", card)
+        out = export_model(checkpoints, output, card=card_d)
         typer.echo(str(out))
 
     @app.command("predict")

@@ -116,11 +116,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="A JSON list of objects.")] = False,
     ) -> None:
         """List the trained models shipped with the package (the default is marked)."""
-        try:
-            rows = list_models()
-        except InputError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        rows = list_models()  # an InputError is answered by the root command group
         if as_json:
             typer.echo(json.dumps(rows, indent=1))
             return
