@@ -48,8 +48,8 @@ from scalelaws.errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Candidate", "CANDIDATES", "SelectionSettings", "BUDGETS", "candidates_by_name", "select",
-           "pooled_choice", "run_nested", "ensemble_predict"]
+__all__ = ["Candidate", "CANDIDATES", "SelectionSettings", "BUDGETS", "candidates_by_name",
+           "fit_spread_model", "select", "pooled_choice", "run_nested", "ensemble_predict"]
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,18 @@ def split_label(label: str) -> tuple[str, int | None]:
 #: 4 x 4 block means: a MODIS 1 km pixel sees ASTER through a wider footprint than its box
 #: (MODIS against co-registered ASTER at 1 km is closest with ASTER blurred by a Gaussian of
 #: about half a MODIS pixel, docs/selection.md), so the network learns to undo that blur too.
+#: ``_mild`` (MTF 0.5, sigma 0.38 coarse pixel) and ``_wide`` (MTF 0.15, sigma 0.62) bracket
+#: that footprint: how much deblurring to learn is a trade-off with the noise it amplifies, so
+#: the search chooses it.
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
         Candidate("disr_invariant", "disr_invariant"),
         Candidate("disr_invariant_psf", "disr_invariant", {"forward": "psf", "mtf_nyquist": 0.3}),
+        Candidate("disr_invariant_psf_mild", "disr_invariant",
+                  {"forward": "psf", "mtf_nyquist": 0.5}),
+        Candidate("disr_invariant_psf_wide", "disr_invariant",
+                  {"forward": "psf", "mtf_nyquist": 0.15}),
         Candidate("disr_invariant_corrected", "disr_invariant_corrected"),
         Candidate("disr_corrected", "disr_corrected"),
         Candidate("disr", "disr"),
@@ -523,13 +530,13 @@ def card_markdown(card: Mapping[str, Any]) -> str:
 
 def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, Any],
                weights_dir: str | Path, *, sigma: float = 0.0, std_scale: float = 1.0,
-               default: str | None = None) -> Path:
+               std_floor: float = 0.0, default: str | None = None) -> Path:
     """Export an ensemble as ``weights_dir/NAME.pt`` with its card and register it in the index.
 
     ``default``: ``"default"`` (the recommended, guided model) or ``"default_single_image"``
-    makes this model the default of that kind. ``sigma`` (output smoothing) and ``std_scale``
-    (calibration of the ensemble spread, :func:`spread_calibration`) go to the model's
-    ``postprocess``.
+    makes this model the default of that kind. ``sigma`` (output smoothing), ``std_scale`` and
+    ``std_floor`` (calibration of the ensemble spread, :func:`spread_calibration`) go to the
+    model's ``postprocess``.
     """
     from scalelaws.io.atomic import atomic_write_text
     from sr.modelfile import export_model
@@ -538,7 +545,8 @@ def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, 
     d = Path(weights_dir)
     d.mkdir(parents=True, exist_ok=True)
     path = export_model(list(checkpoints), d / f"{name}.pt", card=dict(card),
-                        postprocess={"gaussian_sigma_px": float(sigma), "std_scale": float(std_scale)})
+                        postprocess={"gaussian_sigma_px": float(sigma), "std_scale": float(std_scale),
+                                     "std_floor": float(std_floor)})
     atomic_write_text(d / f"{name}.md", card_markdown(card))
     idx = _index(d)
     idx["models"][name] = {"file": f"{name}.pt", "card": f"{name}.md", "mode": card["mode"],
@@ -571,35 +579,95 @@ def nested_predictor(report: Mapping[str, Any], *, tile: int = 64):
     return predict
 
 
+#: Two-sided coverage of one standard deviation of a Gaussian (the 1-sigma target).
+_ONE_SIGMA = 0.6827
+
+
+def fit_spread_model(err: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
+    """Fit ``sigma = sqrt(floor**2 + (scale * spread)**2)`` to prediction errors.
+
+    ``spread`` is the ensemble's per-pixel standard deviation, ``err`` the error of the ensemble
+    mean at the same pixels. The ensemble spread sees only the disagreement of its members; an
+    error that every member shares (MODIS against ASTER at 1 km, the co-registration, the part
+    of the detail no input explains) needs a ``floor``. The shape ``floor / scale`` is the
+    Gaussian maximum-likelihood one; both are then multiplied by one factor so that
+    ``|err| <= sigma`` holds for 68.27 % of the pixels (the errors are heavier-tailed than a
+    Gaussian, and the 1-sigma coverage is the calibration target).
+
+    Parameters
+    ----------
+    err, spread
+        Same-shape arrays (any shape); non-finite pairs and ``spread < 0`` are ignored.
+
+    Returns
+    -------
+    float, float
+        ``floor`` (K) and ``scale`` (dimensionless), both >= 0.
+
+    """
+    from scipy.optimize import minimize
+
+    from sr.predict import spread_model
+
+    e = np.asarray(err, dtype=np.float64).ravel()
+    sp = np.asarray(spread, dtype=np.float64).ravel()
+    ok = np.isfinite(e) & np.isfinite(sp) & (sp >= 0)
+    e, sp = e[ok], sp[ok]
+    if e.size < 10:
+        raise InputError(f"too few pixels to calibrate the spread ({e.size})")
+    e2, s2 = e * e, sp * sp
+    m2 = float(np.mean(e2))
+
+    def nll(p: np.ndarray) -> float:
+        v = np.exp(2 * p[0]) + np.exp(2 * p[1]) * s2
+        return float(np.mean(np.log(v) + e2 / v))
+
+    start = np.log([np.sqrt(m2) / 2, np.sqrt(m2 / max(float(np.mean(s2)), 1e-12)) / 2])
+    res = minimize(nll, start, method="Nelder-Mead",
+                   options={"xatol": 1e-4, "fatol": 1e-8, "maxiter": 2000})
+    floor, scale = (float(v) for v in np.exp(res.x))
+    k = float(np.quantile(np.abs(e) / spread_model(sp, floor, scale), _ONE_SIGMA))
+    return floor * k, scale * k
+
+
 def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = None) -> dict[str, Any]:
     """Calibrate and score the ensemble spread against ASTER, cross-fitted.
 
     For each outer fold ``k`` the ensemble's per-pixel spread ``s`` (members' standard
     deviation, smoothed like the mean) is compared with the error ``e`` of the (smoothed) mean
-    against registered ASTER on the fold's held-out pairs. The calibration factor ``c`` makes
-    ``|e| <= c s`` hold for 68.3 % of the pixels; fold ``k`` is scored with the factor of the
-    **other** fold (fitted on ASTER of pairs that were model ``k``'s training pairs), so the
-    reported coverages are out of sample. The factor of the shipped model is the one fitted on
-    all held-out predictions.
+    against registered ASTER on the fold's held-out pairs. Two calibrations are fitted and
+    scored:
+
+    * ``factor``: ``sigma = c s``, with ``c`` such that ``|e| <= c s`` for 68.27 % of the pixels;
+    * ``floor`` / ``scale``: ``sigma = sqrt(floor**2 + (scale s)**2)``
+      (:func:`fit_spread_model`), the shipped one.
+
+    Fold ``k`` is scored with the calibration fitted on the **other** fold's held-out pairs
+    (which were model ``k``'s training pairs), so the reported coverages are out of sample. The
+    shipped calibration is the one fitted on all held-out predictions.
 
     Returns
     -------
     dict
-        ``factor_all``, per fold ``factor`` and ``coverage_1sigma`` / ``coverage_2sigma`` (with
-        the other fold's factor), and the mean per-pair spread-error correlation.
+        ``factor_all``, ``floor_all``, ``scale_all``; per fold (``folds``) the fitted values and
+        ``coverage_1sigma`` / ``coverage_2sigma`` of both calibrations (``*_factor`` for the
+        spread-only one) with the other fold's fit; their means; and the mean per-pair
+        spread-error correlation.
 
     """
     from analysis.evaluate import reproject_to_aster
+    from sr.predict import spread_model
 
     allpairs = open_pairs(report["pairs"], root)
     offset = estimate_offset(offset_correlation(allpairs))
     byid = {p.id: p for p in allpairs}
     cache: dict = {}
-    z: dict[int, list[np.ndarray]] = {}
+    errs: dict[int, np.ndarray] = {}
+    sprs: dict[int, np.ndarray] = {}
     corr: list[float] = []
     for o in report["outer"]:
         f = o["fitted"]
-        zs = []
+        es, ss = [], []
         for pid in o["scored_ids"]:
             pair = byid[pid]
             fields = _member_fields(f["checkpoints"], pair, cache)
@@ -610,25 +678,38 @@ def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = N
             s = np.asarray(reproject_to_aster(std, pair, offset=offset).values, dtype=np.float64)
             a = np.asarray(pair.aster_250m.values, dtype=np.float64)
             ok = np.isfinite(m) & np.isfinite(s) & np.isfinite(a) & (s > 0)
-            e = np.abs(m[ok] - a[ok])
-            zs.append(e / s[ok])
+            es.append(np.abs(m[ok] - a[ok]))
+            ss.append(s[ok])
             if ok.sum() > 10:
-                corr.append(float(np.corrcoef(s[ok], e)[0, 1]))
-        z[o["fold"]] = zs
-    factor = {k: float(np.quantile(np.concatenate(v), 0.6827)) for k, v in z.items()}
+                corr.append(float(np.corrcoef(s[ok], es[-1])[0, 1]))
+        errs[o["fold"]], sprs[o["fold"]] = np.concatenate(es), np.concatenate(ss)
+    factor = {k: float(np.quantile(errs[k] / sprs[k], _ONE_SIGMA)) for k in errs}
+    model = {k: fit_spread_model(errs[k], sprs[k]) for k in errs}
     folds: dict[str, Any] = {}
-    for k, zs in z.items():
-        others = [factor[j] for j in factor if j != k]
-        c = float(np.mean(others)) if others else factor[k]
-        zz = np.concatenate(zs)
+    for k in errs:
+        others = [j for j in errs if j != k] or [k]
+        c = float(np.mean([factor[j] for j in others]))
+        fl = float(np.mean([model[j][0] for j in others]))
+        sc = float(np.mean([model[j][1] for j in others]))
+        z_f = errs[k] / (c * sprs[k])
+        z_m = errs[k] / spread_model(sprs[k], fl, sc)
         folds[str(k)] = {"factor": factor[k], "factor_used": c,
-                         "coverage_1sigma": float(np.mean(zz <= c)),
-                         "coverage_2sigma": float(np.mean(zz <= 2 * c))}
-    zall = np.concatenate([np.concatenate(v) for v in z.values()])
-    return {"factor_all": float(np.quantile(zall, 0.6827)), "folds": folds,
-            "coverage_1sigma": float(np.mean([v["coverage_1sigma"] for v in folds.values()])),
-            "coverage_2sigma": float(np.mean([v["coverage_2sigma"] for v in folds.values()])),
-            "spread_error_corr_mean": float(np.mean(corr)) if corr else float("nan")}
+                         "floor": model[k][0], "scale": model[k][1],
+                         "floor_used": fl, "scale_used": sc,
+                         "coverage_1sigma": float(np.mean(z_m <= 1)),
+                         "coverage_2sigma": float(np.mean(z_m <= 2)),
+                         "coverage_1sigma_factor": float(np.mean(z_f <= 1)),
+                         "coverage_2sigma_factor": float(np.mean(z_f <= 2))}
+    e_all = np.concatenate(list(errs.values()))
+    s_all = np.concatenate(list(sprs.values()))
+    floor_all, scale_all = fit_spread_model(e_all, s_all)
+    out: dict[str, Any] = {"factor_all": float(np.quantile(e_all / s_all, _ONE_SIGMA)),
+                           "floor_all": floor_all, "scale_all": scale_all, "folds": folds}
+    for key in ("coverage_1sigma", "coverage_2sigma", "coverage_1sigma_factor",
+                "coverage_2sigma_factor"):
+        out[key] = float(np.mean([v[key] for v in folds.values()]))
+    out["spread_error_corr_mean"] = float(np.mean(corr)) if corr else float("nan")
+    return out
 
 
 _OFFSETS: dict[tuple[str, tuple[int, ...]], tuple[float, float]] = {}

@@ -77,25 +77,29 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
                 "trained on all 40 pairs and has not been scored on pairs outside its training set",
     }
     cal_path = sd / "evaluation" / "spread_calibration.json"
-    if cal_path.is_file():
-        cal = json.loads(cal_path.read_text())
-    else:
+    cal = json.loads(cal_path.read_text()) if cal_path.is_file() else {}
+    if "floor_all" not in cal:  # absent, or written before the floor was fitted
         cal = spread_calibration(rep)
         cal_path.write_text(json.dumps(cal, indent=1))
     fitted = final["fitted"]
-    # the population std of n members is sqrt((n - 1) / n) of the spread on average: the factor
-    # fitted on the outer ensembles is moved to the size of the shipped one
+    # the population std of n members is sqrt((n - 1) / n) of the spread on average: the scale
+    # fitted on the outer ensembles is moved to the size of the shipped one (the floor is not)
     n_out = len(rep["outer"][0]["fitted"]["checkpoints"])
     n_fin = len(fitted["checkpoints"])
-    std_scale = cal["factor_all"] * np.sqrt((n_out - 1) / n_out) / np.sqrt((n_fin - 1) / n_fin)
+    members = np.sqrt((n_out - 1) / n_out) / np.sqrt((n_fin - 1) / n_fin)
+    std_scale = cal["scale_all"] * members
+    std_floor = cal["floor_all"]
     per_fold = ", ".join(f"fold {k}: {v['coverage_1sigma']:.0%} / {v['coverage_2sigma']:.0%}"
                          for k, v in cal["folds"].items())
     metrics["uncertainty"] = (
-        f"band 2 = ensemble spread x {std_scale:.1f} (factor {cal['factor_all']:.1f} fitted on the "
-        f"held-out predictions of the {n_out}-member outer ensembles, moved to {n_fin} members); "
-        f"cross-fitted coverage of |error| <= 1 / 2 sigma {cal['coverage_1sigma']:.0%} / "
-        f"{cal['coverage_2sigma']:.0%} (target 68 / 95; {per_fold}); spread-error correlation per "
-        f"pair {cal['spread_error_corr_mean']:.2f}: the spread is a weak indicator of the error")
+        f"band 2 = sqrt({std_floor:.2f}^2 + ({std_scale:.1f} x ensemble spread)^2) K (floor and "
+        f"scale fitted on the held-out predictions of the {n_out}-member outer ensembles, the "
+        f"scale moved to {n_fin} members); cross-fitted coverage of |error| <= 1 / 2 sigma "
+        f"{cal['coverage_1sigma']:.0%} / {cal['coverage_2sigma']:.0%} (target 68 / 95; {per_fold}; "
+        f"spread x factor alone: {cal['coverage_1sigma_factor']:.0%} / "
+        f"{cal['coverage_2sigma_factor']:.0%}); spread-error correlation per pair "
+        f"{cal['spread_error_corr_mean']:.2f}: the floor (what every member gets wrong, mostly "
+        f"MODIS against ASTER at 1 km) dominates, the spread adds where the members disagree")
     sel = final["selection"]
     card = model_card(
         "disr-modis-h18v04", fitted,
@@ -109,7 +113,8 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
                    "inner RMSE table (K, pooled over the outer selections)": sel["table"]},
         limits=LIMITS)
     ship_model(fitted["checkpoints"], "disr-modis-h18v04", card, WEIGHTS_DIR,
-               sigma=fitted["sigma"], std_scale=float(std_scale), default="default")
+               sigma=fitted["sigma"], std_scale=float(std_scale), std_floor=float(std_floor),
+               default="default")
     if sisr_checkpoints:
         d_b = paired_difference(ds, "rmse", "bicubic").sel({"method": "sisr_shipped"})
         cfg_path = Path(sisr_checkpoints[0]).parent.parent / "done.json"

@@ -449,10 +449,11 @@ def predict_dataarray(
     da.attrs.update({"units": "K", "long_name": "super-resolved land surface temperature", **attrs})
     if not with_std:
         return da
-    std = smooth_output(std, sigma) * std_scale(module)
+    std = spread_model(smooth_output(std, sigma), std_floor(module), std_scale(module))
     sda = refine_like(lst, f, std.astype(np.float32), name="lst_std")
-    sda.attrs.update({"units": "K", "long_name": "ensemble standard deviation of the super-resolved "
-                      "land surface temperature (calibrated by the model's std_scale)", **attrs})
+    sda.attrs.update({"units": "K", "long_name": "standard uncertainty of the super-resolved land "
+                      "surface temperature: sqrt(std_floor**2 + (std_scale * ensemble spread)**2)",
+                      "std_floor": std_floor(module), "std_scale": std_scale(module), **attrs})
     return da, sda
 
 
@@ -569,6 +570,23 @@ def std_scale(module: Any) -> float:
     """Return the calibration factor of the ensemble spread (``postprocess["std_scale"]``, 1)."""
     post = getattr(module, "postprocess", None) or {}
     return float(post.get("std_scale", 1.0))
+
+
+def std_floor(module: Any) -> float:
+    """Return the spread-independent part of the uncertainty (``postprocess["std_floor"]``, 0 K)."""
+    post = getattr(module, "postprocess", None) or {}
+    return float(post.get("std_floor", 0.0))
+
+
+def spread_model(spread: np.ndarray, floor: float, scale: float) -> np.ndarray:
+    """Per-pixel standard uncertainty from the ensemble spread: ``sqrt(floor**2 + (scale s)**2)``.
+
+    ``scale`` calibrates the members' disagreement ``s``; ``floor`` (K) is the error all members
+    share (fitted by :func:`analysis.selection.fit_spread_model` on held-out pairs). With
+    ``floor = 0`` it is the spread times ``scale``; NaN stays NaN.
+    """
+    s = np.asarray(spread)
+    return np.sqrt(np.float64(floor) ** 2 + (np.float64(scale) * s) ** 2).astype(s.dtype, copy=False)
 
 
 def despike(lst: np.ndarray, *, size: int = 5, min_k: float = 20.0,

@@ -36,6 +36,45 @@ def test_output_sigma_from_the_model_metadata():
     assert output_sigma(m) == 0.75
 
 
+def test_spread_model_recovers_a_known_floor_and_scale():
+    """Errors drawn with sd sqrt(a^2 + (c s)^2): the fit recovers a and c within 5 % and the
+    1 / 2 sigma coverages are 68 / 95 % within 1 point (200,000 Gaussian pixels)."""
+    from analysis.selection import fit_spread_model
+    from sr.predict import spread_model
+
+    rng = np.random.default_rng(3)
+    s = rng.gamma(2.0, 0.05, 200_000)  # ensemble spreads of 0.02-0.3 K
+    a, c = 1.2, 6.0
+    e = rng.standard_normal(s.size) * np.sqrt(a ** 2 + (c * s) ** 2)
+    e[:5] = np.nan
+    floor, scale = fit_spread_model(e, s)
+    assert abs(floor / a - 1) < 0.05 and abs(scale / c - 1) < 0.05
+    z = np.abs(e) / spread_model(s, floor, scale)
+    assert abs(np.nanmean(z <= 1) - 0.6827) < 0.002  # matched exactly by construction
+    assert abs(np.nanmean(z <= 2) - 0.9545) < 0.01
+    # a spread-only calibration cannot cover where the members agree
+    k = np.nanquantile(np.abs(e) / s, 0.6827)
+    low = s < np.quantile(s, 0.2)
+    assert np.nanmean(np.abs(e[low]) <= k * s[low]) < 0.55
+    assert abs(np.nanmean(z[low] <= 1) - 0.6827) < 0.03
+    # the spread model: floor only where the members agree, NaN kept
+    out = spread_model(np.array([0.0, 1.0, np.nan], np.float32), 1.0, 2.0)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[:2], [1.0, np.sqrt(5.0)], rtol=1e-6) and np.isnan(out[2])
+
+
+def test_predict_uncertainty_band_uses_the_floor_and_the_scale():
+    from sr.predict import spread_model, std_floor, std_scale
+
+    class M:
+        postprocess = {"std_scale": 3.0, "std_floor": 1.5}
+
+    assert (std_floor(M()), std_scale(M())) == (1.5, 3.0)
+    M.postprocess = {}
+    assert (std_floor(M()), std_scale(M())) == (0.0, 1.0)
+    np.testing.assert_allclose(spread_model(np.array([0.5]), 0.0, 3.0), [1.5])
+
+
 def test_budgets_and_candidates():
     from analysis.selection import BUDGETS, Candidate, SelectionSettings, default_candidates
     from scalelaws.errors import InputError

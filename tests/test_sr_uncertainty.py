@@ -79,3 +79,25 @@ def test_output_smoothing_is_read_from_the_model_file(tmp_path):
     raw = predict_array(model, lst, tile=16, overlap=0)
     np.testing.assert_allclose(out.values, gaussian_smooth(raw, 1.0), atol=1e-4)
     assert out.attrs["sr_output_sigma_px"] == 1.0
+
+
+def test_uncertainty_band_applies_the_calibrated_floor_and_scale(tmp_path):
+    """Band 2 is sqrt(std_floor^2 + (std_scale * spread)^2) with the model file's calibration."""
+    import xarray as xr
+
+    from sr.predict import load_sr_model, predict_dataarray
+
+    rng = np.random.default_rng(2)
+    lst = (300 + 3 * rng.standard_normal((16, 16))).astype(np.float32)
+    t = Affine(1000, 0, 500000, 0, -1000, 4600000)
+    da = xr.DataArray(lst, dims=("y", "x"), coords={"y": t.f - 500 - 1000 * np.arange(16),
+                                                    "x": t.c + 500 + 1000 * np.arange(16)},
+                      attrs={"units": "K"}).rio.write_crs("EPSG:32631").rio.write_transform(t)
+    raw = load_sr_model(_ensemble_file(tmp_path / "raw.pt"))
+    cal = load_sr_model(_ensemble_file(tmp_path / "cal.pt",
+                                       postprocess={"std_floor": 0.8, "std_scale": 4.0}))
+    _, s_raw = predict_dataarray(raw, da, tile=16, overlap=0, return_std=True)
+    m, s_cal = predict_dataarray(cal, da, tile=16, overlap=0, return_std=True)
+    np.testing.assert_allclose(s_cal.values, np.sqrt(0.8 ** 2 + (4.0 * s_raw.values) ** 2), rtol=1e-5)
+    assert s_cal.attrs["std_floor"] == 0.8 and s_cal.attrs["units"] == "K"
+    assert float(s_cal.min()) >= 0.8 - 1e-6
