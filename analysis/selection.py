@@ -530,12 +530,13 @@ def card_markdown(card: Mapping[str, Any]) -> str:
 
 def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, Any],
                weights_dir: str | Path, *, sigma: float = 0.0, std_scale: float = 1.0,
-               std_floor: float = 0.0, default: str | None = None) -> Path:
+               std_floor: float = 0.0, std_grad_scale: float = 0.0,
+               default: str | None = None) -> Path:
     """Export an ensemble as ``weights_dir/NAME.pt`` with its card and register it in the index.
 
     ``default``: ``"default"`` (the recommended, guided model) or ``"default_single_image"``
-    makes this model the default of that kind. ``sigma`` (output smoothing), ``std_scale`` and
-    ``std_floor`` (calibration of the ensemble spread, :func:`spread_calibration`) go to the
+    makes this model the default of that kind. ``sigma`` (output smoothing), ``std_scale``,
+    ``std_floor`` and ``std_grad_scale`` (calibration of the ensemble spread, :func:`spread_calibration`) go to the
     model's ``postprocess``.
     """
     from scalelaws.io.atomic import atomic_write_text
@@ -546,7 +547,8 @@ def ship_model(checkpoints: Sequence[str | Path], name: str, card: Mapping[str, 
     d.mkdir(parents=True, exist_ok=True)
     path = export_model(list(checkpoints), d / f"{name}.pt", card=dict(card),
                         postprocess={"gaussian_sigma_px": float(sigma), "std_scale": float(std_scale),
-                                     "std_floor": float(std_floor)})
+                                     "std_floor": float(std_floor),
+                                     "std_grad_scale": float(std_grad_scale)})
     atomic_write_text(d / f"{name}.md", card_markdown(card))
     idx = _index(d)
     idx["models"][name] = {"file": f"{name}.pt", "card": f"{name}.md", "mode": card["mode"],
@@ -583,26 +585,30 @@ def nested_predictor(report: Mapping[str, Any], *, tile: int = 64):
 _ONE_SIGMA = 0.6827
 
 
-def fit_spread_model(err: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
-    """Fit ``sigma = sqrt(floor**2 + (scale * spread)**2)`` to prediction errors.
+def fit_spread_model(err: np.ndarray, spread: np.ndarray,
+                     grad: np.ndarray | None = None) -> tuple[float, float, float]:
+    """Fit ``sigma = sqrt(floor**2 + (scale * spread)**2 + (grad_scale * grad)**2)`` to errors.
 
-    ``spread`` is the ensemble's per-pixel standard deviation, ``err`` the error of the ensemble
-    mean at the same pixels. The ensemble spread sees only the disagreement of its members; an
-    error that every member shares (MODIS against ASTER at 1 km, the co-registration, the part
-    of the detail no input explains) needs a ``floor``. The shape ``floor / scale`` is the
-    Gaussian maximum-likelihood one; both are then multiplied by one factor so that
+    ``spread`` is the ensemble's per-pixel standard deviation, ``grad`` the magnitude of the
+    estimate's local gradient (:func:`sr.predict.local_gradient`), ``err`` the error of the
+    ensemble mean at the same pixels. The ensemble spread sees only the disagreement of its
+    members; an error that every member shares (MODIS against ASTER at 1 km, the
+    co-registration, the part of the detail no input explains) needs a ``floor``, and a
+    misplaced edge costs most where the field changes fast (``grad``). The shape of the three
+    terms is the Gaussian maximum-likelihood one; all are then multiplied by one factor so that
     ``|err| <= sigma`` holds for 68.27 % of the pixels (the errors are heavier-tailed than a
     Gaussian, and the 1-sigma coverage is the calibration target).
 
     Parameters
     ----------
-    err, spread
-        Same-shape arrays (any shape); non-finite pairs and ``spread < 0`` are ignored.
+    err, spread, grad
+        Same-shape arrays (any shape); pixels where any is non-finite, or ``spread < 0``, are
+        ignored. Without ``grad`` the gradient term is 0.
 
     Returns
     -------
-    float, float
-        ``floor`` (K) and ``scale`` (dimensionless), both >= 0.
+    float, float, float
+        ``floor`` (K), ``scale`` (dimensionless) and ``grad_scale`` (pixels), all >= 0.
 
     """
     from scipy.optimize import minimize
@@ -611,23 +617,27 @@ def fit_spread_model(err: np.ndarray, spread: np.ndarray) -> tuple[float, float]
 
     e = np.asarray(err, dtype=np.float64).ravel()
     sp = np.asarray(spread, dtype=np.float64).ravel()
-    ok = np.isfinite(e) & np.isfinite(sp) & (sp >= 0)
-    e, sp = e[ok], sp[ok]
+    gr = (np.zeros_like(sp) if grad is None else np.asarray(grad, dtype=np.float64).ravel())
+    ok = np.isfinite(e) & np.isfinite(sp) & np.isfinite(gr) & (sp >= 0)
+    e, sp, gr = e[ok], sp[ok], gr[ok]
     if e.size < 10:
         raise InputError(f"too few pixels to calibrate the spread ({e.size})")
-    e2, s2 = e * e, sp * sp
+    e2, s2, g2 = e * e, sp * sp, gr * gr
     m2 = float(np.mean(e2))
+    use_g = grad is not None and float(np.mean(g2)) > 0
 
     def nll(p: np.ndarray) -> float:
-        v = np.exp(2 * p[0]) + np.exp(2 * p[1]) * s2
+        v = np.exp(2 * p[0]) + np.exp(2 * p[1]) * s2 + (np.exp(2 * p[2]) * g2 if use_g else 0.0)
         return float(np.mean(np.log(v) + e2 / v))
 
-    start = np.log([np.sqrt(m2) / 2, np.sqrt(m2 / max(float(np.mean(s2)), 1e-12)) / 2])
+    start = np.log([np.sqrt(m2) / 2, np.sqrt(m2 / max(float(np.mean(s2)), 1e-12)) / 2,
+                    np.sqrt(m2 / max(float(np.mean(g2)), 1e-12)) / 2])
     res = minimize(nll, start, method="Nelder-Mead",
-                   options={"xatol": 1e-4, "fatol": 1e-8, "maxiter": 2000})
-    floor, scale = (float(v) for v in np.exp(res.x))
-    k = float(np.quantile(np.abs(e) / spread_model(sp, floor, scale), _ONE_SIGMA))
-    return floor * k, scale * k
+                   options={"xatol": 1e-4, "fatol": 1e-8, "maxiter": 4000})
+    floor, scale, gscale = (float(v) for v in np.exp(res.x))
+    gscale = gscale if use_g else 0.0
+    k = float(np.quantile(np.abs(e) / spread_model(sp, floor, scale, gr, gscale), _ONE_SIGMA))
+    return floor * k, scale * k, gscale * k
 
 
 def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = None) -> dict[str, Any]:
@@ -639,7 +649,8 @@ def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = N
     scored:
 
     * ``factor``: ``sigma = c s``, with ``c`` such that ``|e| <= c s`` for 68.27 % of the pixels;
-    * ``floor`` / ``scale``: ``sigma = sqrt(floor**2 + (scale s)**2)``
+    * ``floor`` / ``scale`` / ``grad_scale``: ``sigma = sqrt(floor**2 + (scale s)**2 +
+      (grad_scale g)**2)`` with ``g`` the local gradient of the estimate
       (:func:`fit_spread_model`), the shipped one.
 
     Fold ``k`` is scored with the calibration fitted on the **other** fold's held-out pairs
@@ -649,14 +660,14 @@ def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = N
     Returns
     -------
     dict
-        ``factor_all``, ``floor_all``, ``scale_all``; per fold (``folds``) the fitted values and
+        ``factor_all``, ``floor_all``, ``scale_all``, ``grad_scale_all``; per fold (``folds``) the fitted values and
         ``coverage_1sigma`` / ``coverage_2sigma`` of both calibrations (``*_factor`` for the
         spread-only one) with the other fold's fit; their means; and the mean per-pair
         spread-error correlation.
 
     """
     from analysis.evaluate import reproject_to_aster
-    from sr.predict import spread_model
+    from sr.predict import local_gradient, spread_model
 
     allpairs = open_pairs(report["pairs"], root)
     offset = estimate_offset(offset_correlation(allpairs))
@@ -664,10 +675,12 @@ def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = N
     cache: dict = {}
     errs: dict[int, np.ndarray] = {}
     sprs: dict[int, np.ndarray] = {}
+    grads: dict[int, np.ndarray] = {}
     corr: list[float] = []
+    corr_g: list[float] = []
     for o in report["outer"]:
         f = o["fitted"]
-        es, ss = [], []
+        es, ss, gs = [], [], []
         for pid in o["scored_ids"]:
             pair = byid[pid]
             fields = _member_fields(f["checkpoints"], pair, cache)
@@ -676,39 +689,46 @@ def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = N
             std = smooth_prediction(fields[0].copy(data=stack.std(0).astype(np.float32)), f["sigma"])
             m = np.asarray(reproject_to_aster(mean, pair, offset=offset).values, dtype=np.float64)
             s = np.asarray(reproject_to_aster(std, pair, offset=offset).values, dtype=np.float64)
+            grad = mean.copy(data=local_gradient(mean.values).astype(np.float32))
+            g = np.asarray(reproject_to_aster(grad, pair, offset=offset).values, dtype=np.float64)
             a = np.asarray(pair.aster_250m.values, dtype=np.float64)
-            ok = np.isfinite(m) & np.isfinite(s) & np.isfinite(a) & (s > 0)
+            ok = np.isfinite(m) & np.isfinite(s) & np.isfinite(a) & np.isfinite(g) & (s > 0)
             es.append(np.abs(m[ok] - a[ok]))
             ss.append(s[ok])
+            gs.append(g[ok])
             if ok.sum() > 10:
                 corr.append(float(np.corrcoef(s[ok], es[-1])[0, 1]))
+                corr_g.append(float(np.corrcoef(g[ok], es[-1])[0, 1]))
         errs[o["fold"]], sprs[o["fold"]] = np.concatenate(es), np.concatenate(ss)
+        grads[o["fold"]] = np.concatenate(gs)
     factor = {k: float(np.quantile(errs[k] / sprs[k], _ONE_SIGMA)) for k in errs}
-    model = {k: fit_spread_model(errs[k], sprs[k]) for k in errs}
+    model = {k: fit_spread_model(errs[k], sprs[k], grads[k]) for k in errs}
     folds: dict[str, Any] = {}
     for k in errs:
         others = [j for j in errs if j != k] or [k]
         c = float(np.mean([factor[j] for j in others]))
-        fl = float(np.mean([model[j][0] for j in others]))
-        sc = float(np.mean([model[j][1] for j in others]))
+        fl, sc, gsc = (float(np.mean([model[j][i] for j in others])) for i in range(3))
         z_f = errs[k] / (c * sprs[k])
-        z_m = errs[k] / spread_model(sprs[k], fl, sc)
+        z_m = errs[k] / spread_model(sprs[k], fl, sc, grads[k], gsc)
         folds[str(k)] = {"factor": factor[k], "factor_used": c,
-                         "floor": model[k][0], "scale": model[k][1],
-                         "floor_used": fl, "scale_used": sc,
+                         "floor": model[k][0], "scale": model[k][1], "grad_scale": model[k][2],
+                         "floor_used": fl, "scale_used": sc, "grad_scale_used": gsc,
                          "coverage_1sigma": float(np.mean(z_m <= 1)),
                          "coverage_2sigma": float(np.mean(z_m <= 2)),
                          "coverage_1sigma_factor": float(np.mean(z_f <= 1)),
                          "coverage_2sigma_factor": float(np.mean(z_f <= 2))}
     e_all = np.concatenate(list(errs.values()))
     s_all = np.concatenate(list(sprs.values()))
-    floor_all, scale_all = fit_spread_model(e_all, s_all)
+    floor_all, scale_all, gscale_all = fit_spread_model(e_all, s_all,
+                                                        np.concatenate(list(grads.values())))
     out: dict[str, Any] = {"factor_all": float(np.quantile(e_all / s_all, _ONE_SIGMA)),
-                           "floor_all": floor_all, "scale_all": scale_all, "folds": folds}
+                           "floor_all": floor_all, "scale_all": scale_all,
+                           "grad_scale_all": gscale_all, "folds": folds}
     for key in ("coverage_1sigma", "coverage_2sigma", "coverage_1sigma_factor",
                 "coverage_2sigma_factor"):
         out[key] = float(np.mean([v[key] for v in folds.values()]))
     out["spread_error_corr_mean"] = float(np.mean(corr)) if corr else float("nan")
+    out["gradient_error_corr_mean"] = float(np.mean(corr_g)) if corr_g else float("nan")
     return out
 
 

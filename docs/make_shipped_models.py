@@ -78,7 +78,7 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
     }
     cal_path = sd / "evaluation" / "spread_calibration.json"
     cal = json.loads(cal_path.read_text()) if cal_path.is_file() else {}
-    if "floor_all" not in cal:  # absent, or written before the floor was fitted
+    if "grad_scale_all" not in cal:  # absent, or written before the floor and gradient terms
         cal = spread_calibration(rep)
         cal_path.write_text(json.dumps(cal, indent=1))
     fitted = final["fitted"]
@@ -89,17 +89,23 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
     members = np.sqrt((n_out - 1) / n_out) / np.sqrt((n_fin - 1) / n_fin)
     std_scale = cal["scale_all"] * members
     std_floor = cal["floor_all"]
+    std_grad = cal["grad_scale_all"]
     per_fold = ", ".join(f"fold {k}: {v['coverage_1sigma']:.0%} / {v['coverage_2sigma']:.0%}"
                          for k, v in cal["folds"].items())
     metrics["uncertainty"] = (
-        f"band 2 = sqrt({std_floor:.2f}^2 + ({std_scale:.1f} x ensemble spread)^2) K (floor and "
-        f"scale fitted on the held-out predictions of the {n_out}-member outer ensembles, the "
-        f"scale moved to {n_fin} members); cross-fitted coverage of |error| <= 1 / 2 sigma "
+        f"band 2 = sqrt({std_floor:.2f}^2 + ({std_scale:.2f} x ensemble spread)^2 + ({std_grad:.2f} "
+        f"x local gradient of band 1, K per pixel)^2) K (fitted on the held-out predictions of "
+        f"the {n_out}-member outer ensembles, the spread's scale moved to {n_fin} members); "
+        f"cross-fitted coverage of |error| <= 1 / 2 sigma "
         f"{cal['coverage_1sigma']:.0%} / {cal['coverage_2sigma']:.0%} (target 68 / 95; {per_fold}; "
         f"spread x factor alone: {cal['coverage_1sigma_factor']:.0%} / "
-        f"{cal['coverage_2sigma_factor']:.0%}); spread-error correlation per pair "
-        f"{cal['spread_error_corr_mean']:.2f}: the floor (what every member gets wrong, mostly "
-        f"MODIS against ASTER at 1 km) dominates, the spread adds where the members disagree")
+        f"{cal['coverage_2sigma_factor']:.0%}); correlation of |error| with the spread "
+        f"{cal['spread_error_corr_mean']:.2f} and with the gradient "
+        f"{cal['gradient_error_corr_mean']:.2f} per pair. The floor is what every member gets "
+        f"wrong (mostly MODIS against ASTER at 1 km); the gradient term widens the band where "
+        f"the field changes fast; "
+        + ("the spread's fitted scale is about 0: the members' disagreement does not say where "
+           "the error is" if std_scale < 0.1 else "the spread widens it where the members disagree"))
     sel = final["selection"]
     card = model_card(
         "disr-modis-h18v04", fitted,
@@ -114,6 +120,7 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
         limits=LIMITS)
     ship_model(fitted["checkpoints"], "disr-modis-h18v04", card, WEIGHTS_DIR,
                sigma=fitted["sigma"], std_scale=float(std_scale), std_floor=float(std_floor),
+               std_grad_scale=float(std_grad),
                default="default")
     if sisr_checkpoints:
         d_b = paired_difference(ds, "rmse", "bicubic").sel({"method": "sisr_shipped"})

@@ -37,7 +37,10 @@ lists and dicts is in the file)
         licence...
     ``postprocess`` (optional)
         Applied to the mosaic by :func:`sr.predict.predict_dataarray`:
-        ``{"gaussian_sigma_px": s}``, the output smoothing chosen by the nested selection.
+        ``gaussian_sigma_px`` (the output smoothing chosen by the nested selection);
+        ``std_floor``, ``std_scale``, ``std_grad_scale`` (the calibration of the uncertainty
+        band, :func:`sr.predict.spread_model`; defaults 0, 1, 0: the bare ensemble spread);
+        ``realisation`` (law file and ``kappa`` of ``--realisations``).
     ``members_info``
         Per member: the source checkpoint's file name, ``epoch``, ``global_step`` and
         ``seed``.

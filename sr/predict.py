@@ -449,11 +449,14 @@ def predict_dataarray(
     da.attrs.update({"units": "K", "long_name": "super-resolved land surface temperature", **attrs})
     if not with_std:
         return da
-    std = spread_model(smooth_output(std, sigma), std_floor(module), std_scale(module))
+    std = spread_model(smooth_output(std, sigma), std_floor(module), std_scale(module),
+                       local_gradient(out), std_grad_scale(module))
     sda = refine_like(lst, f, std.astype(np.float32), name="lst_std")
     sda.attrs.update({"units": "K", "long_name": "standard uncertainty of the super-resolved land "
-                      "surface temperature: sqrt(std_floor**2 + (std_scale * ensemble spread)**2)",
-                      "std_floor": std_floor(module), "std_scale": std_scale(module), **attrs})
+                      "surface temperature: sqrt(std_floor**2 + (std_scale * ensemble spread)**2 "
+                      "+ (std_grad_scale * local gradient of the estimate)**2)",
+                      "std_floor": std_floor(module), "std_scale": std_scale(module),
+                      "std_grad_scale": std_grad_scale(module), **attrs})
     return da, sda
 
 
@@ -578,15 +581,41 @@ def std_floor(module: Any) -> float:
     return float(post.get("std_floor", 0.0))
 
 
-def spread_model(spread: np.ndarray, floor: float, scale: float) -> np.ndarray:
-    """Per-pixel standard uncertainty from the ensemble spread: ``sqrt(floor**2 + (scale s)**2)``.
+def std_grad_scale(module: Any) -> float:
+    """Return the weight of the estimate's local gradient in the uncertainty (``postprocess["std_grad_scale"]``, 0)."""
+    post = getattr(module, "postprocess", None) or {}
+    return float(post.get("std_grad_scale", 0.0))
 
-    ``scale`` calibrates the members' disagreement ``s``; ``floor`` (K) is the error all members
-    share (fitted by :func:`analysis.selection.fit_spread_model` on held-out pairs). With
-    ``floor = 0`` it is the spread times ``scale``; NaN stays NaN.
+
+def local_gradient(field: np.ndarray) -> np.ndarray:
+    """Magnitude of the gradient of a field, in its units per pixel (central differences).
+
+    One-sided differences at the edges and next to missing pixels' neighbours follow
+    :func:`numpy.gradient`; a pixel whose differences touch a NaN is NaN.
+    """
+    a = np.asarray(field, dtype=np.float64)
+    if min(a.shape[-2:]) < 2:
+        return np.full(a.shape, np.nan)
+    gy, gx = np.gradient(a, axis=(-2, -1))
+    return np.hypot(gy, gx)
+
+
+def spread_model(spread: np.ndarray, floor: float, scale: float, grad: np.ndarray | None = None,
+                 grad_scale: float = 0.0) -> np.ndarray:
+    """Per-pixel standard uncertainty: ``sqrt(floor**2 + (scale s)**2 + (grad_scale g)**2)``.
+
+    ``s`` is the ensemble spread (the members' disagreement), ``g`` the magnitude of the
+    estimate's local gradient (:func:`local_gradient`, K per output pixel: errors are larger
+    where the field changes fast, where a misplaced edge costs most), ``floor`` (K) the error
+    every member shares. ``floor``, ``scale`` and ``grad_scale`` are fitted by
+    :func:`analysis.selection.fit_spread_model` on held-out pairs. With ``floor = 0`` and no
+    gradient it is the spread times ``scale``; NaN stays NaN; the dtype of ``spread`` is kept.
     """
     s = np.asarray(spread)
-    return np.sqrt(np.float64(floor) ** 2 + (np.float64(scale) * s) ** 2).astype(s.dtype, copy=False)
+    var = np.float64(floor) ** 2 + (np.float64(scale) * s) ** 2
+    if grad is not None and grad_scale:
+        var = var + (np.float64(grad_scale) * np.asarray(grad, dtype=np.float64)) ** 2
+    return np.sqrt(var).astype(s.dtype, copy=False)
 
 
 def despike(lst: np.ndarray, *, size: int = 5, min_k: float = 20.0,

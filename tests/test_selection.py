@@ -36,20 +36,21 @@ def test_output_sigma_from_the_model_metadata():
     assert output_sigma(m) == 0.75
 
 
-def test_spread_model_recovers_a_known_floor_and_scale():
-    """Errors drawn with sd sqrt(a^2 + (c s)^2): the fit recovers a and c within 5 % and the
-    1 / 2 sigma coverages are 68 / 95 % within 1 point (200,000 Gaussian pixels)."""
+def test_spread_model_recovers_a_known_floor_and_scales():
+    """Errors drawn with sd sqrt(a^2 + (c s)^2 + (d g)^2): the fit recovers a, c and d within
+    5 % and the 1 / 2 sigma coverages are 68 / 95 % within 1 point (200,000 Gaussian pixels)."""
     from analysis.selection import fit_spread_model
     from sr.predict import spread_model
 
     rng = np.random.default_rng(3)
     s = rng.gamma(2.0, 0.05, 200_000)  # ensemble spreads of 0.02-0.3 K
-    a, c = 1.2, 6.0
-    e = rng.standard_normal(s.size) * np.sqrt(a ** 2 + (c * s) ** 2)
+    g = rng.gamma(2.0, 0.4, s.size)  # local gradients, K per pixel
+    a, c, d = 1.2, 6.0, 0.8
+    e = rng.standard_normal(s.size) * np.sqrt(a ** 2 + (c * s) ** 2 + (d * g) ** 2)
     e[:5] = np.nan
-    floor, scale = fit_spread_model(e, s)
-    assert abs(floor / a - 1) < 0.05 and abs(scale / c - 1) < 0.05
-    z = np.abs(e) / spread_model(s, floor, scale)
+    floor, scale, gscale = fit_spread_model(e, s, g)
+    assert abs(floor / a - 1) < 0.05 and abs(scale / c - 1) < 0.05 and abs(gscale / d - 1) < 0.05
+    z = np.abs(e) / spread_model(s, floor, scale, g, gscale)
     assert abs(np.nanmean(z <= 1) - 0.6827) < 0.002  # matched exactly by construction
     assert abs(np.nanmean(z <= 2) - 0.9545) < 0.01
     # a spread-only calibration cannot cover where the members agree
@@ -57,21 +58,40 @@ def test_spread_model_recovers_a_known_floor_and_scale():
     low = s < np.quantile(s, 0.2)
     assert np.nanmean(np.abs(e[low]) <= k * s[low]) < 0.55
     assert abs(np.nanmean(z[low] <= 1) - 0.6827) < 0.03
-    # the spread model: floor only where the members agree, NaN kept
+    # without the gradient: floor and scale only, and a gradient-free error gets grad_scale 0
+    e0 = rng.standard_normal(s.size) * np.sqrt(a ** 2 + (c * s) ** 2)
+    f0, s0, g0 = fit_spread_model(e0, s)
+    assert g0 == 0.0 and abs(f0 / a - 1) < 0.05 and abs(s0 / c - 1) < 0.05
+    assert fit_spread_model(e0, s, g)[2] < 0.05 * d
+    # the spread model: floor only where the members agree, NaN kept, dtype kept
     out = spread_model(np.array([0.0, 1.0, np.nan], np.float32), 1.0, 2.0)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out[:2], [1.0, np.sqrt(5.0)], rtol=1e-6) and np.isnan(out[2])
+    np.testing.assert_allclose(spread_model(np.array([1.0]), 1.0, 2.0, np.array([2.0]), 0.5),
+                               [np.sqrt(6.0)])
+
+
+def test_local_gradient_of_a_plane_and_missing_pixels():
+    from sr.predict import local_gradient
+
+    y, x = np.mgrid[0:8, 0:10].astype(float)
+    np.testing.assert_allclose(local_gradient(3 * x + 4 * y), 5.0)
+    f = 3 * x
+    f[4, 5] = np.nan
+    g = local_gradient(f)
+    assert np.isnan(g[4, 4]) and np.isnan(g[4, 6]) and np.isnan(g[3, 5]) and g[0, 0] == 3.0
+    assert np.isnan(local_gradient(np.ones((1, 5)))).all()
 
 
 def test_predict_uncertainty_band_uses_the_floor_and_the_scale():
-    from sr.predict import spread_model, std_floor, std_scale
+    from sr.predict import spread_model, std_floor, std_grad_scale, std_scale
 
     class M:
-        postprocess = {"std_scale": 3.0, "std_floor": 1.5}
+        postprocess = {"std_scale": 3.0, "std_floor": 1.5, "std_grad_scale": 0.5}
 
-    assert (std_floor(M()), std_scale(M())) == (1.5, 3.0)
+    assert (std_floor(M()), std_scale(M()), std_grad_scale(M())) == (1.5, 3.0, 0.5)
     M.postprocess = {}
-    assert (std_floor(M()), std_scale(M())) == (0.0, 1.0)
+    assert (std_floor(M()), std_scale(M()), std_grad_scale(M())) == (0.0, 1.0, 0.0)
     np.testing.assert_allclose(spread_model(np.array([0.5]), 0.0, 3.0), [1.5])
 
 

@@ -82,10 +82,11 @@ def test_output_smoothing_is_read_from_the_model_file(tmp_path):
 
 
 def test_uncertainty_band_applies_the_calibrated_floor_and_scale(tmp_path):
-    """Band 2 is sqrt(std_floor^2 + (std_scale * spread)^2) with the model file's calibration."""
+    """Band 2 is sqrt(std_floor^2 + (std_scale * spread)^2 + (std_grad_scale * gradient)^2)
+    with the model file's calibration, the gradient that of band 1."""
     import xarray as xr
 
-    from sr.predict import load_sr_model, predict_dataarray
+    from sr.predict import load_sr_model, local_gradient, predict_dataarray
 
     rng = np.random.default_rng(2)
     lst = (300 + 3 * rng.standard_normal((16, 16))).astype(np.float32)
@@ -95,9 +96,13 @@ def test_uncertainty_band_applies_the_calibrated_floor_and_scale(tmp_path):
                       attrs={"units": "K"}).rio.write_crs("EPSG:32631").rio.write_transform(t)
     raw = load_sr_model(_ensemble_file(tmp_path / "raw.pt"))
     cal = load_sr_model(_ensemble_file(tmp_path / "cal.pt",
-                                       postprocess={"std_floor": 0.8, "std_scale": 4.0}))
+                                       postprocess={"std_floor": 0.8, "std_scale": 4.0,
+                                                    "std_grad_scale": 0.3}))
     _, s_raw = predict_dataarray(raw, da, tile=16, overlap=0, return_std=True)
     m, s_cal = predict_dataarray(cal, da, tile=16, overlap=0, return_std=True)
-    np.testing.assert_allclose(s_cal.values, np.sqrt(0.8 ** 2 + (4.0 * s_raw.values) ** 2), rtol=1e-5)
+    g = local_gradient(m.values)
+    np.testing.assert_allclose(s_cal.values, np.sqrt(0.8 ** 2 + (4.0 * s_raw.values) ** 2
+                                                     + (0.3 * g) ** 2), rtol=1e-5)
+    assert np.nanstd(g) > 0
     assert s_cal.attrs["std_floor"] == 0.8 and s_cal.attrs["units"] == "K"
     assert float(s_cal.min()) >= 0.8 - 1e-6
