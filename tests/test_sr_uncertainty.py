@@ -38,6 +38,18 @@ def _ensemble_file(path, n=3, postprocess=None):
     return path
 
 
+def _lst_1km(seed, n=16):
+    """A georeferenced n x n 1 km LST DataArray (K) of white noise about 300 K, and its values."""
+    import xarray as xr
+
+    lst = (300 + 3 * np.random.default_rng(seed).standard_normal((n, n))).astype(np.float32)
+    t = Affine(1000, 0, 500000, 0, -1000, 4600000)
+    da = xr.DataArray(lst, dims=("y", "x"), coords={"y": t.f - 500 - 1000 * np.arange(n),
+                                                    "x": t.c + 500 + 1000 * np.arange(n)},
+                      attrs={"units": "K"}).rio.write_crs("EPSG:32631").rio.write_transform(t)
+    return lst, da
+
+
 def test_predict_uncertainty_writes_the_ensemble_spread(tmp_path):
     from scalelaws.cli import app
     from sr.predict import _MemberView, load_sr_model, predict_array
@@ -63,18 +75,11 @@ def test_predict_uncertainty_writes_the_ensemble_spread(tmp_path):
 
 
 def test_output_smoothing_is_read_from_the_model_file(tmp_path):
-    import xarray as xr
-
     from scalelaws.grids import gaussian_smooth
     from sr.predict import load_sr_model, predict_array, predict_dataarray
 
     model = load_sr_model(_ensemble_file(tmp_path / "ens.pt", n=1, postprocess={"gaussian_sigma_px": 1.0}))
-    rng = np.random.default_rng(1)
-    lst = (300 + 3 * rng.standard_normal((16, 16))).astype(np.float32)
-    t = Affine(1000, 0, 500000, 0, -1000, 4600000)
-    da = xr.DataArray(lst, dims=("y", "x"), coords={"y": t.f - 500 - 1000 * np.arange(16),
-                                                    "x": t.c + 500 + 1000 * np.arange(16)},
-                      attrs={"units": "K"}).rio.write_crs("EPSG:32631").rio.write_transform(t)
+    lst, da = _lst_1km(1)
     out = predict_dataarray(model, da, tile=16, overlap=0)
     raw = predict_array(model, lst, tile=16, overlap=0)
     np.testing.assert_allclose(out.values, gaussian_smooth(raw, 1.0), atol=1e-4)
@@ -84,16 +89,9 @@ def test_output_smoothing_is_read_from_the_model_file(tmp_path):
 def test_uncertainty_band_applies_the_calibrated_floor_and_scale(tmp_path):
     """Band 2 is sqrt(std_floor^2 + (std_scale * spread)^2 + (std_grad_scale * gradient)^2)
     with the model file's calibration, the gradient that of band 1."""
-    import xarray as xr
-
     from sr.predict import load_sr_model, local_gradient, predict_dataarray
 
-    rng = np.random.default_rng(2)
-    lst = (300 + 3 * rng.standard_normal((16, 16))).astype(np.float32)
-    t = Affine(1000, 0, 500000, 0, -1000, 4600000)
-    da = xr.DataArray(lst, dims=("y", "x"), coords={"y": t.f - 500 - 1000 * np.arange(16),
-                                                    "x": t.c + 500 + 1000 * np.arange(16)},
-                      attrs={"units": "K"}).rio.write_crs("EPSG:32631").rio.write_transform(t)
+    lst, da = _lst_1km(2)
     raw = load_sr_model(_ensemble_file(tmp_path / "raw.pt"))
     cal = load_sr_model(_ensemble_file(tmp_path / "cal.pt",
                                        postprocess={"std_floor": 0.8, "std_scale": 4.0,
