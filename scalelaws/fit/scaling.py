@@ -200,7 +200,8 @@ def fit_scaling(
     ``wavelet_c2_raw``) is removed from the estimates **and** from their intervals.
     Intervals: the leaders of the whole field are resampled in square blocks of ``2**(j2 + 1)``
     px (attrs ``wavelet_block_px``, ``wavelet_blocks_per_replicate``), the same blocks at every
-    fit octave (Wendt, Abry & Jaffard 2007); with ``s`` the replicates' standard deviation
+    fit octave (Wendt, Abry & Jaffard 2007), whole block rows and block columns at a time
+    (pigeonhole: straight structures crossing the field stay in the replicates); with ``s`` the replicates' standard deviation
     (attr ``wavelet_boot_sd``) the interval is ``c +- z_level * t_sd * s``, ``t_sd`` (attr
     ``wavelet_boot_inflation``, >= 1) the ratio of the Monte-Carlo to the root-mean-square
     bootstrap standard deviation over the same ``2 * n_calib`` fBm fields. The field's own ``s``
@@ -220,18 +221,17 @@ def fit_scaling(
     (H = 0.7), ``|c2|`` <= 0.0032. Multifractal cascade (c2 = -0.04, c1 = 0.52), 512^2, 4
     fields: mean ``c2`` -0.046 (``db3``: -0.064), mean ``c1`` 0.485. Before this correction (octaves from 1,
     ``gamma = 0``) ``c1`` was 0.26, 0.32, 0.44, 0.60 for H = 0.1, 0.4, 0.55, 0.7 and ``c2``
-    -0.011 to -0.022. Coverage of the nominal 95 % intervals (40 fields of 256^2 per model,
-    n_boot 200, defaults, ``test_interval_coverage_95``, which asserts at least 33 of 40, the
-    0.1 % binomial floor of a true 95 %; see docs/estimators.md for the table): fBm
-    H = 0.4: ``zeta(1..3)``, ``H`` 88-93 %, ``c1`` 95 %, ``c2`` 90 %; multifractal cascade
-    (c2 = -0.04; truths: the generator's finite-scale ``zeta`` over the fitted lags and
-    ``c1``, ``c2`` over the fitted octaves): ``zeta``, ``H`` 95-98 %, ``c1`` 98 %, ``c2``
-    100 %; cropland landscape (``c1``, ``c2`` against their Monte-Carlo mean): ``H`` 93 %,
-    ``c1`` 85 %, ``c2`` 90 %; mean half-widths 1.5-2.5 Monte-Carlo standard deviations
-    (cascade ``c1``: 1.9 of its 400-field spread). Independent 100-field runs of the ``c1``
-    interval alone give 91 % (fBm), 95 % (cascade), 90 % (cropland). On 300 fields the
-    ``zeta`` intervals cover 92-93 % (fBm) and 92-95 % (cascade). At 256^2 the ``c1``,
-    ``c2`` fit has two octaves (sd of ``c1`` 0.08).
+    -0.011 to -0.022. Coverage of the nominal 95 % intervals (``test_interval_coverage_95``,
+    fields of 256^2, n_boot 200, defaults; it asserts at least 33 of 40, the 0.1 % binomial
+    floor of a true 95 %, and half-widths of at most 2.5 Monte-Carlo standard deviations; see
+    docs/estimators.md for the tables). On 100 fields per model: fBm H = 0.4: ``zeta(1..3)``
+    92, 93, 91 %, ``H`` 93 %, ``c1`` 95 %, ``c2`` 96 %; multifractal cascade (c2 = -0.04;
+    truths: the generator's finite-scale ``zeta`` over the fitted lags and ``c1``, ``c2`` over
+    the fitted octaves): ``zeta``, ``H`` 93-95 %, ``c1`` 94 %, ``c2`` 93 %; cropland landscape
+    (``c1``, ``c2`` against their Monte-Carlo mean): ``H`` 96 %, ``c1`` 90 %, ``c2`` 94 %
+    (``c1`` 83 % with blocks drawn one by one); mean half-widths 1.6-2.3 Monte-Carlo standard
+    deviations. On 300 fBm fields in three streams the ``zeta(2)`` interval covers 92.7 %. At
+    256^2 the ``c1``, ``c2`` fit has two octaves (sd of ``c1`` 0.08).
 
     """
     _check_level(level)
