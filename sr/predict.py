@@ -588,16 +588,25 @@ def std_grad_scale(module: Any) -> float:
 
 
 def local_gradient(field: np.ndarray) -> np.ndarray:
-    """Magnitude of the gradient of a field, in its units per pixel (central differences).
+    """Magnitude of the gradient of a 2-D field, in its units per pixel (central differences).
 
-    One-sided differences at the edges and next to missing pixels' neighbours follow
-    :func:`numpy.gradient`; a pixel whose differences touch a NaN is NaN.
+    Missing pixels (NaN) are first filled with their nearest valid neighbour, so a valid pixel
+    next to a gap gets a (one-sided) gradient instead of NaN, and the result is NaN exactly
+    where the field is; one-sided differences at the edges as :func:`numpy.gradient`.
     """
+    from scipy.ndimage import distance_transform_edt
+
     a = np.asarray(field, dtype=np.float64)
-    if min(a.shape[-2:]) < 2:
+    bad = ~np.isfinite(a)
+    if a.ndim != 2 or min(a.shape) < 2 or bad.all():
         return np.full(a.shape, np.nan)
-    gy, gx = np.gradient(a, axis=(-2, -1))
-    return np.hypot(gy, gx)
+    if bad.any():
+        idx = distance_transform_edt(bad, return_distances=False, return_indices=True)
+        a = a[tuple(idx)]
+    gy, gx = np.gradient(a)
+    out = np.hypot(gy, gx)
+    out[bad] = np.nan
+    return out
 
 
 def spread_model(spread: np.ndarray, floor: float, scale: float, grad: np.ndarray | None = None,

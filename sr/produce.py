@@ -23,7 +23,7 @@ one super-resolved GeoTIFF (COG) per granule and one CF-compliant NetCDF cube ``
    into the same folder is refused.
 6. **Cube** (:func:`assemble_cube`): the per-granule files stacked on one grid (the union of the
    granules' grids, or a user-chosen CRS and resolution), with the input 1 km LST beside the
-   250 m one on the native grid, the ensemble spread when the model has one, and provenance
+   250 m one on the native grid, the calibrated uncertainty when asked for, and provenance
    (model name, card and hash; input file and NDVI used per date). Written slice by slice.
 
 Each granule goes through the same functions as ``scalelaws predict`` (the readers,
@@ -349,7 +349,7 @@ class ProduceSettings:
     ndvi_max_days
         Largest distance (days) from the date to the nearest NDVI period centre.
     uncertainty
-        Also write the ensemble spread.
+        Also write the calibrated uncertainty (:func:`sr.predict.spread_model`).
     tile, overlap, batch_size
         Tiled inference (:func:`sr.predict.predict_array`).
     device
@@ -753,7 +753,7 @@ def assemble_cube(
     """Stack the granules' 250 m files into one CF NetCDF cube ``lst_250m.nc``.
 
     Variables per overpass ``w`` (``day`` / ``night``): ``lst_w`` ``(time, y, x)`` at 250 m,
-    ``lst_w_std`` (the calibrated ensemble spread, when produced), ``lst_w_1km``
+    ``lst_w_std`` (the calibrated uncertainty, when produced), ``lst_w_1km``
     ``(time, y_1km, x_1km)`` the input LST after QC (native grid only), ``input_file_w`` and
     ``ndvi_file_w`` ``(time,)``. Granules of the same date and overpass are mosaicked (first
     valid value wins). Written slice by slice through dask (memory: a few slices).
@@ -826,7 +826,8 @@ def assemble_cube(
                 "units": "K",
                 **({"standard_name": "surface_temperature",
                     "long_name": f"{w}time land surface temperature, super-resolved"} if not suffix else
-                   {"long_name": f"{w}time LST ensemble standard deviation (calibrated spread)"}),
+                   {"long_name": f"{w}time LST standard uncertainty (the model's calibrated floor, ensemble "
+                                 "spread and local-gradient terms)"}),
             })
         if coarse is not None:
             cy, cx = coarse.shape

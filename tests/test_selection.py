@@ -79,8 +79,11 @@ def test_local_gradient_of_a_plane_and_missing_pixels():
     f = 3 * x
     f[4, 5] = np.nan
     g = local_gradient(f)
-    assert np.isnan(g[4, 4]) and np.isnan(g[4, 6]) and np.isnan(g[3, 5]) and g[0, 0] == 3.0
+    # NaN exactly where the field is; its neighbours keep a (one-sided) gradient
+    assert np.array_equal(np.isnan(g), np.isnan(f)) and g[0, 0] == 3.0
+    assert np.isfinite(g[4, 4]) and np.isfinite(g[4, 6]) and np.isfinite(g[3, 5])
     assert np.isnan(local_gradient(np.ones((1, 5)))).all()
+    assert np.isnan(local_gradient(np.full((3, 3), np.nan))).all()
 
 
 def test_predict_uncertainty_band_uses_the_floor_and_the_scale():
