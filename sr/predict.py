@@ -449,14 +449,15 @@ def predict_dataarray(
     da.attrs.update({"units": "K", "long_name": "super-resolved land surface temperature", **attrs})
     if not with_std:
         return da
-    std = spread_model(smooth_output(std, sigma), std_floor(module), std_scale(module),
-                       local_gradient(out), std_grad_scale(module))
+    cal = {"std_floor": std_floor(module), "std_scale": std_scale(module),
+           "std_grad_scale": std_grad_scale(module)}
+    grad = local_gradient(out) if cal["std_grad_scale"] else None  # only when it has weight
+    std = spread_model(smooth_output(std, sigma), cal["std_floor"], cal["std_scale"], grad,
+                       cal["std_grad_scale"])
     sda = refine_like(lst, f, std.astype(np.float32), name="lst_std")
     sda.attrs.update({"units": "K", "long_name": "standard uncertainty of the super-resolved land "
                       "surface temperature: sqrt(std_floor**2 + (std_scale * ensemble spread)**2 "
-                      "+ (std_grad_scale * local gradient of the estimate)**2)",
-                      "std_floor": std_floor(module), "std_scale": std_scale(module),
-                      "std_grad_scale": std_grad_scale(module), **attrs})
+                      "+ (std_grad_scale * local gradient of the estimate)**2)", **cal, **attrs})
     return da, sda
 
 
@@ -569,22 +570,25 @@ def realise_dataarray(module: Any, mean: xr.DataArray, lst: xr.DataArray, n: int
     return da
 
 
+def _postprocess_value(module: Any, key: str, default: float) -> float:
+    """``module.postprocess[key]`` as a float (``default`` when absent)."""
+    post = getattr(module, "postprocess", None) or {}
+    return float(post.get(key, default))
+
+
 def std_scale(module: Any) -> float:
     """Return the calibration factor of the ensemble spread (``postprocess["std_scale"]``, 1)."""
-    post = getattr(module, "postprocess", None) or {}
-    return float(post.get("std_scale", 1.0))
+    return _postprocess_value(module, "std_scale", 1.0)
 
 
 def std_floor(module: Any) -> float:
     """Return the spread-independent part of the uncertainty (``postprocess["std_floor"]``, 0 K)."""
-    post = getattr(module, "postprocess", None) or {}
-    return float(post.get("std_floor", 0.0))
+    return _postprocess_value(module, "std_floor", 0.0)
 
 
 def std_grad_scale(module: Any) -> float:
     """Return the weight of the estimate's local gradient in the uncertainty (``postprocess["std_grad_scale"]``, 0)."""
-    post = getattr(module, "postprocess", None) or {}
-    return float(post.get("std_grad_scale", 0.0))
+    return _postprocess_value(module, "std_grad_scale", 0.0)
 
 
 def local_gradient(field: np.ndarray) -> np.ndarray:
