@@ -101,6 +101,16 @@ def register(app: typer.Typer) -> None:
                                      "disr_corrected, disr_corrected_synlaw (default: all)."),
         retrain: bool = typer.Option(
             False, "--retrain", help="With --train: retrain networks already trained in OUT."),
+        budget: str = typer.Option(
+            None, "--budget",
+            help="With --train: quick, default or full (analysis.selection.BUDGETS). Retrains the "
+                 "settings a nested search chose (--choices; no search is run) as ensembles "
+                 "(full: 5 seeds) and scores them as nested_best, with every law-corrected mode "
+                 "and its scale-invariant twin (full: 2 seeds each) and the baselines (with atprk)."),
+        choices: str = typer.Option(
+            None, "--choices",
+            help="With --budget: the choices to retrain, a search's selection.json (default: "
+                 "this release's, analysis/release_choices.json)."),
     ) -> None:
         """Score baselines and trained networks against ASTER on the MODIS-ASTER pairs.
 
@@ -126,6 +136,32 @@ def register(app: typer.Typer) -> None:
             if not ckpt.is_file():
                 raise InputError("model checkpoint not found", ckpt)
         meth = _split(methods)
+        if budget is not None and not train:
+            raise InputError("--budget needs --train")
+        if train and budget is not None:
+            import shlex
+            import sys
+            from pathlib import Path
+
+            from analysis.experiment import ExperimentSettings
+            from analysis.selection import BUDGETS, run_budget
+
+            if budget not in BUDGETS:
+                raise InputError(f"--budget must be one of {sorted(BUDGETS)}, got {budget!r}")
+            if ids is not None:
+                raise InputError("--budget scores the pairs of its --choices; drop --pairs")
+            base = ExperimentSettings.quick() if (quick or budget == "quick") else None
+            kw = {"methods": meth} if methods != "bicubic,tsharp,dms" else {}
+            if _split(sr_methods):
+                kw["sr_methods"] = _split(sr_methods)
+            ds = run_budget(
+                out, budget, choices=choices, base=base, steps=steps, root=data,
+                offset=_parse_offset(offset), n_boot=n_boot, seed=seed,
+                save_predictions=save_predictions,
+                command="scalelaws " + " ".join(shlex.quote(a) for a in sys.argv[1:]), **kw)
+            typer.echo((Path(out) / "experiment.md").read_text())
+            log.info("done in %s s", ds.attrs.get("experiment_wall_time_s"))
+            return
         if train:
             import dataclasses
 

@@ -15,8 +15,10 @@ from analysis.pipeline.predictors import (
     baseline_predictor,
     build_predictors,
     crossfit_predictor,
+    ensemble_mean,
     model_predictor,
     parse_model_spec,
+    smooth_prediction,
     to_grid,
 )
 from analysis.pipeline.settings import (
@@ -41,6 +43,7 @@ __all__ = [
     "best_baseline",
     "build_predictors",
     "crossfit_predictor",
+    "ensemble_mean",
     "experiment_markdown",
     "fit_aster_law",
     "make_folds",
@@ -48,5 +51,6 @@ __all__ = [
     "parse_model_spec",
     "run_experiment",
     "run_modis_aster",
+    "smooth_prediction",
     "to_grid",
 ]

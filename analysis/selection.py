@@ -40,8 +40,11 @@ from analysis.experiment import (
     ExperimentSettings,
     _sr_config,
     _train_one,
+    crossfit_predictor,
+    ensemble_mean,
     fit_aster_law,
     make_folds,
+    smooth_prediction,
     to_grid,
 )
 from scalelaws.errors import InputError
@@ -49,7 +52,8 @@ from scalelaws.errors import InputError
 logger = logging.getLogger(__name__)
 
 __all__ = ["Candidate", "CANDIDATES", "SelectionSettings", "BUDGETS", "candidates_by_name",
-           "fit_spread_model", "select", "pooled_choice", "run_nested", "ensemble_predict"]
+           "fit_spread_model", "select", "pooled_choice", "run_nested", "ensemble_predict",
+           "RELEASE_CHOICES", "choices_record", "load_choices", "run_budget"]
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,18 @@ class Candidate:
 #: of the outer ensembles and of the final ensembles. ``quick`` is for CI, ``default`` runs in
 #: well under an hour on 2 cores.
 BUDGETS: dict[str, dict[str, Any]] = {
-    "quick": {"steps": (2, 3), "outer_seeds": 1, "final_seeds": 2},
-    "default": {"steps": (100, 200, 300, 400), "outer_seeds": 2, "final_seeds": 5},
-    "full": {"steps": (100, 200, 300, 400, 600, 800, 1200), "outer_seeds": 5, "final_seeds": 5},
+    "quick": {"steps": (2, 3), "outer_seeds": 1, "final_seeds": 2, "twin_seeds": 1},
+    "default": {"steps": (100, 200, 300, 400), "outer_seeds": 2, "final_seeds": 5,
+                "twin_seeds": 1},
+    "full": {"steps": (100, 200, 300, 400, 600, 800, 1200), "outer_seeds": 5, "final_seeds": 5,
+             "twin_seeds": 2},
 }
+#: ``twin_seeds``: members of every network of :func:`run_budget`'s comparison methods (each
+#: law-corrected mode and its scale-invariant counterpart, :data:`analysis.pipeline.step_report.TWINS`).
+
+#: The choices of this release's nested search (:func:`choices_record`), frozen before any
+#: outer score: the default of ``scalelaws benchmark modis-aster --train --budget``.
+RELEASE_CHOICES = Path(__file__).with_name("release_choices.json")
 
 #: Separator of a candidate's name and its training length in the inner tables
 #: (``"disr_invariant@200"``).
@@ -107,7 +119,8 @@ def split_label(label: str) -> tuple[str, int | None]:
 #: about half a MODIS pixel, docs/selection.md), so the network learns to undo that blur too.
 #: ``_mild`` (MTF 0.5, sigma 0.38 coarse pixel) and ``_wide`` (MTF 0.15, sigma 0.62) bracket
 #: that footprint: how much deblurring to learn is a trade-off with the noise it amplifies, so
-#: the search chooses it.
+#: the search chooses it. ``_gdrop`` drops the NDVI guide of a quarter of the training patches
+#: (guide dropout, :class:`sr.data.PatchDataset`).
 CANDIDATES: dict[str, Candidate] = {
     c.name: c
     for c in (
@@ -117,6 +130,8 @@ CANDIDATES: dict[str, Candidate] = {
                   {"forward": "psf", "mtf_nyquist": 0.5}),
         Candidate("disr_invariant_psf_wide", "disr_invariant",
                   {"forward": "psf", "mtf_nyquist": 0.15}),
+        Candidate("disr_invariant_psf_gdrop", "disr_invariant",
+                  {"forward": "psf", "mtf_nyquist": 0.3, "guide_dropout": 0.25}),
         Candidate("disr_invariant_corrected", "disr_invariant_corrected"),
         Candidate("disr_corrected", "disr_corrected"),
         Candidate("disr", "disr"),
@@ -210,25 +225,12 @@ def _member_fields(checkpoints: Sequence[str | Path], pair: Any, cache: dict[str
     return out
 
 
-def _ensemble_mean(fields: Sequence[xr.DataArray]) -> xr.DataArray:
-    mean = xr.concat(fields, "member").mean("member", skipna=False)
-    mean.attrs = dict(fields[0].attrs)
-    return mean
-
-
 def ensemble_predict(checkpoints: Sequence[str | Path], pairs: Sequence[Any], *,
                      tile: int = 64) -> dict[int, xr.DataArray]:
     """Mean prediction of an ensemble of networks for each pair, on the pair's NDVI grid."""
     cache: dict[str, Any] = {}
-    return {int(p.id): _ensemble_mean(_member_fields(checkpoints, p, cache, tile=tile))
+    return {int(p.id): ensemble_mean(_member_fields(checkpoints, p, cache, tile=tile))
             for p in pairs}
-
-
-def smooth_prediction(pred: xr.DataArray, sigma: float) -> xr.DataArray:
-    """Apply the output smoothing of a model (:func:`sr.predict.smooth_output`) to a DataArray."""
-    from sr.predict import smooth_output
-
-    return pred.copy(data=smooth_output(np.asarray(pred.values, dtype=np.float32), sigma))
 
 
 def _rmse(pred: xr.DataArray, pair: Any, offset: tuple[float, float]) -> float:
@@ -470,6 +472,113 @@ def run_nested(out_dir: str | Path, pairs: Sequence[int] | None = None, *,
     return report
 
 
+def choices_record(report: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Return the frozen choices of a nested search (``selection.json`` of :func:`run_nested`).
+
+    Per outer fold: the pairs it scores and the chosen candidate, training length and output
+    smoothing; the final (all-pairs) choice; the candidates' definitions. This is what
+    :func:`run_budget` retrains; ``source`` says which search made it.
+    """
+    outer = []
+    for o in report["outer"]:
+        c = o["selection"]["choice"]
+        outer.append({"fold": int(o["fold"]), "scored_ids": [int(i) for i in o["scored_ids"]],
+                      "candidate": c["candidate"], "steps": c["steps"], "sigma": float(c["sigma"]),
+                      "inner_rmse": round(float(c["rmse"]), 4)})
+    fin = (report.get("final") or {}).get("selection", {}).get("choice")
+    return {"source": source, "pairs": [int(i) for i in report["pairs"]],
+            "budget": report.get("budget"), "candidates": list(report["candidates"]),
+            "outer": outer, "final": dict(fin) if fin else None}
+
+
+def load_choices(path: str | Path | None = None) -> dict[str, Any]:
+    """Read the choices of a nested search: a :func:`choices_record` file or a search's ``selection.json``.
+
+    ``None`` reads :data:`RELEASE_CHOICES`. Bad files give an :class:`InputError` naming them.
+    """
+    p = Path(path) if path is not None else RELEASE_CHOICES
+    if not p.is_file():
+        raise InputError("choices file not found (give a search's selection.json)", p)
+    try:
+        rec = json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a JSON choices file ({exc})", p) from None
+    try:
+        if rec.get("outer") and "selection" in rec["outer"][0]:
+            rec = choices_record(rec, source=f"search {p.parent}")
+        for o in rec["outer"]:
+            int(o["steps"]), float(o["sigma"]), str(o["candidate"]), list(o["scored_ids"])
+        [Candidate(**c) for c in rec["candidates"]]
+        rec["pairs"] = [int(i) for i in rec["pairs"]]
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise InputError(f"not a choices file: missing or bad entry ({exc!r})", p) from None
+    return rec
+
+
+def run_budget(out_dir: str | Path, budget: str = "full", *,
+               choices: str | Path | Mapping[str, Any] | None = None,
+               base: ExperimentSettings | None = None, steps: int | None = None,
+               sr_methods: Sequence[str] = ("sisr_invariant", "sisr_corrected", "disr",
+                                            "disr_corrected", "disr_invariant",
+                                            "disr_invariant_corrected"),
+               methods: Sequence[str] = ("bicubic", "tsharp", "dms", "tsharp_smooth", "atprk"),
+               root: str | Path | None = None, lst2020_root: str | Path | None = None,
+               offset: str | tuple[float, float] = "estimate", n_boot: int = 2000,
+               seed: int = 0, save_predictions: bool = False,
+               command: str | None = None) -> xr.Dataset:
+    """Run the benchmark at a named budget: retrain a nested search's frozen choices and score them.
+
+    No search is run: the settings each outer fold chose (``choices``: a :func:`choices_record`
+    or a search's ``selection.json``; default :data:`RELEASE_CHOICES`) are retrained on that
+    fold's training pairs as ensembles of ``BUDGETS[budget]["outer_seeds"]`` seeds and score
+    the fold's held-out pairs (``nested_best``), beside the baselines and each law-corrected
+    mode with its scale-invariant counterpart (``sr_methods``, ``twin_seeds`` seeds each, all
+    trained for ``steps`` steps, default the final choice's length) - the benchmark's steps
+    (:func:`analysis.experiment.run_experiment`) with these extra methods.
+
+    The choices' outer folds must be the benchmark's (:func:`make_folds` of the choices'
+    pairs). ``quick`` replaces every length by the quick budget's longest (3 steps; smoke test).
+    """
+    if budget not in BUDGETS:
+        raise InputError(f"unknown budget {budget!r}; use one of {sorted(BUDGETS)}")
+    rec = dict(choices) if isinstance(choices, Mapping) else load_choices(choices)
+    b = BUDGETS[budget]
+    base = base or (ExperimentSettings.quick() if budget == "quick" else ExperimentSettings())
+    ids = sorted(rec["pairs"])
+    folds = make_folds(ids, len(rec["outer"]))
+    given = [sorted(o["scored_ids"]) for o in sorted(rec["outer"], key=lambda o: o["fold"])]
+    if given != [sorted(f) for f in folds]:
+        raise InputError(f"the choices' outer folds {given} are not the benchmark's folds "
+                         f"{folds} of the same pairs")
+    base = dataclasses.replace(base, folds=len(folds))
+    sel = SelectionSettings(budget=budget, base=base,
+                            candidates=[Candidate(**c) for c in rec["candidates"]])
+    out = Path(out_dir)
+    quick_len = max(BUDGETS["quick"]["steps"]) if budget == "quick" else None
+    outer, record = [], []
+    for o in sorted(rec["outer"], key=lambda o: o["fold"]):
+        k = int(o["fold"])
+        tr = [i for i in ids if i not in folds[k]]
+        choice = {**o, "steps": quick_len or int(o["steps"])}
+        fitted = fit_chosen(choice, tr, out / "chosen" / f"fold{k}", sel,
+                            n_seeds=b["outer_seeds"], root=root, seed=seed)
+        outer.append({"fold": k, "scored_ids": folds[k], "fitted": fitted})
+        record.append({"fold": k, "candidate": fitted["candidate"], "steps": fitted["steps"],
+                       "sigma": fitted["sigma"], "members": len(fitted["checkpoints"]),
+                       "train_s": fitted["train_s"]})
+    fin = rec.get("final") or {}
+    n = quick_len or steps or fin.get("steps") or max(int(o["steps"]) for o in rec["outer"])
+    st = dataclasses.replace(base, steps=int(n))
+    from analysis.experiment import run_experiment
+
+    return run_experiment(
+        out, ids, settings=st, methods=methods, sr_methods=list(sr_methods), root=root,
+        lst2020_root=lst2020_root, offset=offset, n_boot=n_boot, seed=seed,
+        save_predictions=save_predictions, command=command, n_seeds=b["twin_seeds"],
+        predictors={"nested_best": nested_predictor({"outer": outer}, tile=st.predict_tile)},
+        choices={"source": rec.get("source"), "budget": budget, "outer": record})
+
+
 def score_outer(report: Mapping[str, Any], *, root: str | Path | None = None) -> dict[str, Any]:
     """Score each outer fold's chosen ensemble on its held-out pairs (reference protocol).
 
@@ -564,19 +673,14 @@ def nested_predictor(report: Mapping[str, Any], *, tile: int = 64):
     """Predictor ``pair -> DataArray`` of the outer folds' chosen ensembles (cross-fitted).
 
     Each pair is predicted by the ensemble of the outer fold that held it out, with that
-    ensemble's output smoothing: the predictor of the honest outer score, usable in
-    :func:`analysis.evaluate.evaluate` beside the baselines.
+    ensemble's output smoothing (:func:`analysis.pipeline.predictors.crossfit_predictor`): the
+    predictor of the honest outer score, usable in :func:`analysis.evaluate.evaluate` beside
+    the baselines.
     """
     by_pair = {int(pid): o["fitted"] for o in report["outer"] for pid in o["scored_ids"]}
-    cache: dict[str, Any] = {}
-
-    def predict(pair) -> xr.DataArray:
-        f = by_pair.get(int(pair.id))
-        if f is None:
-            raise InputError(f"pair {pair.id} is not held out by any outer fold")
-        mean = _ensemble_mean(_member_fields(f["checkpoints"], pair, cache, tile=tile))
-        return smooth_prediction(mean, f["sigma"])
-
+    predict = crossfit_predictor({p: f["checkpoints"] for p, f in by_pair.items()},
+                                 sigma={p: float(f["sigma"]) for p, f in by_pair.items()},
+                                 tile=tile)
     predict.__name__ = "nested"
     return predict
 

@@ -8,7 +8,9 @@ Usage::
 
 Writes ``results/search/evaluation/`` (the reference-protocol table of the cross-fitted chosen
 ensembles against the baselines and the single-image model, every metric, 2000 bootstrap
-resamples over pairs) and the model files, cards and index under ``sr/weights/``. Every number in
+resamples over pairs), the model files, cards and index under ``sr/weights/`` and the search's
+choices as ``analysis/release_choices.json`` (what ``benchmark modis-aster --train --budget``
+retrains). Every number in
 the cards comes from these files.
 """
 
@@ -24,7 +26,14 @@ import numpy as np
 
 from analysis.evaluate import paired_difference
 from analysis.experiment import model_predictor, run_modis_aster
-from analysis.selection import model_card, nested_predictor, ship_model, spread_calibration
+from analysis.selection import (
+    RELEASE_CHOICES,
+    choices_record,
+    model_card,
+    nested_predictor,
+    ship_model,
+    spread_calibration,
+)
 from sr.zoo import WEIGHTS_DIR
 
 LIMITS = [
@@ -122,6 +131,11 @@ def main(search_dir: str, sisr_checkpoints: list[str]) -> None:
                sigma=fitted["sigma"], std_scale=float(std_scale), std_floor=float(std_floor),
                std_grad_scale=float(std_grad),
                default="default")
+    # the record `benchmark modis-aster --train --budget` retrains by default
+    cands = ",".join(c["name"] for c in rep["candidates"])
+    RELEASE_CHOICES.write_text(json.dumps(choices_record(
+        rep, source=f"scalelaws search -o {sd} (budget {rep['budget']}, candidates {cands})"),
+        indent=1) + "\n")
     if sisr_checkpoints:
         d_b = paired_difference(ds, "rmse", "bicubic").sel({"method": "sisr_shipped"})
         cfg_path = Path(sisr_checkpoints[0]).parent.parent / "done.json"

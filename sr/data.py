@@ -626,6 +626,10 @@ class PatchDataset(Dataset):
         item).
     seed
         Augmentation seed.
+    guide_dropout
+        Probability that an item's NDVI guide is dropped (set missing: 0 in the normalised
+        tensor, ``False`` in its mask), drawn like the augmentation. A network trained so must
+        also predict from the LST alone, which limits how much detail it copies from the guide.
 
     """
 
@@ -638,7 +642,10 @@ class PatchDataset(Dataset):
         *,
         augment: bool = True,
         seed: int = 0,
+        guide_dropout: float = 0.0,
     ) -> None:
+        if not 0.0 <= float(guide_dropout) < 1.0:
+            raise ValueError(f"guide_dropout must be in [0, 1), got {guide_dropout}")
         if not index:
             raise ScaleRangeError(f"no usable {patch} x {patch} patch in {len(scenes)} scene(s)")
         self.scenes = list(scenes)
@@ -647,6 +654,7 @@ class PatchDataset(Dataset):
         self.norm = norm
         self.augment = augment
         self.seed = int(seed)
+        self.guide_dropout = float(guide_dropout)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -664,7 +672,9 @@ class PatchDataset(Dataset):
         k_scene, r, c = self.index[i]
         s = self.scenes[k_scene]
         p, f = self.patch, s.factor
-        aug = int(np.random.default_rng([self.seed, self.epoch, i]).integers(8)) if self.augment else 0
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        aug = int(rng.integers(8)) if self.augment else 0
+        drop = self.guide_dropout > 0 and rng.random() < self.guide_dropout
         nm = self.norm
         item: dict[str, torch.Tensor] = {}
         item["lr"], item["lr_mask"] = self._norm(s.lr[r : r + p, c : c + p], "lst", aug)
@@ -673,6 +683,9 @@ class PatchDataset(Dataset):
             item["hr"], item["hr_mask"] = self._norm(s.hr[win], "lst", aug)
         if s.ndvi is not None:
             item["ndvi"], item["ndvi_mask"] = self._norm(s.ndvi[win], "ndvi", aug)
+            if drop:
+                item["ndvi"] = torch.zeros_like(item["ndvi"])
+                item["ndvi_mask"] = torch.zeros_like(item["ndvi_mask"])
         if s.cond is not None:
             item["cond"] = torch.from_numpy(s.cond)
         if s.sf_target is not None:

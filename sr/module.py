@@ -469,7 +469,7 @@ class SRDataModule(L.LightningDataModule):
         p = d["patch"]
         self.train_ds = PatchDataset(
             train, patch_index(train, p, d.get("stride"), max_missing=d["max_missing"]), p, self.norm,
-            augment=d["augment"], seed=seed,
+            augment=d["augment"], seed=seed, guide_dropout=float(d.get("guide_dropout", 0.0)),
         )
         if val:
             vidx = patch_index(val, p, d.get("stride"), max_missing=d["max_missing"])

@@ -114,6 +114,7 @@ class DataConfig:
     batch_size: int = 16
     num_workers: int = 0
     augment: bool = True
+    guide_dropout: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -124,6 +124,16 @@ def test_budgets_and_candidates():
     st = sel.experiment_settings(psf)
     assert (psf.mode, st.forward, st.mtf_nyquist) == ("disr_invariant", "psf", 0.3)
     assert sel.experiment_settings(cand).forward == "mean"
+    # guide dropout reaches the training configuration only when set (older runs stay reusable)
+    from analysis.experiment import _sr_config
+    from sr.train import SRConfig
+
+    gd = sel.experiment_settings(candidates_by_name(["disr_invariant_psf_gdrop"])[0])
+    kw = {"law": None, "train_ids": [1, 2], "root": None, "lst2020_root": None, "seed": 0}
+    cfg = _sr_config("disr_invariant", "/tmp/x", gd, **kw)
+    assert cfg["data"]["guide_dropout"] == 0.25
+    assert SRConfig.from_dict(cfg).data.guide_dropout == 0.25
+    assert "guide_dropout" not in _sr_config("disr_invariant", "/tmp/x", st, **kw)["data"]
     assert [c.name for c in candidates_by_name(["disr", "disr", "disr_invariant"])] == [
         "disr", "disr_invariant"]
     with pytest.raises(InputError, match="unknown candidate"):
@@ -276,3 +286,143 @@ def test_search_cli_refuses_bad_lists(tmp_path, option, value, named):
     assert res.exit_code == 2, res.output
     assert named in res.output and "Traceback" not in res.output
     assert not (tmp_path / "s").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# the benchmark at a named budget: the frozen choices of a search retrained and scored
+# ----------------------------------------------------------------------------------------------
+def _choices(pairs=(1, 102), steps=(50, 150), sigmas=(0.75, 0.5)):
+    from analysis.experiment import make_folds
+
+    folds = make_folds(list(pairs), 2)
+    return {"source": "test", "pairs": list(pairs),
+            "candidates": [{"name": "disr_invariant_psf", "mode": "disr_invariant",
+                            "settings": {"forward": "psf", "mtf_nyquist": 0.3}}],
+            "outer": [{"fold": k, "scored_ids": f, "candidate": "disr_invariant_psf",
+                       "steps": steps[k], "sigma": sigmas[k]} for k, f in enumerate(folds)],
+            "final": {"candidate": "disr_invariant_psf", "steps": 150, "sigma": 0.75}}
+
+
+def test_release_choices_are_the_benchmark_folds_and_known_candidates():
+    """The shipped record of this release's search: its outer folds are the benchmark's split
+    of its pairs, every choice names a candidate it defines, and the final choice is the
+    shipped default's recipe."""
+    from analysis.experiment import make_folds
+    from analysis.selection import RELEASE_CHOICES, load_choices
+    from sr.modelfile import read_model_file
+    from sr.zoo import list_models
+
+    rec = load_choices()
+    assert RELEASE_CHOICES.is_file() and len(rec["pairs"]) == 40
+    folds = make_folds(rec["pairs"], len(rec["outer"]))
+    assert [sorted(o["scored_ids"]) for o in rec["outer"]] == folds
+    names = {c["name"] for c in rec["candidates"]}
+    assert all(o["candidate"] in names and o["steps"] > 0 for o in rec["outer"])
+    default = next(m for m in list_models() if m["default"])
+    card = read_model_file(default["file"])[0]["card"]
+    assert card["settings"]["candidate"] == rec["final"]["candidate"]
+    assert card["settings"]["steps"] == rec["final"]["steps"]
+
+
+def test_load_choices_reads_a_search_report_and_refuses_bad_files(tmp_path):
+    from analysis.selection import choices_record, load_choices
+    from scalelaws.errors import InputError
+
+    ch = _choices()
+    report = {"pairs": ch["pairs"], "budget": "quick", "candidates": ch["candidates"],
+              "outer": [{"fold": o["fold"], "scored_ids": o["scored_ids"],
+                         "selection": {"choice": {"candidate": o["candidate"], "steps": o["steps"],
+                                                  "sigma": o["sigma"], "rmse": 1.5}}}
+                        for o in ch["outer"]], "final": None}
+    p = tmp_path / "selection.json"
+    p.write_text(json.dumps(report))
+    rec = load_choices(p)
+    assert rec == {**choices_record(report, f"search {tmp_path}")}
+    assert [(o["steps"], o["sigma"]) for o in rec["outer"]] == [(50, 0.75), (150, 0.5)]
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InputError, match="bad.json"):
+        load_choices(tmp_path / "bad.json")
+    (tmp_path / "empty.json").write_text(json.dumps({"outer": [{"fold": 0}]}))
+    with pytest.raises(InputError, match="empty.json"):
+        load_choices(tmp_path / "empty.json")
+    with pytest.raises(InputError, match="not found"):
+        load_choices(tmp_path / "missing.json")
+
+
+def test_run_budget_refuses_choices_made_on_other_folds(tmp_path):
+    from analysis.selection import run_budget
+    from scalelaws.errors import InputError
+
+    ch = _choices((1, 2, 14, 18))
+    ch["outer"][0]["scored_ids"], ch["outer"][1]["scored_ids"] = [1, 2], [14, 18]
+    with pytest.raises(InputError, match="not the benchmark's folds"):
+        run_budget(tmp_path / "b", "quick", choices=ch)
+    with pytest.raises(InputError, match="unknown budget"):
+        run_budget(tmp_path / "b", "huge", choices=_choices())
+
+
+def test_crossfit_predictor_averages_members_and_smooths_per_pair(monkeypatch):
+    """An ensemble per pair is the members' mean; each pair gets its own output smoothing."""
+    import xarray as xr
+
+    from analysis.pipeline import predictors as P
+
+    rng = np.random.default_rng(0)
+    fields = {c: rng.normal(300, 2, (32, 32)).astype(np.float32) for c in ("a", "b", "c")}
+
+    def fake_model(ckpt, **kw):
+        return lambda pair: xr.DataArray(fields[str(ckpt)].copy(), dims=("y", "x"))
+
+    monkeypatch.setattr(P, "model_predictor", fake_model)
+
+    class Pair:
+        def __init__(self, i):
+            self.id = i
+
+    pred = P.crossfit_predictor({1: ["a", "b"], 2: "c"}, sigma={1: 0.0, 2: 1.0})
+    np.testing.assert_allclose(pred(Pair(1)).values, (fields["a"] + fields["b"]) / 2, rtol=1e-6)
+    smooth = pred(Pair(2)).values
+    assert smooth.std() < 0.6 * fields["c"].std()  # smoothed by 1 pixel
+    np.testing.assert_allclose(smooth.mean(), fields["c"].mean(), atol=0.05)
+    from scalelaws.errors import InputError
+
+    with pytest.raises(InputError, match="pair 3"):
+        pred(Pair(3))
+
+
+@pytest.mark.e2e
+@pytest.mark.shared_data
+def test_budget_benchmark_end_to_end(modis_aster_root, tmp_path):
+    """``benchmark modis-aster --train --budget quick --choices F``: the frozen choices
+    retrained per outer fold (no search), scored as ``nested_best`` beside the twins."""
+    import xarray as xr
+    from typer.testing import CliRunner
+
+    from scalelaws.cli import app
+
+    ch = tmp_path / "choices.json"
+    ch.write_text(json.dumps(_choices()))
+    out = tmp_path / "b"
+    res = CliRunner().invoke(app, [
+        "benchmark", "modis-aster", "--train", "--budget", "quick", "--choices", str(ch),
+        "--data", str(modis_aster_root), "--methods", "bicubic,tsharp_smooth",
+        "--sr-methods", "disr_invariant,disr_invariant_corrected", "--n-boot", "50",
+        "--no-save-predictions", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    ds = xr.open_dataset(out / "modis_aster.nc")
+    assert [str(m) for m in ds["method"].values] == [
+        "bicubic", "tsharp_smooth", "disr_invariant", "disr_invariant_corrected", "nested_best"]
+    assert np.isfinite(ds["rmse"].values).all()
+    info = json.loads((out / "experiment.json").read_text())
+    assert [o["sigma"] for o in info["choices"]["outer"]] == [0.75, 0.5]
+    for k, pid in enumerate((1, 102)):  # the ensemble scoring a pair never trained on it
+        for run in (out / "chosen" / f"fold{k}" / "runs").iterdir():
+            cfg = json.loads((run / "done.json").read_text())["config"]
+            assert pid not in cfg["data"]["options"]["ids"]
+            assert cfg["data"]["method"] == "psf"
+    md = (out / "experiment.md").read_text()
+    assert "| disr_invariant_corrected | disr_invariant |" in md and "`nested_best`" in md
+    # --budget without --train, and --pairs with --budget, are refused before any work
+    for extra in (["--budget", "quick"], ["--train", "--budget", "quick", "--pairs", "1,2"]):
+        r = CliRunner().invoke(app, ["benchmark", "modis-aster", "-o", str(tmp_path / "x"), *extra])
+        assert r.exit_code == 2 and not (tmp_path / "x" / "modis_aster.nc").exists()

@@ -105,6 +105,32 @@ def test_patches_dihedral_normalisation_and_split(rng):
     assert any(not torch.equal(ds[i]["lr"], PatchDataset(scenes, idx, 8, norm, seed=0)[i]["lr"]) for i in range(len(ds)))
 
 
+def test_guide_dropout_drops_whole_guides_at_the_rate_and_nothing_else():
+    """Guide dropout: a dropped item has a zero NDVI and an all-False NDVI mask, the LST and the
+    augmentation are those of the plain dataset, the draw is seeded and about the given rate."""
+    scenes = make_scenes(_fields(), "disr", 4)
+    norm = Normalisation.fit(scenes)
+    attach_targets(scenes, "disr", LawTargets(None), conditioned=False)
+    idx = patch_index(scenes, 4, 1, max_missing=0.1)
+    plain = PatchDataset(scenes, idx, 4, norm, seed=3)
+    drop = PatchDataset(scenes, idx, 4, norm, seed=3, guide_dropout=0.3)
+    dropped = []
+    for i in range(len(idx)):
+        a, b = plain[i], drop[i]
+        assert torch.equal(a["lr"], b["lr"]) and torch.equal(a["hr_mask"], b["hr_mask"])
+        off = not b["ndvi_mask"].any()
+        dropped.append(off)
+        if off:
+            assert not b["ndvi"].any()
+        else:
+            assert torch.equal(a["ndvi"], b["ndvi"]) and torch.equal(a["ndvi_mask"], b["ndvi_mask"])
+    rate = np.mean(dropped)
+    assert len(idx) >= 200 and abs(rate - 0.3) < 4 * np.sqrt(0.3 * 0.7 / len(idx))
+    assert [not drop[i]["ndvi_mask"].any() for i in range(len(idx))] == dropped  # seeded
+    with pytest.raises(ValueError, match="guide_dropout"):
+        PatchDataset(scenes, idx, 4, norm, guide_dropout=1.0)
+
+
 def test_dihedral_group_is_the_eight_symmetries(rng):
     a = rng.normal(size=(5, 5))
     imgs = [dihedral(a, k) for k in range(8)]

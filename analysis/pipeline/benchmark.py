@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import xarray as xr
 
+from analysis.evaluate import Predictor
 from analysis.pipeline.context import Context
 from analysis.pipeline.runner import Step, run_steps
 from analysis.pipeline.settings import (
@@ -68,6 +70,9 @@ def run_experiment(
     retrain: bool = False,
     save_predictions: bool | Iterable[int] = False,
     command: str | None = None,
+    n_seeds: int = 1,
+    predictors: Mapping[str, Predictor] | None = None,
+    choices: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Train the SR networks on MODIS data only and score them with the baselines against ASTER.
 
@@ -109,6 +114,13 @@ def run_experiment(
         Retrain networks even when a finished run with the same configuration exists.
     command
         The command line, recorded in the report.
+    n_seeds
+        Networks per SR method and fold (seeds ``seed + 100 j``); the prediction is their mean.
+    predictors
+        More methods to score, ``name -> predictor`` (e.g. the cross-fitted ensembles of a
+        nested search, :func:`analysis.selection.run_budget`); they must be cross-fitted too.
+    choices
+        A record of how ``predictors`` were chosen, written to ``experiment.json``.
 
     Returns
     -------
@@ -135,7 +147,8 @@ def run_experiment(
         options={"methods": list(methods), "sr_methods": list(sr_methods),
                  "lst2020_root": lst2020_root, "offset": offset, "n_boot": n_boot,
                  "retrain": retrain, "save_predictions": save_predictions, "command": command,
-                 "started": t0})
+                 "started": t0, "n_seeds": int(n_seeds), "predictors": dict(predictors or {}),
+                 "choices": dict(choices or {})})
     run_steps(BENCHMARK_STEP_FUNCS, BENCHMARK_STEPS, ctx, out, desc="benchmark")
     if ctx.result is None:  # pragma: no cover (the score step always sets it)
         raise InputError("the benchmark produced no scores", out)

@@ -85,7 +85,7 @@ class Context:
     folds: list[list[int]] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     laws: dict[str, Path] = field(default_factory=dict)
-    checkpoints: dict[str, dict[int, Path]] = field(default_factory=dict)
+    checkpoints: dict[str, dict[int, Path | list[Path]]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
     result: xr.Dataset | None = None

@@ -38,6 +38,8 @@ __all__ = [
     "baseline_predictor",
     "build_predictors",
     "crossfit_predictor",
+    "ensemble_mean",
+    "smooth_prediction",
     "model_predictor",
     "parse_model_spec",
     "to_grid",
@@ -191,13 +193,37 @@ def build_predictors(
 
 
 
-def crossfit_predictor(checkpoints: Mapping[int, str | Path], **kw: Any) -> Predictor:
-    """Build a predictor that runs, for each pair, the network trained without that pair.
+def ensemble_mean(fields: Sequence[xr.DataArray]) -> xr.DataArray:
+    """Mean of the members' predictions (one grid), NaN where any member is NaN."""
+    if len(fields) == 1:
+        return fields[0]
+    mean = xr.concat(fields, "member").mean("member", skipna=False)
+    mean.attrs = dict(fields[0].attrs)
+    return mean
+
+
+def smooth_prediction(pred: xr.DataArray, sigma: float) -> xr.DataArray:
+    """Apply the output smoothing of a model (:func:`sr.predict.smooth_output`) to a DataArray."""
+    if not sigma:
+        return pred
+    from sr.predict import smooth_output
+
+    return pred.copy(data=smooth_output(np.asarray(pred.values, dtype=np.float32), sigma))
+
+
+def crossfit_predictor(checkpoints: Mapping[int, str | Path | Sequence[str | Path]], *,
+                       sigma: float | Mapping[int, float] = 0.0, **kw: Any) -> Predictor:
+    """Build a predictor that runs, for each pair, the network(s) trained without that pair.
 
     Parameters
     ----------
     checkpoints
-        ``pair id -> checkpoint`` (several ids share one checkpoint; each is loaded once).
+        ``pair id -> checkpoint``, or ``pair id -> list of checkpoints`` (an ensemble: the
+        prediction is the members' mean, :func:`ensemble_mean`). Several ids share one
+        checkpoint; each is loaded once.
+    sigma
+        Output smoothing in fine pixels (:func:`smooth_prediction`), one value or one per pair
+        id (the setting chosen for the ensemble that predicts it).
     **kw
         Passed to :func:`model_predictor`.
 
@@ -208,10 +234,15 @@ def crossfit_predictor(checkpoints: Mapping[int, str | Path], **kw: Any) -> Pred
         pid = int(pair.id)
         if pid not in checkpoints:
             raise InputError(f"no cross-fitted network for pair {pid}")
-        key = str(checkpoints[pid])
-        if key not in cache:
-            cache[key] = model_predictor(key, **kw)
-        return cache[key](pair)
+        members = checkpoints[pid]
+        members = [members] if isinstance(members, (str, Path)) else list(members)
+        fields = []
+        for c in members:
+            if str(c) not in cache:
+                cache[str(c)] = model_predictor(c, **kw)
+            fields.append(cache[str(c)](pair))
+        s = sigma.get(pid, 0.0) if isinstance(sigma, Mapping) else sigma
+        return smooth_prediction(ensemble_mean(fields), float(s))
 
     predict.__name__ = "crossfit"
     return predict

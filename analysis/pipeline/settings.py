@@ -141,6 +141,9 @@ class ExperimentSettings:
     law_variants
         Which corrected variants run: ``"aster"`` (law from the ASTER LST of the training
         folds) and/or ``"synthetic"``.
+    guide_dropout
+        Probability that a training patch's NDVI guide is dropped (guided modes; see
+        :class:`sr.data.PatchDataset`).
     predict_tile
         Inference tile (coarse pixels); the DISR TsHARP first guess is fitted per tile.
     dms_estimators
@@ -170,6 +173,7 @@ class ExperimentSettings:
         "kinds": list(LANDSCAPES), "n_per_kind": 2,
         "shape": [512, 512], "pixel_size": 62.5, "seed": 1000, "n_boot": 50, "q": [1, 2]})
     law_variants: tuple[str, ...] = ("aster", "synthetic")
+    guide_dropout: float = 0.0
     predict_tile: int = 64
     dms_estimators: int = 30
 

@@ -22,7 +22,15 @@ from scalelaws.io.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["best_baseline", "experiment_markdown", "step_report"]
+__all__ = ["TWINS", "best_baseline", "experiment_markdown", "step_report"]
+
+#: Each law-corrected SR method and its scale-invariant counterpart (trained with the same
+#: budget, data and seeds), compared in the report.
+TWINS: tuple[tuple[str, str], ...] = (
+    ("sisr_corrected", "sisr_invariant"),
+    ("disr_corrected", "disr"),
+    ("disr_invariant_corrected", "disr_invariant"),
+)
 
 #: What the benchmark's networks and laws learn from (recorded in the results).
 TRAINED_ON = ("MODIS only: modis_lst_2020 1 km crops (SISR); MODIS 1 km LST + 250 m NDVI "
@@ -50,8 +58,11 @@ def step_report(ctx: Context, out: Path, progress: bool) -> list[Path]:
         "evaluation_time_s": round(wall - t_train, 1),
         "settings": dataclasses.asdict(ctx.settings),
         "folds": ctx.folds, "timings_s": {k: round(v, 1) for k, v in ctx.timings.items()},
-        "checkpoints": {m: {str(p): str(c) for p, c in d.items()}
+        "checkpoints": {m: {str(p): ([str(x) for x in c] if isinstance(c, list) else str(c))
+                            for p, c in d.items()}
                         for m, d in ctx.checkpoints.items()},
+        "n_seeds": int(opts.get("n_seeds", 1)),
+        **({"choices": opts["choices"]} if opts.get("choices") else {}),
         "torch_threads": _torch_threads(),
     }
     atomic_write_text(out / "experiment.json", json.dumps(info, indent=1))
@@ -116,6 +127,27 @@ def experiment_markdown(ds: xr.Dataset, info: Mapping[str, Any], baselines: Sequ
             lo, hi = (float(v) for v in d.diff_ci.values)
             cells.append(f"{float(d.diff_mean):+.{nd}f} [{lo:+.{nd}f}, {hi:+.{nd}f}]")
         lines.append(f"| {meth} | " + " | ".join(cells) + " |")
+    twins = [(c, i) for c, i in TWINS if {c, i} <= {str(m) for m in ds["method"].values}]
+    if twins:
+        lines += ["", "Each law-corrected method against its scale-invariant counterpart (same "
+                  "budget, data and seeds; corrected - invariant, paired over pairs):", "",
+                  "| corrected | invariant | dRMSE (K) | dSSIM |", "|---|---|---|---|"]
+        for c, i in twins:
+            cells = []
+            for m, nd in (("rmse", 2), ("ssim", 3)):
+                d = paired_difference(ds, m, i).sel({"method": c})
+                lo, hi = (float(v) for v in d.diff_ci.values)
+                cells.append(f"{float(d.diff_mean):+.{nd}f} [{lo:+.{nd}f}, {hi:+.{nd}f}]")
+            lines.append(f"| {c} | {i} | " + " | ".join(cells) + " |")
+    if info.get("n_seeds", 1) > 1:
+        lines += ["", f"Every network is an ensemble of {info['n_seeds']} seeds per fold (the "
+                  "members' mean is the prediction)."]
+    ch = info.get("choices") or {}
+    if ch:
+        lines += ["", f"`nested_best`: the settings chosen by nested selection ({ch.get('source')}), "
+                  "retrained per outer fold and scored on that fold's held-out pairs:"]
+        lines += [f"* fold {o['fold']}: `{o['candidate']}`, {o['steps']} steps, output sigma "
+                  f"{o['sigma']} px, {o['members']} members" for o in ch.get("outer", [])]
     lines += ["", "Training times (s): " + ", ".join(
         f"{k} {v:.0f}" for k, v in info["timings_s"].items()) + "."]
     return "\n".join(lines) + "\n"

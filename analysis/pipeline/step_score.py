@@ -141,6 +141,7 @@ def step_score(ctx: Context, out: Path, progress: bool) -> list[Path]:
     opts = ctx.options
     preds = {name: crossfit_predictor(c, tile=st.predict_tile)
              for name, c in ctx.checkpoints.items()}
+    preds.update(opts.get("predictors") or {})
     baseline_kw = {"dms": {"seed": ctx.seed, "n_estimators": st.dms_estimators}}
     ctx.result = run_modis_aster(list(opts["methods"]), out, ctx.ids, predictors=preds,
                                  root=ctx.data_root, offset=opts["offset"],

@@ -246,6 +246,8 @@ def _sr_config(mode: str, out: Path, st: ExperimentSettings, *, law: Path | None
                     val_fraction=0.2,
                     options={"ids": [int(i) for i in train_ids or []],
                              **({"root": str(root)} if root else {})})
+        if st.guide_dropout:
+            data["guide_dropout"] = float(st.guide_dropout)
     if seed != 0:
         # members of an ensemble (seeds) share the data (crop subset, split), hence the
         # normalisation, of seed 0; the seed varies the initialisation and the batch order
@@ -279,12 +281,14 @@ def _train_one(cfg: dict[str, Any], retrain: bool) -> tuple[Path, float]:
 
 
 def step_fold_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
-    """Train every SR method of the run per fold (``ctx.checkpoints``: method -> pair -> ckpt).
+    """Train every SR method of the run per fold (``ctx.checkpoints``: method -> pair -> ckpts).
 
     SISR networks without an ASTER law never see a pair (they learn on ``modis_lst_2020``):
     one network for all the pairs. The others train on, and take the law of, the pairs
-    outside the fold they predict. Finished networks with an unchanged config are reused
-    unless ``ctx.options["retrain"]``.
+    outside the fold they predict. ``ctx.options["n_seeds"]`` (default 1) networks are trained
+    per method and fold, with seeds ``seed + 100 j`` (an ensemble: its mean is the prediction);
+    the first member of ``ctx.seed`` is the network of a one-seed run. Finished networks with an
+    unchanged config are reused unless ``ctx.options["retrain"]``.
     """
     from sr import mode_spec
 
@@ -294,6 +298,7 @@ def step_fold_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
         from sr.train import quiet_lightning  # torch only when networks are trained
 
         quiet_lightning()
+    seeds = [ctx.seed + 100 * j for j in range(int(opts.get("n_seeds", 1)))]
     paths = []
     for name in opts["sr_methods"]:
         mode, variant = SR_METHODS[name]
@@ -305,11 +310,16 @@ def step_fold_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
             law = None if variant is None else ctx.laws["synthetic" if variant == "synthetic"
                                                          else f"aster{k}"]
             run = out / "runs" / name / (f"fold{k}" if per_fold else "all")
-            cfg = _sr_config(mode, run, st, law=law, train_ids=train_ids, root=ctx.data_root,
-                             lst2020_root=opts.get("lst2020_root"), seed=ctx.seed)
-            ckpt, dt = _train_one(cfg, opts.get("retrain", False))
-            ctx.timings[f"train_{name}_{run.name}"] = dt
-            paths.append(ckpt)
+            members = []
+            for seed in seeds:
+                cfg = _sr_config(mode, run if len(seeds) == 1 else run / f"seed{seed}", st,
+                                 law=law, train_ids=train_ids, root=ctx.data_root,
+                                 lst2020_root=opts.get("lst2020_root"), seed=seed)
+                ckpt, dt = _train_one(cfg, opts.get("retrain", False))
+                key = f"train_{name}_{run.name}" + ("" if len(seeds) == 1 else f"_seed{seed}")
+                ctx.timings[key] = dt
+                paths.append(ckpt)
+                members.append(ckpt)
             for pid in fold:
-                ctx.checkpoints[name][pid] = ckpt
+                ctx.checkpoints[name][pid] = members[0] if len(members) == 1 else members
     return paths
