@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
             help="With --train: quick, default or full (analysis.selection.BUDGETS). Retrains the "
                  "settings a nested search chose (--choices; no search is run) as ensembles "
                  "(full: 5 seeds) and scores them as nested_best, with every law-corrected mode "
-                 "and its scale-invariant twin (full: 2 seeds each) and the baselines (with atprk)."),
+                 "and its scale-invariant twin (one seed each) and the baselines (with atprk)."),
         choices: str = typer.Option(
             None, "--choices",
             help="With --budget: the choices to retrain, a search's selection.json (default: "

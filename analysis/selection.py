@@ -86,7 +86,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "default": {"steps": (100, 200, 300, 400), "outer_seeds": 2, "final_seeds": 5,
                 "twin_seeds": 1},
     "full": {"steps": (100, 200, 300, 400, 600, 800, 1200), "outer_seeds": 5, "final_seeds": 5,
-             "twin_seeds": 2},
+             "twin_seeds": 1},
 }
 #: ``twin_seeds``: members of every network of :func:`run_budget`'s comparison methods (each
 #: law-corrected mode and its scale-invariant counterpart, :data:`analysis.pipeline.step_report.TWINS`).

@@ -70,7 +70,7 @@ def run_experiment(
     retrain: bool = False,
     save_predictions: bool | Iterable[int] = False,
     command: str | None = None,
-    n_seeds: int = 1,
+    n_seeds: int | None = None,
     predictors: Mapping[str, Predictor] | None = None,
     choices: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
@@ -115,7 +115,8 @@ def run_experiment(
     command
         The command line, recorded in the report.
     n_seeds
-        Networks per SR method and fold (seeds ``seed + 100 j``); the prediction is their mean.
+        Networks per SR method and fold (seeds ``seed + 100 j``, each in ``seed<s>/``); the
+        prediction is their mean. ``None``: one network of ``seed`` per method and fold.
     predictors
         More methods to score, ``name -> predictor`` (e.g. the cross-fitted ensembles of a
         nested search, :func:`analysis.selection.run_budget`); they must be cross-fitted too.
@@ -147,7 +148,7 @@ def run_experiment(
         options={"methods": list(methods), "sr_methods": list(sr_methods),
                  "lst2020_root": lst2020_root, "offset": offset, "n_boot": n_boot,
                  "retrain": retrain, "save_predictions": save_predictions, "command": command,
-                 "started": t0, "n_seeds": int(n_seeds), "predictors": dict(predictors or {}),
+                 "started": t0, "n_seeds": n_seeds, "predictors": dict(predictors or {}),
                  "choices": dict(choices or {})})
     run_steps(BENCHMARK_STEP_FUNCS, BENCHMARK_STEPS, ctx, out, desc="benchmark")
     if ctx.result is None:  # pragma: no cover (the score step always sets it)

@@ -61,7 +61,7 @@ def step_report(ctx: Context, out: Path, progress: bool) -> list[Path]:
         "checkpoints": {m: {str(p): ([str(x) for x in c] if isinstance(c, list) else str(c))
                             for p, c in d.items()}
                         for m, d in ctx.checkpoints.items()},
-        "n_seeds": int(opts.get("n_seeds", 1)),
+        "n_seeds": int(opts.get("n_seeds") or 1),
         **({"choices": opts["choices"]} if opts.get("choices") else {}),
         "torch_threads": _torch_threads(),
     }

@@ -285,9 +285,10 @@ def step_fold_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
 
     SISR networks without an ASTER law never see a pair (they learn on ``modis_lst_2020``):
     one network for all the pairs. The others train on, and take the law of, the pairs
-    outside the fold they predict. ``ctx.options["n_seeds"]`` (default 1) networks are trained
-    per method and fold, with seeds ``seed + 100 j`` (an ensemble: its mean is the prediction);
-    the first member of ``ctx.seed`` is the network of a one-seed run. Finished networks with an
+    outside the fold they predict. With ``ctx.options["n_seeds"]`` set, that many networks are
+    trained per method and fold (``runs/<method>/<fold>/seed<s>``, seeds ``seed + 100 j``: an
+    ensemble, its mean is the prediction); without it, one network of ``ctx.seed``
+    (``runs/<method>/<fold>``). Finished networks with an
     unchanged config are reused unless ``ctx.options["retrain"]``.
     """
     from sr import mode_spec
@@ -298,7 +299,8 @@ def step_fold_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
         from sr.train import quiet_lightning  # torch only when networks are trained
 
         quiet_lightning()
-    seeds = [ctx.seed + 100 * j for j in range(int(opts.get("n_seeds", 1)))]
+    n_seeds = opts.get("n_seeds")
+    seeds = [ctx.seed + 100 * j for j in range(int(n_seeds or 1))]
     paths = []
     for name in opts["sr_methods"]:
         mode, variant = SR_METHODS[name]
@@ -312,11 +314,11 @@ def step_fold_sr(ctx: Context, out: Path, progress: bool) -> list[Path]:
             run = out / "runs" / name / (f"fold{k}" if per_fold else "all")
             members = []
             for seed in seeds:
-                cfg = _sr_config(mode, run if len(seeds) == 1 else run / f"seed{seed}", st,
+                cfg = _sr_config(mode, run if n_seeds is None else run / f"seed{seed}", st,
                                  law=law, train_ids=train_ids, root=ctx.data_root,
                                  lst2020_root=opts.get("lst2020_root"), seed=seed)
                 ckpt, dt = _train_one(cfg, opts.get("retrain", False))
-                key = f"train_{name}_{run.name}" + ("" if len(seeds) == 1 else f"_seed{seed}")
+                key = f"train_{name}_{run.name}" + ("" if n_seeds is None else f"_seed{seed}")
                 ctx.timings[key] = dt
                 paths.append(ckpt)
                 members.append(ckpt)
