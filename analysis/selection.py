@@ -539,6 +539,7 @@ def run_budget(out_dir: str | Path, budget: str = "full", *,
     The choices' outer folds must be the benchmark's (:func:`make_folds` of the choices'
     pairs). ``quick`` replaces every length by the quick budget's longest (3 steps; smoke test).
     """
+    t0 = time.perf_counter()
     if budget not in BUDGETS:
         raise InputError(f"unknown budget {budget!r}; use one of {sorted(BUDGETS)}")
     rec = dict(choices) if isinstance(choices, Mapping) else load_choices(choices)
@@ -576,7 +577,7 @@ def run_budget(out_dir: str | Path, budget: str = "full", *,
         lst2020_root=lst2020_root, offset=offset, n_boot=n_boot, seed=seed,
         save_predictions=save_predictions, command=command, n_seeds=b["twin_seeds"],
         predictors={"nested_best": nested_predictor({"outer": outer}, tile=st.predict_tile)},
-        choices={"source": rec.get("source"), "budget": budget, "outer": record})
+        choices={"source": rec.get("source"), "budget": budget, "outer": record}, started=t0)
 
 
 def score_outer(report: Mapping[str, Any], *, root: str | Path | None = None) -> dict[str, Any]:

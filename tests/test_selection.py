@@ -415,6 +415,8 @@ def test_budget_benchmark_end_to_end(modis_aster_root, tmp_path):
     assert np.isfinite(ds["rmse"].values).all()
     info = json.loads((out / "experiment.json").read_text())
     assert [o["sigma"] for o in info["choices"]["outer"]] == [0.75, 0.5]
+    # the report's wall time counts the ensembles trained before the benchmark's steps
+    assert info["wall_time_s"] >= sum(o["train_s"] for o in info["choices"]["outer"])
     for k, pid in enumerate((1, 102)):  # the ensemble scoring a pair never trained on it
         for run in (out / "chosen" / f"fold{k}" / "runs").iterdir():
             cfg = json.loads((run / "done.json").read_text())["config"]

@@ -73,6 +73,7 @@ def run_experiment(
     n_seeds: int | None = None,
     predictors: Mapping[str, Predictor] | None = None,
     choices: Mapping[str, Any] | None = None,
+    started: float | None = None,
 ) -> xr.Dataset:
     """Train the SR networks on MODIS data only and score them with the baselines against ASTER.
 
@@ -122,6 +123,10 @@ def run_experiment(
         nested search, :func:`analysis.selection.run_budget`); they must be cross-fitted too.
     choices
         A record of how ``predictors`` were chosen, written to ``experiment.json``.
+    started
+        ``time.perf_counter()`` at the start of the work the report's wall time covers
+        (default: now; :func:`analysis.selection.run_budget` passes its own start, so that the
+        ensembles it trained first are counted).
 
     Returns
     -------
@@ -131,7 +136,7 @@ def run_experiment(
     """
     from scalelaws.io import list_modis_aster_pairs
 
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if started is None else float(started)
     st = settings or (ExperimentSettings.quick() if quick else ExperimentSettings())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -147,7 +147,8 @@ def experiment_markdown(ds: xr.Dataset, info: Mapping[str, Any], baselines: Sequ
         lines += ["", f"`nested_best`: the settings chosen by nested selection ({ch.get('source')}), "
                   "retrained per outer fold and scored on that fold's held-out pairs:"]
         lines += [f"* fold {o['fold']}: `{o['candidate']}`, {o['steps']} steps, output sigma "
-                  f"{o['sigma']} px, {o['members']} members" for o in ch.get("outer", [])]
+                  f"{o['sigma']} px, {o['members']} members, trained in {o['train_s']:.0f} s"
+                  for o in ch.get("outer", [])]
     lines += ["", "Training times (s): " + ", ".join(
         f"{k} {v:.0f}" for k, v in info["timings_s"].items()) + "."]
     return "\n".join(lines) + "\n"
