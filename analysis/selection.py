@@ -44,8 +44,8 @@ from analysis.experiment import (
     ensemble_mean,
     fit_aster_law,
     make_folds,
+    member_fields,
     smooth_prediction,
-    to_grid,
 )
 from scalelaws.errors import InputError
 
@@ -212,24 +212,11 @@ class SelectionSettings:
 
 
 # ----------------------------------------------------------------------------------------------
-def _member_fields(checkpoints: Sequence[str | Path], pair: Any, cache: dict[str, Any], *,
-                   tile: int = 64) -> list[xr.DataArray]:
-    """Each member's prediction of ``pair`` on its NDVI grid (networks loaded once into ``cache``)."""
-    from analysis.experiment import model_predictor
-
-    out = []
-    for c in checkpoints:
-        if str(c) not in cache:
-            cache[str(c)] = model_predictor(c, tile=tile)
-        out.append(to_grid(cache[str(c)](pair), pair.ndvi_250m))
-    return out
-
-
 def ensemble_predict(checkpoints: Sequence[str | Path], pairs: Sequence[Any], *,
                      tile: int = 64) -> dict[int, xr.DataArray]:
     """Mean prediction of an ensemble of networks for each pair, on the pair's NDVI grid."""
     cache: dict[str, Any] = {}
-    return {int(p.id): ensemble_mean(_member_fields(checkpoints, p, cache, tile=tile))
+    return {int(p.id): ensemble_mean(member_fields(checkpoints, p, cache, tile=tile))
             for p in pairs}
 
 
@@ -547,7 +534,8 @@ def run_budget(out_dir: str | Path, budget: str = "full", *,
     base = base or (ExperimentSettings.quick() if budget == "quick" else ExperimentSettings())
     ids = sorted(rec["pairs"])
     folds = make_folds(ids, len(rec["outer"]))
-    given = [sorted(o["scored_ids"]) for o in sorted(rec["outer"], key=lambda o: o["fold"])]
+    chosen = sorted(rec["outer"], key=lambda o: o["fold"])
+    given = [sorted(o["scored_ids"]) for o in chosen]
     if given != [sorted(f) for f in folds]:
         raise InputError(f"the choices' outer folds {given} are not the benchmark's folds "
                          f"{folds} of the same pairs")
@@ -557,7 +545,7 @@ def run_budget(out_dir: str | Path, budget: str = "full", *,
     out = Path(out_dir)
     quick_len = max(BUDGETS["quick"]["steps"]) if budget == "quick" else None
     outer, record = [], []
-    for o in sorted(rec["outer"], key=lambda o: o["fold"]):
+    for o in chosen:
         k = int(o["fold"])
         tr = [i for i in ids if i not in folds[k]]
         choice = {**o, "steps": quick_len or int(o["steps"])}
@@ -788,7 +776,7 @@ def spread_calibration(report: Mapping[str, Any], *, root: str | Path | None = N
         es, ss, gs = [], [], []
         for pid in o["scored_ids"]:
             pair = byid[pid]
-            fields = _member_fields(f["checkpoints"], pair, cache)
+            fields = member_fields(f["checkpoints"], pair, cache, tile=64)
             stack = np.stack([np.asarray(a.values, dtype=np.float64) for a in fields])
             mean = smooth_prediction(fields[0].copy(data=stack.mean(0).astype(np.float32)), f["sigma"])
             std = smooth_prediction(fields[0].copy(data=stack.std(0).astype(np.float32)), f["sigma"])

@@ -39,6 +39,7 @@ __all__ = [
     "build_predictors",
     "crossfit_predictor",
     "ensemble_mean",
+    "member_fields",
     "smooth_prediction",
     "model_predictor",
     "parse_model_spec",
@@ -211,6 +212,21 @@ def smooth_prediction(pred: xr.DataArray, sigma: float) -> xr.DataArray:
     return pred.copy(data=smooth_output(np.asarray(pred.values, dtype=np.float32), sigma))
 
 
+def member_fields(checkpoints: Sequence[str | Path], pair: Any, cache: dict[str, Predictor],
+                  **kw: Any) -> list[xr.DataArray]:
+    """Each network's prediction of ``pair`` on its NDVI grid (:func:`model_predictor`).
+
+    Networks are loaded once into ``cache`` (keyed by path), so a cache kept across pairs
+    loads every checkpoint once; ``kw`` goes to :func:`model_predictor`.
+    """
+    out = []
+    for c in checkpoints:
+        if str(c) not in cache:
+            cache[str(c)] = model_predictor(c, **kw)
+        out.append(cache[str(c)](pair))
+    return out
+
+
 def crossfit_predictor(checkpoints: Mapping[int, str | Path | Sequence[str | Path]], *,
                        sigma: float | Mapping[int, float] = 0.0, **kw: Any) -> Predictor:
     """Build a predictor that runs, for each pair, the network(s) trained without that pair.
@@ -236,13 +252,8 @@ def crossfit_predictor(checkpoints: Mapping[int, str | Path | Sequence[str | Pat
             raise InputError(f"no cross-fitted network for pair {pid}")
         members = checkpoints[pid]
         members = [members] if isinstance(members, (str, Path)) else list(members)
-        fields = []
-        for c in members:
-            if str(c) not in cache:
-                cache[str(c)] = model_predictor(c, **kw)
-            fields.append(cache[str(c)](pair))
         s = sigma.get(pid, 0.0) if isinstance(sigma, Mapping) else sigma
-        return smooth_prediction(ensemble_mean(fields), float(s))
+        return smooth_prediction(ensemble_mean(member_fields(members, pair, cache, **kw)), float(s))
 
     predict.__name__ = "crossfit"
     return predict
